@@ -1,0 +1,21 @@
+//! The UDP size limits: how large a datagram's payload can be.
+
+use std::net::SocketAddr;
+
+/// The largest UDP payload over IPv4: 65535 less a 20-byte IP header and an 8-byte UDP header.
+pub const MAX_DATAGRAM_V4: usize = 65_507;
+
+/// The largest UDP payload over IPv6 without jumbograms: 65535 less the 8-byte UDP header (the
+/// IPv6 header is not counted in its payload length).
+pub const MAX_DATAGRAM_V6: usize = 65_527;
+
+/// The largest payload that can be sent to `peer` in one datagram.
+///
+/// An IPv4 address mapped into IPv6 (`::ffff:a.b.c.d`, as a dual-stack socket reports IPv4 peers)
+/// travels as IPv4 and gets the IPv4 limit.
+pub fn max_datagram(peer: SocketAddr) -> usize {
+    match peer.ip().to_canonical() {
+        std::net::IpAddr::V4(_) => MAX_DATAGRAM_V4,
+        std::net::IpAddr::V6(_) => MAX_DATAGRAM_V6,
+    }
+}

@@ -1,0 +1,49 @@
+//! The upcase protocol core. This crate is sans-IO: it holds no sockets, reads no clock and needs no
+//! async runtime. Bytes go in, bytes come out, into buffers the caller owns, so the same code serves
+//! a TCP stream, a UDP datagram, a test or a fuzzer, and always gives the same answer.
+//!
+//! A [`Transform`] maps text to text (upper case, a count of one character, ...). A [`Transformer`]
+//! feeds a transform from bytes that arrive in arbitrary chunks: it joins UTF-8 sequences split
+//! between chunks, hands whole characters to the transform and passes bytes that are not UTF-8
+//! through unchanged. A datagram is one whole stream ([`Transformer::datagram`]).
+//!
+//! ```
+//! use upcase_proto::{Builtin, Transformer};
+//!
+//! let mut stream = Transformer::new(Builtin::Upper);
+//! let mut out = Vec::new();
+//! stream.feed(b"stra\xc3", &mut out); // "ß" split between two reads
+//! stream.feed(b"\x9fe", &mut out);
+//! stream.finish(&mut out);
+//! assert_eq!(out, "STRASSE".as_bytes());
+//! ```
+//!
+//! # Layout
+//! - `transform.rs`: the [`Transform`] trait, what a transform is handed and when.
+//! - `builtin.rs`: [`Builtin`], the transforms chosen by name (`upper`, `lower`, `echo`, `count=C`).
+//! - `case.rs`: Unicode full case mapping with an ASCII fast path.
+//! - `count.rs`: [`Count`], the textbook's variation: how often one character occurs in each line.
+//! - `transformer.rs`: [`Transformer`], the chunk-tolerant engine for streams and datagrams.
+//! - `datagram.rs`: the UDP size limits.
+//! - `message.rs`: lines to messages and replies to lines, for line-oriented clients.
+//! - `error.rs`: [`ParseTransformError`].
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builtin;
+mod case;
+mod count;
+mod datagram;
+mod error;
+mod message;
+mod transform;
+mod transformer;
+
+pub use builtin::Builtin;
+pub use case::{Lower, Upper};
+pub use count::Count;
+pub use datagram::{MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, max_datagram};
+pub use error::ParseTransformError;
+pub use message::{line_message, reply_line};
+pub use transform::{Echo, Transform};
+pub use transformer::Transformer;
