@@ -1,0 +1,94 @@
+//! [`TransportError`]: what can go wrong on the network.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// An error of a transport, server side or client side.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The server socket could not be bound.
+    #[error("cannot listen on {transport} {addr}: {}", describe(.source))]
+    Bind {
+        /// `"tcp"` or `"udp"`.
+        transport: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why the operating system refused.
+        source: io::Error,
+    },
+    /// No address accepted a TCP connection.
+    #[error("cannot connect over tcp to {}", attempts(.0))]
+    Connect(Vec<(SocketAddr, io::Error)>),
+    /// The server's host said that nothing listens on its UDP port.
+    #[error("nothing listens on udp {0} (port unreachable)")]
+    Refused(SocketAddr),
+    /// No reply came in time.
+    #[error("no reply from {transport} {addr} after {tries} {}, waiting {} each", plural(*.tries, "try", "tries"), show_duration(.timeout))]
+    NoReply {
+        /// `"tcp"` or `"udp"`.
+        transport: &'static str,
+        /// The server.
+        addr: SocketAddr,
+        /// How many times the request was sent.
+        tries: u32,
+        /// How long each try waited.
+        timeout: Duration,
+    },
+    /// A UDP message larger than one datagram can carry.
+    #[error("message of {len} bytes does not fit in a UDP datagram ({max} at most)")]
+    MessageTooLarge {
+        /// The message's size.
+        len: usize,
+        /// The limit for the server's address family.
+        max: usize,
+    },
+    /// A UDP reply that would not fit in one datagram, so was not sent.
+    #[error(
+        "reply of {len} bytes to {peer} does not fit in a UDP datagram ({max} at most); dropped"
+    )]
+    ReplyTooLarge {
+        /// The client.
+        peer: SocketAddr,
+        /// The reply's size.
+        len: usize,
+        /// The limit for the client's address family.
+        max: usize,
+    },
+    /// A socket, or the input or output of a pipe, failed.
+    #[error("{}", describe(.0))]
+    Io(#[from] io::Error),
+}
+
+/// An I/O error in a few plain words: the kind for the common network failures, whose operating
+/// system wording ("Connection refused (os error 111)") adds nothing, and the full text otherwise.
+pub fn describe(error: &io::Error) -> String {
+    use io::ErrorKind::*;
+    match error.kind() {
+        ConnectionRefused | ConnectionReset | ConnectionAborted | AddrInUse | AddrNotAvailable
+        | BrokenPipe | TimedOut | PermissionDenied | HostUnreachable | NetworkUnreachable => {
+            error.kind().to_string()
+        }
+        _ => error.to_string(),
+    }
+}
+
+fn attempts(list: &[(SocketAddr, io::Error)]) -> String {
+    let each: Vec<String> = list
+        .iter()
+        .map(|(addr, error)| format!("{addr} ({})", describe(error)))
+        .collect();
+    each.join(", ")
+}
+
+fn plural(n: u32, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
+fn show_duration(duration: &Duration) -> String {
+    if duration.subsec_millis() == 0 && duration.as_secs() > 0 {
+        format!("{}s", duration.as_secs())
+    } else {
+        format!("{}ms", duration.as_millis())
+    }
+}

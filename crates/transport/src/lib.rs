@@ -1,0 +1,113 @@
+//! UDP and TCP behind one [`Transport`] trait, for both ends of the upcase service.
+//!
+//! The server and the client pick a transport once, from `--udp` or `--tcp`, and everything below
+//! that choice is generic over [`Transport`]. A transport maps the service onto its sockets:
+//!
+//! | side   | TCP ([`Tcp`])                                   | UDP ([`Udp`])                                     |
+//! |--------|-------------------------------------------------|---------------------------------------------------|
+//! | server | a [`Peer`] is a connection: chunks until EOF    | a [`Peer`] is one datagram: one chunk, then EOF   |
+//! | client | an exchange is a connection, closed for writing | an exchange is a datagram, retried until a reply |
+//!
+//! # Using a transport
+//! On the server side:
+//! 1. [`Transport::bind`] an address; print [`Listener::local_addr`] if you bound port 0.
+//! 2. Loop on [`Listener::accept`]; each [`Peer`] is one client's request stream. Serve it on a
+//!    task of its own when [`Listener::PEERS_WAIT`] says it may wait on the network.
+//! 3. For each peer: [`Peer::read`] chunks until an empty one, [`Peer::write`] the replies as you
+//!    go, and [`Peer::close`] at the end, which for UDP is what sends the reply datagram.
+//!
+//! On the client side, [`Transport::connect`] to the resolved addresses, then call
+//! [`Client::exchange`] for each whole message, or [`Client::pipe`] once to stream a whole input.
+//!
+//! ```
+//! use upcase_proto::{Builtin, Transformer};
+//! use upcase_transport::{Client, ClientOptions, Listener, Peer, Tcp, Transport};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), upcase_transport::TransportError> {
+//! let mut listener = Tcp::bind("127.0.0.1:0".parse().unwrap()).await?;
+//! let addr = listener.local_addr()?;
+//! tokio::spawn(async move {
+//!     let mut peer = listener.accept().await?;
+//!     let mut stream = Transformer::new(Builtin::Upper);
+//!     let mut out = Vec::new();
+//!     loop {
+//!         out.clear();
+//!         let chunk = peer.read().await?;
+//!         if chunk.is_empty() {
+//!             stream.finish(&mut out);
+//!             peer.write(&out).await?;
+//!             return peer.close().await;
+//!         }
+//!         stream.feed(chunk, &mut out);
+//!         peer.write(&out).await?;
+//!     }
+//! });
+//! let mut client = Tcp::connect(vec![addr], ClientOptions::default()).await?;
+//! assert_eq!(client.exchange(b"hello").await?, b"HELLO");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layout
+//! - `lib.rs`: the [`Transport`] trait and its two implementations' names, [`Tcp`] and [`Udp`].
+//! - `server.rs`: the server side, [`Listener`] and [`Peer`].
+//! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
+//! - `socket.rs`: building listening sockets (dual-stack, address reuse) with socket2.
+//! - `tcp.rs`, `udp.rs`: the two implementations.
+//! - `error.rs`: [`TransportError`].
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+mod client;
+mod error;
+mod server;
+mod socket;
+mod tcp;
+mod udp;
+
+pub use client::{Client, ClientOptions};
+pub use error::{TransportError, describe};
+pub use server::{Listener, Peer};
+pub use tcp::{TcpClient, TcpListener, TcpPeer};
+pub use udp::{UdpClient, UdpListener, UdpPeer};
+
+/// A way to carry upcase messages: [`Tcp`] or [`Udp`]. See the crate docs for how to use one.
+pub trait Transport: Send + Sync + 'static {
+    /// The transport's name as users write it: `"tcp"` or `"udp"`.
+    const NAME: &'static str;
+    /// The server side: a bound socket that yields peers.
+    type Listener: Listener;
+    /// The client side: a way to exchange messages with one server.
+    type Client: Client;
+
+    /// Binds a server socket to `addr`. An unspecified IPv6 address (`::`) is bound dual-stack,
+    /// so that it also takes IPv4 clients.
+    ///
+    /// # Errors
+    /// [`TransportError::Bind`] when the address is in use, not local, or not permitted.
+    fn bind(
+        addr: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Listener, TransportError>> + Send;
+
+    /// Prepares to talk to the server at the first of `addrs` that answers; the others are
+    /// tried in order when one fails.
+    ///
+    /// # Errors
+    /// For TCP, [`TransportError::Connect`] when no address accepts a connection.
+    fn connect(
+        addrs: Vec<SocketAddr>,
+        options: ClientOptions,
+    ) -> impl Future<Output = Result<Self::Client, TransportError>> + Send;
+}
+
+/// TCP: a connection carries a byte stream, transformed as it arrives.
+#[derive(Debug, Clone, Copy)]
+pub struct Tcp;
+
+/// UDP: each request datagram gets one reply datagram.
+#[derive(Debug, Clone, Copy)]
+pub struct Udp;

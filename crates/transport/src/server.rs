@@ -1,0 +1,61 @@
+//! The server side of a transport: [`Listener`] and [`Peer`].
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+use crate::TransportError;
+
+/// A bound server socket that yields one [`Peer`] per client request stream.
+pub trait Listener: Send + 'static {
+    /// What [`accept`](Self::accept) yields.
+    type Peer: Peer;
+
+    /// Whether serving a peer may wait on the network. A TCP connection waits for its client for
+    /// as long as the client likes, so each needs a task of its own; a datagram's request is
+    /// already in memory and its reply is one send, so it is cheapest served in place.
+    const PEERS_WAIT: bool;
+
+    /// The address the socket is bound to, with the real port when port 0 was asked for.
+    ///
+    /// # Errors
+    /// When the operating system cannot say (it practically always can).
+    fn local_addr(&self) -> io::Result<SocketAddr>;
+
+    /// Waits for the next peer: a new TCP connection, or a UDP datagram.
+    ///
+    /// # Errors
+    /// The operating system's accept or receive error. Most are transient (too many open files, a
+    /// connection reset before it was accepted): log them, wait a moment and accept again.
+    fn accept(&mut self) -> impl Future<Output = io::Result<Self::Peer>> + Send;
+}
+
+/// One client's request stream, seen from the server.
+///
+/// Read chunks until an empty one, writing replies as you go, then [`close`](Peer::close).
+pub trait Peer: Send + 'static {
+    /// The client's address (for a dual-stack socket, IPv4 clients appear as `::ffff:a.b.c.d`).
+    fn addr(&self) -> SocketAddr;
+
+    /// The next chunk of the request stream; empty when the client has finished sending.
+    ///
+    /// # Errors
+    /// For TCP, the connection failed (for example the client reset it).
+    fn read(&mut self) -> impl Future<Output = io::Result<&[u8]>> + Send;
+
+    /// Sends `bytes` to the client, or for UDP adds them to the reply. For TCP this waits until
+    /// the client has taken the bytes, so that a client that never reads holds the server back
+    /// instead of growing its buffers.
+    ///
+    /// # Errors
+    /// For TCP, the connection failed.
+    fn write(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Ends the exchange: TCP closes its sending side after all bytes are out; UDP sends the
+    /// reply datagram.
+    ///
+    /// # Errors
+    /// [`TransportError::ReplyTooLarge`] when a UDP reply does not fit in one datagram (nothing is
+    /// sent: a truncated reply would be wrong); otherwise the socket's error.
+    fn close(self) -> impl Future<Output = Result<(), TransportError>> + Send;
+}

@@ -1,0 +1,31 @@
+//! Building listening sockets. std and tokio bind with the system's defaults; a server wants a
+//! few choices made explicitly, which socket2 exposes.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// A non-blocking socket bound to `addr`, not yet listening.
+///
+/// An unspecified IPv6 address is made dual-stack whatever the system default, so that `::`
+/// means "every address" as users expect. TCP sockets get `SO_REUSEADDR`, so that a restarted
+/// server can bind while connections of the last one linger in TIME_WAIT; it does not let two
+/// servers share a port on Linux.
+pub(crate) fn bound(addr: SocketAddr, kind: Type) -> io::Result<Socket> {
+    let protocol = if kind == Type::STREAM {
+        Protocol::TCP
+    } else {
+        Protocol::UDP
+    };
+    let socket = Socket::new(Domain::for_address(addr), kind, Some(protocol))?;
+    if addr.is_ipv6() && addr.ip().is_unspecified() {
+        socket.set_only_v6(false)?;
+    }
+    if kind == Type::STREAM {
+        socket.set_reuse_address(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}

@@ -1,0 +1,199 @@
+//! TCP: a connection carries a byte stream in each direction.
+
+use std::io;
+use std::net::SocketAddr;
+
+use socket2::Type;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::{Client, ClientOptions, Listener, Peer, Tcp, Transport, TransportError, socket};
+
+/// How many connections the kernel may hold ready before they are accepted (capped by the
+/// system's `net.core.somaxconn`).
+const BACKLOG: i32 = 1024;
+
+/// How much one read may take from a connection.
+const CHUNK: usize = 16 * 1024;
+
+impl Transport for Tcp {
+    const NAME: &'static str = "tcp";
+    type Listener = TcpListener;
+    type Client = TcpClient;
+
+    async fn bind(addr: SocketAddr) -> Result<TcpListener, TransportError> {
+        let bind_error = |source| TransportError::Bind {
+            transport: Self::NAME,
+            addr,
+            source,
+        };
+        let socket = socket::bound(addr, Type::STREAM).map_err(bind_error)?;
+        socket.listen(BACKLOG).map_err(bind_error)?;
+        let inner = tokio::net::TcpListener::from_std(socket.into()).map_err(bind_error)?;
+        Ok(TcpListener { inner })
+    }
+
+    async fn connect(
+        addrs: Vec<SocketAddr>,
+        options: ClientOptions,
+    ) -> Result<TcpClient, TransportError> {
+        let mut client = TcpClient {
+            addrs,
+            current: 0,
+            options,
+            ready: None,
+        };
+        let stream = client.open().await?;
+        client.ready = Some(stream);
+        Ok(client)
+    }
+}
+
+/// A listening TCP socket.
+#[derive(Debug)]
+pub struct TcpListener {
+    /// The socket.
+    inner: tokio::net::TcpListener,
+}
+
+impl Listener for TcpListener {
+    type Peer = TcpPeer;
+    const PEERS_WAIT: bool = true;
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<TcpPeer> {
+        let (stream, addr) = self.inner.accept().await?;
+        // Replies are often small and the client is waiting for them: don't let Nagle's algorithm
+        // hold them back. Failing to turn it off costs only latency, so it is not an error.
+        let _ = stream.set_nodelay(true);
+        Ok(TcpPeer {
+            stream,
+            addr,
+            buf: vec![0; CHUNK].into_boxed_slice(),
+        })
+    }
+}
+
+/// An accepted TCP connection.
+#[derive(Debug)]
+pub struct TcpPeer {
+    /// The connection.
+    stream: TcpStream,
+    /// The client's address.
+    addr: SocketAddr,
+    /// Where reads land; [`Peer::read`] lends a slice of it.
+    buf: Box<[u8]>,
+}
+
+impl Peer for TcpPeer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn read(&mut self) -> io::Result<&[u8]> {
+        let n = self.stream.read(&mut self.buf).await?;
+        Ok(&self.buf[..n])
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    async fn close(mut self) -> Result<(), TransportError> {
+        self.stream.shutdown().await?;
+        Ok(())
+    }
+}
+
+/// A TCP client: one connection per exchange, or one for a whole pipe.
+#[derive(Debug)]
+pub struct TcpClient {
+    /// Where the server may be, in the order to try.
+    addrs: Vec<SocketAddr>,
+    /// The address that last accepted a connection.
+    current: usize,
+    /// Timeouts.
+    options: ClientOptions,
+    /// The connection made by `connect`, kept for the first exchange.
+    ready: Option<TcpStream>,
+}
+
+impl TcpClient {
+    /// Connects to the address that worked last, then to each of the others in turn.
+    async fn open(&mut self) -> Result<TcpStream, TransportError> {
+        if let Some(stream) = self.ready.take() {
+            return Ok(stream);
+        }
+        let mut failures = Vec::new();
+        for i in (0..self.addrs.len()).map(|k| (self.current + k) % self.addrs.len()) {
+            let addr = self.addrs[i];
+            let attempt = timeout(self.options.timeout, TcpStream::connect(addr)).await;
+            match attempt.unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())) {
+                Ok(stream) => {
+                    let _ = stream.set_nodelay(true);
+                    self.current = i;
+                    return Ok(stream);
+                }
+                Err(error) => failures.push((addr, error)),
+            }
+        }
+        Err(TransportError::Connect(failures))
+    }
+}
+
+impl Client for TcpClient {
+    fn peer(&self) -> SocketAddr {
+        self.addrs[self.current]
+    }
+
+    async fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let mut stream = self.open().await?;
+        stream.write_all(message).await?;
+        stream.shutdown().await?;
+        let mut reply = Vec::new();
+        let mut buf = vec![0; CHUNK];
+        loop {
+            match timeout(self.options.timeout, stream.read(&mut buf)).await {
+                Ok(Ok(0)) => return Ok(reply),
+                Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
+                Ok(Err(error)) => return Err(error.into()),
+                // A server that answers but never closes (some echo servers wait for the
+                // client to close first): after a quiet spell the reply is taken as whole.
+                Err(_) if !reply.is_empty() => return Ok(reply),
+                Err(_) => {
+                    return Err(TransportError::NoReply {
+                        transport: Tcp::NAME,
+                        addr: self.peer(),
+                        tries: 1,
+                        timeout: self.options.timeout,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn pipe<R, W>(&mut self, mut input: R, mut output: W) -> Result<(), TransportError>
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        let stream = self.open().await?;
+        let (mut from_server, mut to_server) = stream.into_split();
+        // Both directions at once: sending everything before reading would deadlock as soon as
+        // the replies fill the socket buffers, and holding them would need unbounded memory.
+        let upload = async {
+            tokio::io::copy(&mut input, &mut to_server).await?;
+            to_server.shutdown().await
+        };
+        let download = async {
+            tokio::io::copy(&mut from_server, &mut output).await?;
+            output.flush().await
+        };
+        tokio::try_join!(upload, download)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! UDP: one request datagram, one reply datagram.
+//!
+//! # Error policy
+//! A lost datagram is normal for UDP, so the client's answer to silence is to send again, up to
+//! its retries, and then to say so. A "port unreachable" from the server's host is final for that
+//! address: the next resolved address is tried. On the server, a failure to send one reply
+//! concerns that client only and is returned to the caller to log; the socket keeps serving.
+
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use socket2::Type;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::UdpSocket;
+use tokio::time::timeout;
+use upcase_proto::{line_message, max_datagram, reply_line};
+
+use crate::{Client, ClientOptions, Listener, Peer, Transport, TransportError, Udp, socket};
+
+/// Receive buffers hold the largest possible datagram, so that nothing is ever cut short.
+const RECV_BUF: usize = 65_536;
+
+impl Transport for Udp {
+    const NAME: &'static str = "udp";
+    type Listener = UdpListener;
+    type Client = UdpClient;
+
+    async fn bind(addr: SocketAddr) -> Result<UdpListener, TransportError> {
+        let bind_error = |source| TransportError::Bind {
+            transport: Self::NAME,
+            addr,
+            source,
+        };
+        let socket = socket::bound(addr, Type::DGRAM).map_err(bind_error)?;
+        let socket = UdpSocket::from_std(socket.into()).map_err(bind_error)?;
+        Ok(UdpListener {
+            socket: Arc::new(socket),
+            buf: vec![0; RECV_BUF].into_boxed_slice(),
+        })
+    }
+
+    async fn connect(
+        addrs: Vec<SocketAddr>,
+        options: ClientOptions,
+    ) -> Result<UdpClient, TransportError> {
+        let first = *addrs.first().ok_or(TransportError::Connect(Vec::new()))?;
+        let socket = connected(first).await?;
+        Ok(UdpClient {
+            socket,
+            addrs,
+            current: 0,
+            options,
+            buf: vec![0; RECV_BUF],
+        })
+    }
+}
+
+/// A UDP socket of the right family for `addr`, on a port the system picks, connected to
+/// `addr` so that only its datagrams are received and its "port unreachable" is reported.
+async fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let local: SocketAddr = match addr {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(addr).await?;
+    Ok(socket)
+}
+
+/// A bound UDP server socket.
+#[derive(Debug)]
+pub struct UdpListener {
+    /// The socket, shared with the peers that reply through it.
+    socket: Arc<UdpSocket>,
+    /// Where datagrams land before each is copied into its peer.
+    buf: Box<[u8]>,
+}
+
+impl Listener for UdpListener {
+    type Peer = UdpPeer;
+    const PEERS_WAIT: bool = false;
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    async fn accept(&mut self) -> io::Result<UdpPeer> {
+        let (n, addr) = self.socket.recv_from(&mut self.buf).await?;
+        Ok(UdpPeer {
+            socket: Arc::clone(&self.socket),
+            addr,
+            request: self.buf[..n].to_vec(),
+            read: false,
+            reply: Vec::new(),
+        })
+    }
+}
+
+/// One received datagram and the reply being built for it.
+#[derive(Debug)]
+pub struct UdpPeer {
+    /// The server socket, to send the reply from.
+    socket: Arc<UdpSocket>,
+    /// The datagram's source, where the reply goes.
+    addr: SocketAddr,
+    /// The datagram's payload.
+    request: Vec<u8>,
+    /// Whether `request` has been handed out by `read`.
+    read: bool,
+    /// The reply so far.
+    reply: Vec<u8>,
+}
+
+impl Peer for UdpPeer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    async fn read(&mut self) -> io::Result<&[u8]> {
+        if std::mem::replace(&mut self.read, true) {
+            Ok(&[])
+        } else {
+            Ok(&self.request)
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.reply.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    async fn close(self) -> Result<(), TransportError> {
+        let max = max_datagram(self.addr);
+        if self.reply.len() > max {
+            return Err(TransportError::ReplyTooLarge {
+                peer: self.addr,
+                len: self.reply.len(),
+                max,
+            });
+        }
+        self.socket.send_to(&self.reply, self.addr).await?;
+        Ok(())
+    }
+}
+
+/// A UDP client.
+#[derive(Debug)]
+pub struct UdpClient {
+    /// A socket connected to `addrs[current]`.
+    socket: UdpSocket,
+    /// Where the server may be, in the order to try.
+    addrs: Vec<SocketAddr>,
+    /// The address in use.
+    current: usize,
+    /// Timeout and retries.
+    options: ClientOptions,
+    /// Where replies land.
+    buf: Vec<u8>,
+}
+
+impl UdpClient {
+    /// Sends `message` to the current address until a reply comes or the tries run out.
+    async fn try_current(&mut self, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // A reply to an earlier try may have arrived late; it must not pass for this reply.
+        while self.socket.try_recv(&mut self.buf).is_ok() {}
+        let tries = self.options.retries.saturating_add(1);
+        for _ in 0..tries {
+            let outcome = match self.socket.send(message).await {
+                Ok(_) => timeout(self.options.timeout, self.socket.recv(&mut self.buf)).await,
+                Err(error) => Ok(Err(error)),
+            };
+            match outcome {
+                Ok(Ok(n)) => return Ok(self.buf[..n].to_vec()),
+                Ok(Err(error)) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    return Err(TransportError::Refused(self.peer()));
+                }
+                Ok(Err(error)) => return Err(error.into()),
+                Err(_elapsed) => continue,
+            }
+        }
+        Err(TransportError::NoReply {
+            transport: Udp::NAME,
+            addr: self.peer(),
+            tries,
+            timeout: self.options.timeout,
+        })
+    }
+}
+
+impl Client for UdpClient {
+    fn peer(&self) -> SocketAddr {
+        self.addrs[self.current]
+    }
+
+    async fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let max = max_datagram(self.peer());
+        if message.len() > max {
+            return Err(TransportError::MessageTooLarge {
+                len: message.len(),
+                max,
+            });
+        }
+        loop {
+            match self.try_current(message).await {
+                Err(TransportError::Refused(_) | TransportError::NoReply { .. })
+                    if self.current + 1 < self.addrs.len() =>
+                {
+                    self.current += 1;
+                    self.socket = connected(self.peer()).await?;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn pipe<R, W>(&mut self, input: R, mut output: W) -> Result<(), TransportError>
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        let mut input = BufReader::new(input);
+        let mut line = Vec::new();
+        let mut out = Vec::new();
+        loop {
+            let max = max_datagram(self.peer());
+            line.clear();
+            // Read at most one byte past the limit (plus the LF), so that a huge line is
+            // refused without being held in memory.
+            let limit = max as u64 + 2;
+            if (&mut input)
+                .take(limit)
+                .read_until(b'\n', &mut line)
+                .await?
+                == 0
+            {
+                return Ok(());
+            }
+            let message = line_message(&line);
+            if message.len() > max {
+                let rest = if line.ends_with(b"\n") {
+                    0
+                } else {
+                    skip_line(&mut input).await?
+                };
+                return Err(TransportError::MessageTooLarge {
+                    len: message.len() + rest,
+                    max,
+                });
+            }
+            let reply = self.exchange(message).await?;
+            out.clear();
+            reply_line(&reply, &mut out);
+            output.write_all(&out).await?;
+            output.flush().await?;
+        }
+    }
+}
+
+/// Reads past the end of the current line, returning how many bytes it had before its LF.
+async fn skip_line<R: AsyncBufReadExt + Unpin>(input: &mut R) -> io::Result<usize> {
+    let mut skipped = 0;
+    loop {
+        let buf = input.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(skipped);
+        }
+        let (n, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        input.consume(n);
+        skipped += if done { n - 1 } else { n };
+        if done {
+            return Ok(skipped);
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! Both sides of both transports, over real sockets on 127.0.0.1 and ::1.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use upcase_proto::{Builtin, Transformer};
+use upcase_transport::{
+    Client, ClientOptions, Listener, Peer, Tcp, Transport, TransportError, Udp,
+};
+
+const V4: &str = "127.0.0.1:0";
+const V6: &str = "[::1]:0";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("a literal address")
+}
+
+fn quick() -> ClientOptions {
+    ClientOptions {
+        timeout: Duration::from_millis(200),
+        retries: 2,
+    }
+}
+
+/// Serves one peer the way the server crate does: transform each chunk as it comes.
+async fn serve_peer<P: Peer>(mut peer: P) -> Result<(), TransportError> {
+    let mut stream = Transformer::new(Builtin::Upper);
+    let mut out = Vec::new();
+    loop {
+        out.clear();
+        let chunk = peer.read().await?;
+        if chunk.is_empty() {
+            stream.finish(&mut out);
+            peer.write(&out).await?;
+            return peer.close().await;
+        }
+        stream.feed(chunk, &mut out);
+        peer.write(&out).await?;
+    }
+}
+
+/// Binds `at` (port 0) and serves every peer in the background; returns the bound address.
+async fn start_server<T: Transport>(at: &str) -> SocketAddr {
+    let mut listener = T::bind(addr(at)).await.expect("bind on loopback");
+    let local = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        while let Ok(peer) = listener.accept().await {
+            tokio::spawn(serve_peer(peer));
+        }
+    });
+    local
+}
+
+async fn exchange_on<T: Transport>(at: &str) {
+    let server = start_server::<T>(at).await;
+    assert_ne!(server.port(), 0);
+    let mut client = T::connect(vec![server], quick()).await.expect("connect");
+    assert_eq!(client.peer(), server);
+    assert_eq!(client.exchange(b"hello").await.expect("reply"), b"HELLO");
+    assert_eq!(
+        client.exchange("straße".as_bytes()).await.expect("reply"),
+        b"STRASSE"
+    );
+    assert_eq!(client.exchange(b"").await.expect("reply"), b"");
+    assert_eq!(
+        client.exchange(b"\xff\xfeok").await.expect("reply"),
+        b"\xff\xfeOK"
+    );
+}
+
+#[tokio::test]
+async fn tcp_exchanges_over_ipv4() {
+    exchange_on::<Tcp>(V4).await;
+}
+
+#[tokio::test]
+async fn tcp_exchanges_over_ipv6() {
+    exchange_on::<Tcp>(V6).await;
+}
+
+#[tokio::test]
+async fn udp_exchanges_over_ipv4() {
+    exchange_on::<Udp>(V4).await;
+}
+
+#[tokio::test]
+async fn udp_exchanges_over_ipv6() {
+    exchange_on::<Udp>(V6).await;
+}
+
+#[tokio::test]
+async fn unspecified_ipv6_listens_dual_stack() {
+    for_each_transport_dual_stack::<Tcp>().await;
+    for_each_transport_dual_stack::<Udp>().await;
+}
+
+async fn for_each_transport_dual_stack<T: Transport>() {
+    let server = start_server::<T>("[::]:0").await;
+    let v4 = SocketAddr::new(addr(V4).ip(), server.port());
+    let mut client = T::connect(vec![v4], quick())
+        .await
+        .expect("connect over IPv4");
+    assert_eq!(client.exchange(b"both").await.expect("reply"), b"BOTH");
+}
+
+#[tokio::test]
+async fn udp_carries_the_largest_datagrams_whole() {
+    for (at, max) in [(V4, 65_507), (V6, 65_527)] {
+        let server = start_server::<Udp>(at).await;
+        let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+        let message = vec![b'a'; max];
+        let reply = client.exchange(&message).await.expect("reply");
+        assert_eq!(reply, vec![b'A'; max], "{at}");
+        match client.exchange(&vec![b'a'; max + 1]).await {
+            Err(TransportError::MessageTooLarge { len, max: limit }) => {
+                assert_eq!((len, limit), (max + 1, max));
+            }
+            other => panic!("expected MessageTooLarge, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn udp_server_refuses_to_truncate_a_reply_that_grew() {
+    let mut listener = Udp::bind(addr(V4)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let client = UdpSocket::bind(V4).await.expect("client socket");
+    // 30,000 × ΐ is 60,000 bytes; upper-cased, 180,000.
+    client
+        .send_to("ΐ".repeat(30_000).as_bytes(), server)
+        .await
+        .expect("send");
+    let peer = listener.accept().await.expect("datagram");
+    assert_eq!(peer.addr(), client.local_addr().expect("address"));
+    match serve_peer(peer).await {
+        Err(TransportError::ReplyTooLarge { len, max, .. }) => {
+            assert_eq!((len, max), (180_000, 65_507))
+        }
+        other => panic!("expected ReplyTooLarge, got {other:?}"),
+    }
+    let mut buf = [0; 16];
+    let nothing =
+        tokio::time::timeout(Duration::from_millis(100), client.recv_from(&mut buf)).await;
+    assert!(nothing.is_err(), "no partial reply may be sent");
+}
+
+#[tokio::test]
+async fn udp_peer_is_one_chunk_then_end() {
+    let mut listener = Udp::bind(addr(V6)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let client = UdpSocket::bind(V6).await.expect("client socket");
+    client.send_to(b"one datagram", server).await.expect("send");
+    let mut peer = listener.accept().await.expect("datagram");
+    assert_eq!(peer.read().await.expect("read"), b"one datagram");
+    assert_eq!(peer.read().await.expect("read"), b"");
+}
+
+#[tokio::test]
+async fn udp_retries_until_a_reply_comes() {
+    let server = UdpSocket::bind(V4).await.expect("bind");
+    let server_addr = server.local_addr().expect("address");
+    // Ignores the first try; answers the second.
+    let lossy = tokio::spawn(async move {
+        let mut buf = [0; 64];
+        let (_, _) = server.recv_from(&mut buf).await.expect("first try");
+        let (n, from) = server.recv_from(&mut buf).await.expect("second try");
+        server
+            .send_to(&buf[..n].to_ascii_uppercase(), from)
+            .await
+            .expect("reply");
+    });
+    let mut client = Udp::connect(vec![server_addr], quick())
+        .await
+        .expect("connect");
+    assert_eq!(client.exchange(b"again").await.expect("reply"), b"AGAIN");
+    lossy.await.expect("server task");
+}
+
+#[tokio::test]
+async fn udp_gives_up_after_its_retries() {
+    let silent = UdpSocket::bind(V6).await.expect("bind");
+    let silent_addr = silent.local_addr().expect("address");
+    let options = ClientOptions {
+        timeout: Duration::from_millis(50),
+        retries: 2,
+    };
+    let mut client = Udp::connect(vec![silent_addr], options)
+        .await
+        .expect("connect");
+    let error = client.exchange(b"anyone?").await.expect_err("no reply");
+    assert!(
+        matches!(error, TransportError::NoReply { tries: 3, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        format!("no reply from udp {silent_addr} after 3 tries, waiting 50ms each")
+    );
+    let mut buf = [0; 16];
+    for _ in 0..3 {
+        assert_eq!(silent.try_recv_from(&mut buf).expect("a try arrived").0, 7);
+    }
+    assert!(
+        silent.try_recv_from(&mut buf).is_err(),
+        "exactly 1 + retries tries"
+    );
+}
+
+/// A port on `at` with nothing bound to it (bound, then freed).
+async fn closed_port(at: &str) -> SocketAddr {
+    UdpSocket::bind(at)
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+}
+
+#[tokio::test]
+async fn udp_port_unreachable_is_final_for_that_address() {
+    let closed = closed_port(V4).await;
+    let mut client = Udp::connect(vec![closed], quick()).await.expect("connect");
+    match client.exchange(b"hello").await {
+        Err(TransportError::Refused(at)) => assert_eq!(at, closed),
+        other => panic!("expected Refused, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_resolved_address_is_tried() {
+    let closed = closed_port(V6).await;
+    let udp_server = start_server::<Udp>(V4).await;
+    let mut client = Udp::connect(vec![closed, udp_server], quick())
+        .await
+        .expect("connect");
+    assert_eq!(client.exchange(b"second").await.expect("reply"), b"SECOND");
+    assert_eq!(client.peer(), udp_server);
+
+    let closed = tokio::net::TcpListener::bind(V6)
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let tcp_server = start_server::<Tcp>(V4).await;
+    let mut client = Tcp::connect(vec![closed, tcp_server], quick())
+        .await
+        .expect("connect");
+    assert_eq!(client.exchange(b"second").await.expect("reply"), b"SECOND");
+    assert_eq!(client.peer(), tcp_server);
+}
+
+#[tokio::test]
+async fn tcp_connect_failure_names_every_address() {
+    let a = tokio::net::TcpListener::bind(V4)
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let b = tokio::net::TcpListener::bind(V6)
+        .await
+        .expect("bind")
+        .local_addr()
+        .expect("address");
+    let error = Tcp::connect(vec![a, b], quick())
+        .await
+        .expect_err("nothing listens");
+    assert_eq!(
+        error.to_string(),
+        format!("cannot connect over tcp to {a} (connection refused), {b} (connection refused)")
+    );
+}
+
+#[tokio::test]
+async fn bind_failure_says_where_and_why() {
+    let taken = start_server::<Tcp>(V4).await;
+    let error = Tcp::bind(taken).await.expect_err("port in use");
+    assert_eq!(
+        error.to_string(),
+        format!("cannot listen on tcp {taken}: address in use")
+    );
+}
+
+#[tokio::test]
+async fn tcp_pipe_streams_both_ways_at_once() {
+    let server = start_server::<Tcp>(V6).await;
+    let mut client = Tcp::connect(vec![server], quick()).await.expect("connect");
+    // Far more than the socket buffers hold: sending all before reading would deadlock.
+    let input: Vec<u8> = b"abc\xce\x90xyz\n"
+        .iter()
+        .copied()
+        .cycle()
+        .take(16 << 20)
+        .collect();
+    let mut output = Vec::new();
+    client.pipe(&input[..], &mut output).await.expect("pipe");
+    let mut expected = Vec::new();
+    Transformer::new(Builtin::Upper).datagram(&input, &mut expected);
+    assert_eq!(output.len(), expected.len());
+    assert!(output == expected);
+}
+
+#[tokio::test]
+async fn udp_pipe_sends_each_line_and_prints_each_reply() {
+    let server = start_server::<Udp>(V4).await;
+    let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+    let mut output = Vec::new();
+    client
+        .pipe(&b"one\ntwo\r\n\nlast"[..], &mut output)
+        .await
+        .expect("pipe");
+    assert_eq!(output, b"ONE\nTWO\r\n\nLAST\n");
+}
+
+#[tokio::test]
+async fn udp_pipe_refuses_a_line_too_long_for_a_datagram() {
+    let server = start_server::<Udp>(V4).await;
+    let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+    let mut input = b"fine\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 70_000));
+    input.extend_from_slice(b"\nnever sent\n");
+    let mut output = Vec::new();
+    let error = client
+        .pipe(&input[..], &mut output)
+        .await
+        .expect_err("too long");
+    assert_eq!(
+        error.to_string(),
+        "message of 70000 bytes does not fit in a UDP datagram (65507 at most)"
+    );
+    assert_eq!(output, b"FINE\n");
+}
