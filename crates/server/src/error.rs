@@ -1,0 +1,65 @@
+//! [`ServerError`] and [`ConfigError`]: what stops the server, and its exit code.
+
+use std::io;
+use std::path::PathBuf;
+
+use upcase_transport::{TransportError, describe};
+
+/// Why the server could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The settings are wrong; nothing was bound.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A socket could not be bound.
+    #[error("{0}; pick another --port or --bind, or stop what holds it")]
+    Bind(TransportError),
+    /// The signal handlers could not be installed.
+    #[error("cannot watch for Ctrl-C and SIGTERM: {}", describe(.0))]
+    Signals(io::Error),
+}
+
+impl ServerError {
+    /// The process exit code: 2 for a usage or config error, 1 for a failure of the system or
+    /// the network.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServerError::Config(_) => 2,
+            ServerError::Bind(_) | ServerError::Signals(_) => 1,
+        }
+    }
+}
+
+/// A config file that cannot be used. Each message names the file, and the key where one is at
+/// fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {}; check the path given to --config", .path.display(), describe(.source))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
+    #[error("config file {}, line {line}: {message}", .path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// Where, counting from 1.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key's value is of the right type but not allowed.
+    #[error("config file {}: bad value for `{key}`: {message}", .path.display())]
+    Value {
+        /// The file.
+        path: PathBuf,
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}

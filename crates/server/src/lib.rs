@@ -1,0 +1,29 @@
+//! The upcase server: it answers every client with the transform of what the client sent, over
+//! UDP, TCP or both.
+//!
+//! [`run`] serves one bound [`Listener`](upcase_transport::Listener) until a shutdown future
+//! completes; it is generic over the transport and the transform, so a program can embed it
+//! with a transform of its own. [`command`] is the `upcase server` command: it reads the flags
+//! and the config file, binds, prints `listening on ...` for each socket, and runs until Ctrl-C
+//! or SIGTERM.
+//!
+//! # Layout
+//! - `args.rs`: [`ServerArgs`], the command-line flags.
+//! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
+//! - `run.rs`: [`run`] and [`Options`]: the accept loop, the connection limit, graceful shutdown.
+//! - `command.rs`: [`command`]: binding both transports on one port, signals, the ready lines.
+//! - `error.rs`: [`ServerError`] and [`ConfigError`], with their exit codes.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod args;
+mod command;
+mod config;
+mod error;
+mod run;
+
+pub use args::ServerArgs;
+pub use command::command;
+pub use config::Settings;
+pub use error::{ConfigError, ServerError};
+pub use run::{Options, run};

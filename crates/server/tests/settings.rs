@@ -1,0 +1,164 @@
+//! Flags over the config file over the defaults, and every way a config file can be wrong.
+
+use std::io::Write;
+use std::time::Duration;
+
+use upcase_proto::Builtin;
+use upcase_server::{ConfigError, Options, ServerArgs, Settings};
+
+fn config_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("temp file");
+    file.write_all(text.as_bytes()).expect("write");
+    file
+}
+
+fn with_file(file: &tempfile::NamedTempFile, args: ServerArgs) -> Result<Settings, ConfigError> {
+    Settings::resolve(&ServerArgs {
+        config: Some(file.path().to_owned()),
+        ..args
+    })
+}
+
+#[test]
+fn defaults_serve_both_on_12000_with_upper() {
+    let settings = Settings::resolve(&ServerArgs::default()).expect("defaults");
+    assert_eq!(
+        settings,
+        Settings {
+            udp: true,
+            tcp: true,
+            bind: None,
+            port: 12000,
+            transform: Builtin::Upper,
+            options: Options::default(),
+        }
+    );
+    assert_eq!(settings.options.max_connections, 1024);
+    assert_eq!(settings.options.drain_timeout, Duration::from_secs(5));
+}
+
+#[test]
+fn every_flag_has_a_key() {
+    let file = config_file(
+        "udp = true\ntcp = false\nbind = \"::1\"\nport = 7000\ntransform = \"count=s\"\n\
+         max-connections = 10\ndrain-timeout = \"250ms\"\n",
+    );
+    let settings = with_file(&file, ServerArgs::default()).expect("valid file");
+    assert_eq!((settings.udp, settings.tcp), (true, false));
+    assert_eq!(settings.bind, Some("::1".parse().expect("ip")));
+    assert_eq!(settings.port, 7000);
+    assert_eq!(settings.transform.to_string(), "count=s");
+    assert_eq!(
+        settings.options,
+        Options {
+            max_connections: 10,
+            drain_timeout: Duration::from_millis(250)
+        }
+    );
+}
+
+#[test]
+fn flags_override_the_file() {
+    let file = config_file("udp = true\ntcp = false\nport = 7000\ntransform = \"lower\"\n");
+    let args = ServerArgs {
+        tcp: true,
+        port: Some(8000),
+        transform: Some(Builtin::Echo),
+        max_connections: Some(3),
+        drain_timeout: Some(Duration::from_secs(1).into()),
+        bind: Some("127.0.0.1".parse().expect("ip")),
+        ..ServerArgs::default()
+    };
+    let settings = with_file(&file, args).expect("valid");
+    assert_eq!((settings.udp, settings.tcp), (false, true));
+    assert_eq!(settings.port, 8000);
+    assert_eq!(settings.transform, Builtin::Echo);
+    assert_eq!(settings.bind, Some("127.0.0.1".parse().expect("ip")));
+    assert_eq!(settings.options.max_connections, 3);
+}
+
+#[test]
+fn one_transport_key_alone_turns_the_other_off() {
+    let file = config_file("tcp = true\n");
+    let settings = with_file(&file, ServerArgs::default()).expect("valid");
+    assert_eq!((settings.udp, settings.tcp), (false, true));
+}
+
+fn error_of(text: &str) -> (String, String) {
+    let file = config_file(text);
+    let message = with_file(&file, ServerArgs::default())
+        .expect_err("invalid")
+        .to_string();
+    (message, file.path().display().to_string())
+}
+
+#[test]
+fn unknown_key_is_named_with_file_and_line() {
+    let (message, path) = error_of("port = 1\ncolour = \"red\"\n");
+    assert!(
+        message.starts_with(&format!(
+            "config file {path}, line 2: unknown field `colour`"
+        )),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "one line: {message}");
+}
+
+#[test]
+fn wrong_type_is_named_with_file_and_line() {
+    let (message, path) = error_of("\n\nport = \"twelve\"\n");
+    assert!(
+        message.starts_with(&format!("config file {path}, line 3: ")),
+        "{message}"
+    );
+    assert!(message.contains("string"), "{message}");
+    let (message, _) = error_of("port = 70000\n");
+    assert!(message.contains("line 1"), "{message}");
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_file() {
+    for (text, key, detail) in [
+        (
+            "transform = \"shout\"",
+            "transform",
+            "unknown transform `shout`",
+        ),
+        (
+            "bind = \"localhost\"",
+            "bind",
+            "`localhost` is not an IP address",
+        ),
+        ("drain-timeout = \"soon\"", "drain-timeout", "`soon`"),
+        ("max-connections = 0", "max-connections", "at least 1"),
+        ("udp = false\ntcp = false", "udp", "both off"),
+    ] {
+        let (message, path) = error_of(text);
+        let start = format!("config file {path}: bad value for `{key}`: ");
+        assert!(message.starts_with(&start), "{message}");
+        assert!(message.contains(detail), "{message}");
+    }
+}
+
+#[test]
+fn unreadable_file_says_so() {
+    let args = ServerArgs {
+        config: Some("/nonexistent/upcase.toml".into()),
+        ..ServerArgs::default()
+    };
+    let message = Settings::resolve(&args).expect_err("missing").to_string();
+    assert_eq!(
+        message,
+        "cannot read config file /nonexistent/upcase.toml: no such file or directory; check the path given to --config"
+    );
+}
+
+#[test]
+fn broken_toml_is_one_line() {
+    let (message, path) = error_of("port = [1,\n");
+    assert!(
+        message.starts_with(&format!("config file {path}, line ")),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message}");
+}
