@@ -1,0 +1,101 @@
+//! [`ClientArgs`]: the flags of `upcase client`. Parsing only validates; sockets come later.
+
+use std::ffi::OsString;
+
+use clap::Args;
+
+/// Flags of `upcase client`.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// Talk UDP: one datagram per message, retried when no reply comes
+    #[arg(long, conflicts_with = "tcp")]
+    pub udp: bool,
+
+    /// Talk TCP (the default)
+    #[arg(long)]
+    pub tcp: bool,
+
+    /// Server name or address, IPv4 or IPv6; every address it resolves to is tried
+    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    pub host: String,
+
+    /// Server port
+    #[arg(long, value_name = "N", default_value_t = 12000,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// How long to wait for a connection or a reply, like 1s or 250ms
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
+    pub timeout: humantime::Duration,
+
+    /// How many times to send a UDP message again when no reply comes in time
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retries: u32,
+
+    /// Words to send as one message, joined by single spaces; without any, read standard input
+    #[arg(value_name = "MESSAGE")]
+    pub message: Vec<OsString>,
+}
+
+fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
+    match text.parse::<humantime::Duration>() {
+        Ok(duration) if duration.is_zero() => Err("must be more than zero".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(format!(
+            "{error}; write a number and a unit, like 1s or 250ms"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ClientArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<ClientArgs, clap::Error> {
+        Cli::try_parse_from(std::iter::once("client").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults_are_tcp_to_localhost_12000() {
+        let args = parse(&[]).expect("no flags");
+        assert!(!args.udp);
+        assert_eq!(
+            (args.host.as_str(), args.port, args.retries),
+            ("localhost", 12000, 3)
+        );
+        assert_eq!(*args.timeout, std::time::Duration::from_secs(1));
+        assert!(args.message.is_empty());
+    }
+
+    #[test]
+    fn message_words_are_kept_apart() {
+        let args = parse(&["--udp", "hello", "big", "world"]).expect("valid");
+        assert!(args.udp);
+        assert_eq!(args.message, ["hello", "big", "world"]);
+    }
+
+    #[test]
+    fn udp_and_tcp_exclude_each_other() {
+        let error = parse(&["--udp", "--tcp"]).expect_err("conflict");
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn port_zero_and_bad_durations_are_refused() {
+        assert!(parse(&["--port", "0"]).is_err());
+        assert!(parse(&["--port", "65536"]).is_err());
+        assert!(parse(&["--timeout", "0s"]).is_err());
+        assert!(parse(&["--timeout", "soon"]).is_err());
+        assert_eq!(
+            *parse(&["--timeout", "250ms"]).expect("valid").timeout,
+            std::time::Duration::from_millis(250)
+        );
+    }
+}

@@ -1,0 +1,26 @@
+//! The upcase client: sends text to an upcase server (or any server of the textbook's protocol)
+//! and prints what comes back.
+//!
+//! [`command`] is the `upcase client` command. It picks one of three modes:
+//! - MESSAGE words on the command line: sends them, joined by single spaces, as one message,
+//!   prints the reply and exits;
+//! - standard input is a terminal: prompts `Input lowercase sentence:` for each line until EOF;
+//! - standard input is a pipe or file: streams it (TCP) or sends each line as a datagram (UDP),
+//!   writing the replies to standard output as they come.
+//!
+//! # Layout
+//! - `args.rs`: [`ClientArgs`], the command-line flags.
+//! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
+//! - `output.rs`: standard output, where a reader that went away is not an error.
+//! - `error.rs`: [`ClientError`], its hints and its exit codes.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod args;
+mod command;
+mod error;
+mod output;
+
+pub use args::ClientArgs;
+pub use command::command;
+pub use error::ClientError;

@@ -1,0 +1,65 @@
+//! Standard output for the client. A reader that goes away (`upcase client | head -1`) is a
+//! normal end, not an error, so a broken pipe here is told apart from one on the network.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::AsyncWrite;
+
+/// Marks an error as standard output's, inside an [`io::Error`] that passes through code that
+/// knows nothing of it.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", upcase_transport::describe(.0))]
+pub(crate) struct OutputError(pub(crate) io::Error);
+
+/// Standard output, whose errors come out as [`OutputError`].
+pub(crate) struct Stdout(tokio::io::Stdout);
+
+impl Stdout {
+    pub(crate) fn new() -> Self {
+        Stdout(tokio::io::stdout())
+    }
+}
+
+fn mark<T>(poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+    poll.map_err(|error| io::Error::other(OutputError(error)))
+}
+
+impl AsyncWrite for Stdout {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        mark(Pin::new(&mut self.0).poll_write(cx, buf))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        mark(Pin::new(&mut self.0).poll_flush(cx))
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        mark(Pin::new(&mut self.0).poll_shutdown(cx))
+    }
+}
+
+/// Standard output's own error, if `error` is one of [`Stdout`]'s; otherwise `error` as it was.
+pub(crate) fn unmark(error: io::Error) -> Result<io::Error, io::Error> {
+    if !error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<OutputError>())
+    {
+        return Err(error);
+    }
+    let kind = error.kind();
+    match error
+        .into_inner()
+        .map(|inner| inner.downcast::<OutputError>())
+    {
+        Some(Ok(marked)) => Ok(marked.0),
+        // Not reached after the check above; keep what there is rather than panic.
+        Some(Err(inner)) => Err(io::Error::new(kind, inner)),
+        None => Err(kind.into()),
+    }
+}
