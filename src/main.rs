@@ -1,0 +1,114 @@
+//! The `upcase` command: `upcase server` and `upcase client`, composed from the workspace's
+//! crates. This file only parses the command line, starts the runtime and logging, and turns
+//! every failure into one line on stderr and an exit code:
+//!
+//! | code | meaning                                                          |
+//! |------|------------------------------------------------------------------|
+//! | 0    | success (also when standard output is closed early by its reader) |
+//! | 1    | network or system failure: refused, reset, no reply, port in use  |
+//! | 2    | usage or config error                                             |
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+use upcase_client::ClientArgs;
+use upcase_server::ServerArgs;
+
+/// upcase: the textbook's capitalization service (Kurose & Ross §2.7) over UDP and TCP.
+#[derive(Debug, Parser)]
+#[command(name = "upcase", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Answer every message with its transform (upper case by default), over UDP and TCP
+    Server(ServerArgs),
+    /// Send a message, the lines typed at a prompt, or standard input, and print the replies
+    Client(ClientArgs),
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info.to_string().replace('\n', " ");
+        eprintln!("upcase: internal error: {what}; please report it");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error)
+            if matches!(
+                error.kind(),
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+            ) =>
+        {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return fail(2, &usage_error(&error)),
+    };
+    init_logging(&cli.command);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(1, &format!("cannot start the runtime: {error}")),
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Server(args) => upcase_server::command(args)
+                .await
+                .map_err(|e| (e.exit_code(), e.to_string())),
+            Command::Client(args) => upcase_client::command(args)
+                .await
+                .map_err(|e| (e.exit_code(), e.to_string())),
+        }
+    });
+    // A read of standard input may still be blocked in a worker thread; don't wait for it.
+    runtime.shutdown_background();
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((code, message)) => fail(code, &message),
+    }
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("upcase: {message}");
+    ExitCode::from(code)
+}
+
+/// clap's error in one line: its first line, and where to read more.
+fn usage_error(error: &clap::Error) -> String {
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "no command given: use 'upcase server' or 'upcase client'; see 'upcase --help'"
+            .into();
+    }
+    let rendered = error.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid command line");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let help = match std::env::args().nth(1).as_deref() {
+        Some(sub @ ("server" | "client")) => format!("upcase {sub} --help"),
+        _ => "upcase --help".to_owned(),
+    };
+    format!("{first}; see '{help}'")
+}
+
+/// Logs go to stderr; RUST_LOG overrides the default level (info for the server, warn for the
+/// client, whose stdout is for replies and whose stderr is for errors).
+fn init_logging(command: &Command) {
+    let default = match command {
+        Command::Server(_) => "info",
+        Command::Client(_) => "warn",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

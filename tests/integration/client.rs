@@ -1,0 +1,386 @@
+//! `upcase client` as users run it.
+
+use std::io::{Read, Write};
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::util::{
+    PATIENCE, binary, closed_port, start_server, textbook, upcase, wait_with_patience,
+};
+
+#[test]
+fn message_words_are_sent_as_one_message_over_tcp_and_udp() {
+    let server = start_server(&[]);
+    let port = server.port().to_string();
+    for host in ["127.0.0.1", "::1", "[::1]", "localhost"] {
+        for transport in ["--tcp", "--udp"] {
+            upcase()
+                .args([
+                    "client", transport, "--host", host, "--port", &port, "hello", "big", "world",
+                ])
+                .assert()
+                .success()
+                .stdout("HELLO BIG WORLD\n")
+                .stderr("");
+        }
+    }
+}
+
+#[test]
+fn tcp_is_the_default() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    upcase()
+        .args([
+            "client",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+            "straße",
+        ])
+        .assert()
+        .success()
+        .stdout("STRASSE\n");
+}
+
+#[test]
+fn line_transform_replies_are_printed_as_they_are() {
+    let server = start_server(&["--bind", "127.0.0.1", "--transform", "count=s"]);
+    let port = server.port().to_string();
+    for transport in ["--tcp", "--udp"] {
+        upcase()
+            .args([
+                "client",
+                transport,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port,
+                "mississippi",
+            ])
+            .assert()
+            .success()
+            .stdout("4\n");
+    }
+}
+
+#[test]
+fn piped_lines_over_udp_get_each_reply_in_order() {
+    let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
+    upcase()
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+        ])
+        .write_stdin("first line\nsecond\n\nstraße\nlast, no newline")
+        .assert()
+        .success()
+        .stdout("FIRST LINE\nSECOND\n\nSTRASSE\nLAST, NO NEWLINE\n");
+}
+
+#[test]
+fn piped_input_over_tcp_is_streamed_as_is() {
+    let server = start_server(&["--tcp", "--bind", "::1"]);
+    upcase()
+        .args([
+            "client",
+            "--host",
+            "::1",
+            "--port",
+            &server.port().to_string(),
+        ])
+        .write_stdin(&b"line one\nline two\nno newline \xff at end"[..])
+        .assert()
+        .success()
+        .stdout(&b"LINE ONE\nLINE TWO\nNO NEWLINE \xff AT END"[..]);
+}
+
+/// The peak memory of process `pid` so far, in KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
+    const TOTAL: usize = 256 << 20;
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let mut child = Command::new(binary())
+        .args([
+            "client",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    // 32 bytes, of which "ΐ" (2 bytes) upper-cases to 6: the output is 9/8 of the input.
+    let pattern: Vec<u8> = "the quick brown fox ΐ jumps ov\n".repeat(2048).into_bytes();
+    let mut stdin = child.stdin.take().expect("stdin");
+    let feed = {
+        let pattern = pattern.clone();
+        std::thread::spawn(move || {
+            let mut sent = 0;
+            while sent < TOTAL {
+                let n = pattern.len().min(TOTAL - sent);
+                stdin.write_all(&pattern[..n]).expect("feed the client");
+                sent += n;
+            }
+        })
+    };
+    let mut stdout = child.stdout.take().expect("stdout");
+    let check = std::thread::spawn(move || {
+        // Every pattern-sized piece of input upper-cases to the same bytes, so the output is
+        // checked as it streams, without holding it.
+        let expected = String::from_utf8(pattern)
+            .expect("utf-8")
+            .to_uppercase()
+            .into_bytes();
+        let mut buf = vec![0; expected.len()];
+        let mut received = 0;
+        loop {
+            let n = stdout
+                .read(&mut buf[received % expected.len()..])
+                .expect("read replies");
+            if n == 0 {
+                return received;
+            }
+            let start = received % expected.len();
+            assert_eq!(
+                buf[start..start + n],
+                expected[start..start + n],
+                "at byte {received}"
+            );
+            received += n;
+        }
+    });
+    let started = Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        assert!(started.elapsed() < PATIENCE * 3, "the pipe stalled");
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    feed.join().expect("feeder");
+    let received = check.join().expect("checker");
+    assert!(child.wait().expect("status").success());
+    assert_eq!(received, TOTAL / 8 * 9);
+    assert!(peak > 0, "the client's memory was sampled");
+    assert!(
+        peak < 64 * 1024,
+        "the client held {peak} KiB: input must stream, not accumulate"
+    );
+}
+
+#[test]
+fn a_terminal_gets_the_textbook_prompt_for_each_line() {
+    let server = start_server(&["--bind", "127.0.0.1"]);
+    let port = server.port().to_string();
+    for transport in ["--tcp", "--udp"] {
+        let output = Command::new("python3")
+            .arg(textbook("pty_run.py"))
+            .arg(binary())
+            .args(["client", transport, "--host", "127.0.0.1", "--port", &port])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all("hello world\nstraße\n".as_bytes())?;
+                child.wait_with_output()
+            })
+            .expect("run the client on a terminal");
+        assert!(output.status.success(), "{output:?}");
+        // A terminal shows typed lines (echo) and turns each LF into CR LF.
+        let shown = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+        assert_eq!(
+            shown,
+            "Input lowercase sentence:hello world\nHELLO WORLD\n\
+             Input lowercase sentence:straße\nSTRASSE\n\
+             Input lowercase sentence:\n",
+            "{transport}"
+        );
+    }
+}
+
+#[test]
+fn refused_tcp_exits_1_naming_the_address() {
+    let port = closed_port().to_string();
+    upcase()
+        .args(["client", "--host", "127.0.0.1", "--port", &port, "hi"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(format!(
+            "upcase: cannot connect over tcp to 127.0.0.1:{port} (connection refused); is the server running, with TCP on, at that port?\n"
+        ));
+}
+
+#[test]
+fn unreachable_udp_port_exits_1() {
+    let port = closed_port().to_string();
+    upcase()
+        .args(["client", "--udp", "--host", "::1", "--port", &port, "hi"])
+        .assert()
+        .code(1)
+        .stderr(format!(
+            "upcase: nothing listens on udp [::1]:{port} (port unreachable); is the server running, with UDP on, at that port?\n"
+        ));
+}
+
+#[test]
+fn silent_udp_server_is_retried_then_reported() {
+    let silent = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("address").port().to_string();
+    upcase()
+        .args(["client", "--udp", "--host", "127.0.0.1", "--port", &port])
+        .args(["--timeout", "100ms", "--retries", "2", "anyone there"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::starts_with(format!(
+            "upcase: no reply from udp 127.0.0.1:{port} after 3 tries, waiting 100ms each; is the server running there"
+        )))
+        .stderr(predicate::str::contains("use --tcp"));
+    silent.set_nonblocking(true).expect("nonblocking");
+    let mut buf = [0; 64];
+    let mut tries = 0;
+    while silent.recv_from(&mut buf).is_ok() {
+        tries += 1;
+    }
+    assert_eq!(tries, 3, "one try and two retries");
+}
+
+#[test]
+fn oversized_udp_message_exits_2_suggesting_tcp() {
+    let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
+    let message = "a".repeat(70_000);
+    upcase()
+        .args(["client", "--udp", "--host", "127.0.0.1", "--port", &server.port().to_string(), &message])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr("upcase: message of 70000 bytes does not fit in a UDP datagram (65507 at most); use --tcp\n");
+    let mut line = "a".repeat(70_000);
+    line.push('\n');
+    upcase()
+        .args(["client", "--udp", "--host", "127.0.0.1", "--port", &server.port().to_string()])
+        .write_stdin(format!("ok\n{line}"))
+        .assert()
+        .code(2)
+        .stdout("OK\n")
+        .stderr("upcase: message of 70000 bytes does not fit in a UDP datagram (65507 at most); use --tcp\n");
+}
+
+#[test]
+fn largest_udp_message_fits() {
+    let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
+    let message = "a".repeat(65_507);
+    upcase()
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+            &message,
+        ])
+        .assert()
+        .success()
+        .stdout(format!("{}\n", "A".repeat(65_507)));
+}
+
+#[test]
+fn usage_errors_exit_2_in_one_line() {
+    for (args, expected) in [
+        (
+            &["client", "--udp", "--tcp", "x"][..],
+            "upcase: the argument '--udp' cannot be used with '--tcp'; see 'upcase client --help'\n",
+        ),
+        (
+            &["client", "--timeout", "soon", "x"],
+            "upcase: invalid value 'soon' for '--timeout <DURATION>': expected number at 0; write a number and a unit, like 1s or 250ms; see 'upcase client --help'\n",
+        ),
+        (
+            &["client", "--timeout", "0s", "x"],
+            "upcase: invalid value '0s' for '--timeout <DURATION>': must be more than zero; see 'upcase client --help'\n",
+        ),
+        (
+            &["client", "--port", "0", "x"],
+            "upcase: invalid value '0' for '--port <N>': 0 is not in 1..=65535; see 'upcase client --help'\n",
+        ),
+    ] {
+        upcase()
+            .args(args)
+            .assert()
+            .code(2)
+            .stdout("")
+            .stderr(expected);
+    }
+}
+
+#[test]
+fn unknown_host_exits_1() {
+    upcase()
+        .args(["client", "--host", "no-such-host.invalid", "x"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "upcase: cannot resolve host `no-such-host.invalid`: ",
+        ))
+        .stderr(predicate::str::ends_with(
+            "; check the name given to --host\n",
+        ));
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
+    let mut child = Command::new(binary())
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    stdin.write_all(b"first\n").expect("send");
+    let mut first = [0; 6];
+    stdout.read_exact(&mut first).expect("first reply");
+    assert_eq!(&first, b"FIRST\n");
+    drop(stdout); // like `| head -1`
+    stdin.write_all(b"second\nthird\n").expect("send");
+    drop(stdin);
+    let status = wait_with_patience(&mut child);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("stderr");
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+}

@@ -1,0 +1,13 @@
+//! Tests of the `upcase` binary as users run it: real processes on loopback sockets.
+//!
+//! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
+//! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
+//! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
+//! - `textbook`: the textbook's four Python programs against upcase, both ways.
+//! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
+
+mod client;
+mod examples;
+mod server;
+mod textbook;
+mod util;

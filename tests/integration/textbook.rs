@@ -1,0 +1,106 @@
+//! The textbook's four Python programs (tests/textbook/), as printed in Kurose & Ross §2.7,
+//! against upcase: its clients against `upcase server`, and `upcase client` against its servers.
+
+use std::process::{Command, Output};
+
+use crate::util::{start_server, start_textbook_server, textbook, upcase};
+
+fn run_textbook_client(name: &str, host: &str, port: u16, line: &str) -> Output {
+    let mut child = Command::new("python3")
+        .arg(textbook(name))
+        .args([host, &port.to_string()])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the textbook client");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(line.as_bytes())
+        .expect("type the sentence");
+    child.wait_with_output().expect("client output")
+}
+
+#[test]
+fn textbook_udp_client_gets_its_answer_from_upcase() {
+    let server = start_server(&[]);
+    for host in ["127.0.0.1", "::1"] {
+        let output = run_textbook_client("UDPClient.py", host, server.port(), "hello world\n");
+        assert!(output.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "Input lowercase sentence:HELLO WORLD\n"
+        );
+    }
+}
+
+#[test]
+fn textbook_tcp_client_gets_its_answer_without_a_newline() {
+    let server = start_server(&[]);
+    for host in ["127.0.0.1", "::1"] {
+        let output = run_textbook_client("TCPClient.py", host, server.port(), "hello world\n");
+        assert!(output.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "Input lowercase sentence:From Server:  HELLO WORLD\n"
+        );
+    }
+}
+
+#[test]
+fn upcase_client_gets_its_answer_from_the_textbook_udp_server() {
+    let (mut server, port) = start_textbook_server("UDPServer.py");
+    upcase()
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "hello",
+            "world",
+        ])
+        .assert()
+        .success()
+        .stdout("HELLO WORLD\n");
+    upcase()
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .write_stdin("one\ntwo\n")
+        .assert()
+        .success()
+        .stdout("ONE\nTWO\n");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn upcase_client_gets_its_answer_from_the_textbook_tcp_server() {
+    let (mut server, port) = start_textbook_server("TCPServer.py");
+    for _ in 0..3 {
+        upcase()
+            .args([
+                "client",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "hello",
+                "world",
+            ])
+            .assert()
+            .success()
+            .stdout("HELLO WORLD\n");
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

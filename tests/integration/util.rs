@@ -1,0 +1,194 @@
+//! Helpers shared by the integration tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+/// How long any single process in a test may take before the test fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The `upcase` binary, ready for assert_cmd, with logging at its defaults.
+pub fn upcase() -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::new(binary());
+    command.env_remove("RUST_LOG").timeout(PATIENCE);
+    command
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_upcase"))
+}
+
+/// A program in `examples/`, which `cargo test` builds beside the binary.
+pub fn example(name: &str) -> PathBuf {
+    let path = binary()
+        .parent()
+        .expect("target directory")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test`, which builds examples",
+        path.display()
+    );
+    path
+}
+
+/// A textbook program in `tests/textbook/`.
+pub fn textbook(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/textbook")
+        .join(name)
+}
+
+/// A server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub udp: Option<SocketAddr>,
+    pub tcp: Option<SocketAddr>,
+    /// Kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    pub fn udp(&self) -> SocketAddr {
+        self.udp.expect("serving udp")
+    }
+
+    pub fn tcp(&self) -> SocketAddr {
+        self.tcp.expect("serving tcp")
+    }
+
+    /// The common port of the server's sockets.
+    pub fn port(&self) -> u16 {
+        self.tcp.or(self.udp).expect("a socket").port()
+    }
+
+    /// Sends `signal` (a name for `kill -s`) and waits for the exit status.
+    pub fn signal(mut self, signal: &str) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success());
+        wait_with_patience(&mut self.child)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child`, failing the test rather than hanging if it does not exit in time.
+pub fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            panic!("process {} did not exit within {PATIENCE:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Starts `upcase server` with `args` on port 0 and waits for its ready lines: one for each of
+/// `--udp` and `--tcp` in `args`, or both when neither is.
+pub fn start_server(args: &[&str]) -> Server {
+    let transports = match (args.contains(&"--udp"), args.contains(&"--tcp")) {
+        (true, false) => &["udp"][..],
+        (false, true) => &["tcp"],
+        _ => &["udp", "tcp"],
+    };
+    spawn_server(
+        Command::new(binary())
+            .arg("server")
+            .args(["--port", "0"])
+            .args(args),
+        transports,
+    )
+}
+
+/// Starts a server command and waits for its `listening on PROTO ADDR` line for each of
+/// `transports`, in that order.
+pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
+    let mut child = command
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the server");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let (mut udp, mut tcp) = (None, None);
+    for &expected in transports {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read ready line");
+        let (proto, addr) = ready_line(&line);
+        assert_eq!(proto, expected, "ready lines in order: {line:?}");
+        match proto {
+            "udp" => udp = Some(addr),
+            _ => tcp = Some(addr),
+        }
+    }
+    Server {
+        child,
+        udp,
+        tcp,
+        _stdout: stdout,
+    }
+}
+
+/// Parses `listening on PROTO ADDR`, insisting on that exact form.
+pub fn ready_line(line: &str) -> (&'static str, SocketAddr) {
+    let rest = line.strip_suffix('\n').expect("a whole line");
+    let rest = rest
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not a ready line: {line:?}"));
+    let (proto, addr) = rest.split_once(' ').expect("PROTO ADDR");
+    let proto = match proto {
+        "udp" => "udp",
+        "tcp" => "tcp",
+        other => panic!("unknown transport {other:?}"),
+    };
+    (
+        proto,
+        addr.parse()
+            .unwrap_or_else(|_| panic!("not an address: {addr:?}")),
+    )
+}
+
+/// A loopback port with nothing listening on it, for TCP or UDP (bound, then freed).
+pub fn closed_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Starts one of the textbook's Python servers and returns it with its port.
+pub fn start_textbook_server(name: &str) -> (Child, u16) {
+    let mut child = Command::new("python3")
+        .arg(textbook(name))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 runs the textbook server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let port = line
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    (child, port)
+}
