@@ -209,3 +209,18 @@ fn lines_become_messages_and_replies_become_lines() {
     reply_line(b"", &mut out);
     assert_eq!(out, b"HI\n3\n\n");
 }
+
+#[test]
+fn case_mapping_grows_text_at_most_threefold() {
+    // docs/PROTOCOL.md promises this bound; a reply's size follows from its request's.
+    let mut widest = 0.0f64;
+    for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+        let mut utf8 = [0; 4];
+        let request = c.encode_utf8(&mut utf8).as_bytes();
+        for name in ["upper", "lower"] {
+            let ratio = by_name(name, request).len() as f64 / request.len() as f64;
+            widest = widest.max(ratio);
+        }
+    }
+    assert_eq!(widest, 3.0);
+}

@@ -60,17 +60,20 @@ pub enum TransportError {
     Io(#[from] io::Error),
 }
 
-/// An I/O error in a few plain words: the kind for the common network failures, whose operating
-/// system wording ("Connection refused (os error 111)") adds nothing, and the full text otherwise.
+/// An I/O error in plain words: the operating system's message without its " (os error N)"
+/// suffix, lower-cased to sit inside a sentence ("connection refused").
 pub fn describe(error: &io::Error) -> String {
-    use io::ErrorKind::*;
-    match error.kind() {
-        ConnectionRefused | ConnectionReset | ConnectionAborted | AddrInUse | AddrNotAvailable
-        | BrokenPipe | TimedOut | PermissionDenied | HostUnreachable | NetworkUnreachable => {
-            error.kind().to_string()
-        }
-        _ => error.to_string(),
-    }
+    let text = error.to_string();
+    let Some(code) = error.raw_os_error() else {
+        return text;
+    };
+    let text = text
+        .strip_suffix(&format!(" (os error {code})"))
+        .unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
 }
 
 fn attempts(list: &[(SocketAddr, io::Error)]) -> String {

@@ -276,7 +276,7 @@ async fn bind_failure_says_where_and_why() {
     let error = Tcp::bind(taken).await.expect_err("port in use");
     assert_eq!(
         error.to_string(),
-        format!("cannot listen on tcp {taken}: address in use")
+        format!("cannot listen on tcp {taken}: address already in use")
     );
 }
 
