@@ -256,3 +256,37 @@ fn help_and_version_exit_0() {
         .success()
         .stdout(predicate::str::starts_with("upcase "));
 }
+
+#[test]
+fn default_bind_falls_back_to_ipv4_where_the_host_has_no_ipv6() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let shim = dir.path().join("no_ipv6.so");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/no_ipv6.c");
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&shim)
+        .arg(&source)
+        .arg("-ldl")
+        .status()
+        .expect("a C compiler (cc) builds the test's IPv6-less shim");
+    assert!(built.success());
+
+    let mut command = Command::new(binary());
+    command
+        .args(["server", "--port", "0"])
+        .env("LD_PRELOAD", &shim);
+    let server = spawn_server(&mut command, &["udp", "tcp"]);
+    assert_eq!(
+        server.udp().to_string(),
+        format!("0.0.0.0:{}", server.port())
+    );
+    assert_eq!(
+        server.tcp().to_string(),
+        format!("0.0.0.0:{}", server.port())
+    );
+    let v4 = format!("127.0.0.1:{}", server.port())
+        .parse()
+        .expect("address");
+    assert_eq!(tcp_exchange(v4, b"ipv4 only"), b"IPV4 ONLY");
+    assert_eq!(udp_exchange(v4, "127.0.0.1:0", b"ipv4 only"), b"IPV4 ONLY");
+}

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use socket2::Type;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout};
 
 use crate::{Client, ClientOptions, Listener, Peer, Tcp, Transport, TransportError, socket};
 
@@ -45,7 +45,7 @@ impl Transport for Tcp {
             ready: None,
         };
         let stream = client.open().await?;
-        client.ready = Some(stream);
+        client.ready = Some((stream, Instant::now()));
         Ok(client)
     }
 }
@@ -118,14 +118,19 @@ pub struct TcpClient {
     current: usize,
     /// Timeouts.
     options: ClientOptions,
-    /// The connection made by `connect`, kept for the first exchange.
-    ready: Option<TcpStream>,
+    /// The connection made by `connect`, and when: kept for the first exchange if that comes
+    /// soon, as it does for a message on the command line.
+    ready: Option<(TcpStream, Instant)>,
 }
 
 impl TcpClient {
     /// Connects to the address that worked last, then to each of the others in turn.
     async fn open(&mut self) -> Result<TcpStream, TransportError> {
-        if let Some(stream) = self.ready.take() {
+        // A connection left idle for long (a person thinking at a prompt) may have been
+        // closed by the server meanwhile; a new one costs only a handshake.
+        if let Some((stream, made)) = self.ready.take()
+            && made.elapsed() < self.options.timeout
+        {
             return Ok(stream);
         }
         let mut failures = Vec::new();

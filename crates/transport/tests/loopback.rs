@@ -329,3 +329,46 @@ async fn udp_pipe_refuses_a_line_too_long_for_a_datagram() {
     );
     assert_eq!(output, b"FINE\n");
 }
+
+#[tokio::test]
+async fn tcp_reuses_the_connect_connection_only_while_fresh() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind(V4).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    // Answers each connection with the number of connections accepted so far.
+    tokio::spawn(async move {
+        let mut accepted = 0u8;
+        while let Ok((mut stream, _)) = listener.accept().await {
+            accepted += 1;
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                if stream.read_to_end(&mut request).await.is_ok() {
+                    let _ = stream.write_all(&[b'0' + accepted]).await;
+                }
+            });
+        }
+    });
+    let options = ClientOptions {
+        timeout: Duration::from_millis(300),
+        retries: 0,
+    };
+    let mut client = Tcp::connect(vec![server], options).await.expect("connect");
+    assert_eq!(
+        client.exchange(b"now").await.expect("reply"),
+        b"1",
+        "the connect connection"
+    );
+    assert_eq!(
+        client.exchange(b"again").await.expect("reply"),
+        b"2",
+        "a new connection"
+    );
+
+    let mut client = Tcp::connect(vec![server], options).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        client.exchange(b"later").await.expect("reply"),
+        b"4",
+        "stale one replaced"
+    );
+}
