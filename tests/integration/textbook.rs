@@ -24,28 +24,25 @@ fn run_textbook_client(name: &str, host: &str, port: u16, line: &str) -> Output 
 }
 
 #[test]
-fn textbook_udp_client_gets_its_answer_from_upcase() {
+fn textbook_clients_get_their_answers_from_upcase() {
     let server = start_server(&[]);
-    for host in ["127.0.0.1", "::1"] {
-        let output = run_textbook_client("UDPClient.py", host, server.port(), "hello world\n");
-        assert!(output.status.success());
-        assert_eq!(
-            String::from_utf8_lossy(&output.stdout),
-            "Input lowercase sentence:HELLO WORLD\n"
-        );
-    }
-}
-
-#[test]
-fn textbook_tcp_client_gets_its_answer_without_a_newline() {
-    let server = start_server(&[]);
-    for host in ["127.0.0.1", "::1"] {
-        let output = run_textbook_client("TCPClient.py", host, server.port(), "hello world\n");
-        assert!(output.status.success());
-        assert_eq!(
-            String::from_utf8_lossy(&output.stdout),
-            "Input lowercase sentence:From Server:  HELLO WORLD\n"
-        );
+    for (client, expected) in [
+        ("UDPClient.py", "Input lowercase sentence:HELLO WORLD\n"),
+        // Sent without a newline and read with one recv(1024): answered at once.
+        (
+            "TCPClient.py",
+            "Input lowercase sentence:From Server:  HELLO WORLD\n",
+        ),
+    ] {
+        for host in ["127.0.0.1", "::1"] {
+            let output = run_textbook_client(client, host, server.port(), "hello world\n");
+            assert!(output.status.success(), "{client} to {host}");
+            assert_eq!(
+                String::from_utf8_lossy(&output.stdout),
+                expected,
+                "{client} to {host}"
+            );
+        }
     }
 }
 
