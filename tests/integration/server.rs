@@ -107,7 +107,15 @@ fn sigterm_and_ctrl_c_exit_zero() {
 
 #[test]
 fn open_connection_is_answered_then_closed_on_sigterm() {
-    let server = start_server(&["--bind", "127.0.0.1", "--tcp", "--transform", "count=s"]);
+    let server = start_server(&[
+        "--bind",
+        "127.0.0.1",
+        "--tcp",
+        "--transform",
+        "count=s",
+        "--drain-timeout",
+        "300ms",
+    ]);
     let mut stream = TcpStream::connect(server.tcp()).expect("connect");
     stream
         .set_read_timeout(Some(crate::util::PATIENCE))

@@ -57,6 +57,10 @@ impl Transform for Builtin {
             count.finish(out);
         }
     }
+
+    fn answers_lines(&self) -> bool {
+        matches!(self, Builtin::Count(_))
+    }
 }
 
 impl FromStr for Builtin {

@@ -61,4 +61,8 @@ impl Transform for Count {
             self.end_line(out);
         }
     }
+
+    fn answers_lines(&self) -> bool {
+        true
+    }
 }

@@ -12,3 +12,12 @@ pub enum ParseTransformError {
     )]
     BadCount(String),
 }
+
+/// A line longer than a [`Transformer`](crate::Transformer)'s maximum, for a transform that
+/// answers lines. The stream cannot go on: the line would have no correct answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("line longer than {max} bytes")]
+pub struct LineTooLong {
+    /// The maximum line length, in bytes, not counting the LF.
+    pub max: usize,
+}

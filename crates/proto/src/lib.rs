@@ -12,10 +12,11 @@
 //!
 //! let mut stream = Transformer::new(Builtin::Upper);
 //! let mut out = Vec::new();
-//! stream.feed(b"stra\xc3", &mut out); // "ß" split between two reads
-//! stream.feed(b"\x9fe", &mut out);
+//! stream.feed(b"stra\xc3", &mut out)?; // "ß" split between two reads
+//! stream.feed(b"\x9fe", &mut out)?;
 //! stream.finish(&mut out);
 //! assert_eq!(out, "STRASSE".as_bytes());
+//! # Ok::<(), upcase_proto::LineTooLong>(())
 //! ```
 //!
 //! # Layout
@@ -26,7 +27,7 @@
 //! - `transformer.rs`: [`Transformer`], the chunk-tolerant engine for streams and datagrams.
 //! - `datagram.rs`: the UDP size limits.
 //! - `message.rs`: lines to messages and replies to lines, for line-oriented clients.
-//! - `error.rs`: [`ParseTransformError`].
+//! - `error.rs`: [`ParseTransformError`] and [`LineTooLong`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -43,7 +44,7 @@ pub use builtin::Builtin;
 pub use case::{Lower, Upper};
 pub use count::Count;
 pub use datagram::{MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, max_datagram};
-pub use error::ParseTransformError;
+pub use error::{LineTooLong, ParseTransformError};
 pub use message::{line_message, reply_line};
 pub use transform::{Echo, Transform};
 pub use transformer::Transformer;

@@ -27,8 +27,9 @@
 /// }
 ///
 /// let mut out = Vec::new();
-/// Transformer::new(SwapCase).datagram(b"Hello", &mut out);
+/// Transformer::new(SwapCase).datagram(b"Hello", &mut out)?;
 /// assert_eq!(out, b"hELLO");
+/// # Ok::<(), upcase_proto::LineTooLong>(())
 /// ```
 pub trait Transform: Clone + Send + 'static {
     /// Transforms `text`, appending the result to `out`.
@@ -43,6 +44,13 @@ pub trait Transform: Clone + Send + 'static {
     /// Ends the stream: appends whatever is still owed and resets for the next stream.
     fn finish(&mut self, out: &mut Vec<u8>) {
         let _ = out;
+    }
+
+    /// Whether this transform answers whole lines (as `count=C` does) rather than characters.
+    /// A [`Transformer`](crate::Transformer) holds the lines of such a transform to a maximum
+    /// length, if it is given one.
+    fn answers_lines(&self) -> bool {
+        false
     }
 }
 

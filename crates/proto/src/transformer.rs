@@ -1,6 +1,6 @@
 //! [`Transformer`]: feeds a [`Transform`] from bytes cut at arbitrary places.
 
-use crate::Transform;
+use crate::{LineTooLong, Transform};
 
 /// Drives a [`Transform`] over a byte stream that arrives in chunks of any size.
 ///
@@ -11,6 +11,10 @@ use crate::Transform;
 /// that are not valid UTF-8 reach [`Transform::raw`], which by default passes them through.
 ///
 /// The output is the same however the input is cut, byte for byte.
+///
+/// For a transform that answers lines, [`with_max_line`](Self::with_max_line) bounds how long a
+/// line may be; a longer one ends the stream with [`LineTooLong`], after the lines before it
+/// have been answered.
 #[derive(Debug, Clone)]
 pub struct Transformer<X> {
     /// The transform, holding any state of its own (such as a line's count).
@@ -19,6 +23,14 @@ pub struct Transformer<X> {
     pending: [u8; 4],
     /// How many bytes of `pending` are in use: 0 to 3.
     pending_len: usize,
+    /// The longest line allowed, for a transform that answers lines.
+    max_line: Option<usize>,
+    /// Bytes of the current line so far, when `max_line` is set.
+    line_len: usize,
+    /// Whether a line went past `max_line`; the stream takes nothing more until `finish`.
+    overflowed: bool,
+    /// Bytes that were not valid UTF-8, passed to [`Transform::raw`] so far.
+    invalid: u64,
 }
 
 impl<X: Transform> Transformer<X> {
@@ -28,11 +40,72 @@ impl<X: Transform> Transformer<X> {
             transform,
             pending: [0; 4],
             pending_len: 0,
+            max_line: None,
+            line_len: 0,
+            overflowed: false,
+            invalid: 0,
         }
     }
 
+    /// Bounds lines to `max` bytes (not counting the LF), if the transform answers lines;
+    /// otherwise there are no lines to bound and this changes nothing.
+    pub fn with_max_line(mut self, max: usize) -> Self {
+        self.max_line = self.transform.answers_lines().then_some(max);
+        self
+    }
+
+    /// How many bytes that were not valid UTF-8 this transformer has seen (and, for the
+    /// built-in transforms, passed through unchanged).
+    pub fn invalid_bytes(&self) -> u64 {
+        self.invalid
+    }
+
     /// Transforms the next chunk of the stream, appending to `out`.
-    pub fn feed(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+    ///
+    /// # Errors
+    /// [`LineTooLong`] when a line goes past the maximum set by
+    /// [`with_max_line`](Self::with_max_line). What came before that line has been transformed
+    /// into `out`; the stream takes nothing more until [`finish`](Self::finish).
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), LineTooLong> {
+        if !self.overflowed {
+            let allowed = self.within_max_line(input);
+            self.decode(&input[..allowed], out);
+            self.overflowed = allowed < input.len();
+        }
+        match self.max_line {
+            Some(max) if self.overflowed => Err(LineTooLong { max }),
+            _ => Ok(()),
+        }
+    }
+
+    /// How many bytes of `input` keep the current line, and every line after it, within
+    /// `max_line`.
+    fn within_max_line(&mut self, input: &[u8]) -> usize {
+        let Some(max) = self.max_line else {
+            return input.len();
+        };
+        let mut at = 0;
+        loop {
+            let rest = &input[at..];
+            let (len, ended) = match rest.iter().position(|&b| b == b'\n') {
+                Some(lf) => (lf, true),
+                None => (rest.len(), false),
+            };
+            if self.line_len + len > max {
+                return at + (max - self.line_len);
+            }
+            if !ended {
+                self.line_len += len;
+                return input.len();
+            }
+            self.line_len = 0;
+            at += len + 1;
+        }
+    }
+
+    /// Hands the whole characters of `input` to the transform, and its invalid bytes to
+    /// [`Transform::raw`].
+    fn decode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
         // First complete the character the previous chunk cut off, one byte at a time: it is at
         // most three more bytes, and the test for "complete, still partial or invalid" is the same
         // as the one the whole-input decoder would make.
@@ -55,8 +128,7 @@ impl<X: Transform> Transformer<X> {
                 // `byte` cannot continue the sequence: the held bytes are invalid on their own,
                 // and `byte` starts afresh below.
                 Err(_) => {
-                    self.transform.raw(&self.pending[..held], out);
-                    self.pending_len = 0;
+                    self.raw_pending(out);
                 }
             }
         }
@@ -71,6 +143,7 @@ impl<X: Transform> Transformer<X> {
                 self.pending[..invalid.len()].copy_from_slice(invalid);
                 self.pending_len = invalid.len();
             } else if !invalid.is_empty() {
+                self.invalid += invalid.len() as u64;
                 self.transform.raw(invalid, out);
             }
         }
@@ -81,18 +154,35 @@ impl<X: Transform> Transformer<X> {
     /// then ready for a new stream.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.pending_len > 0 {
-            self.transform.raw(&self.pending[..self.pending_len], out);
-            self.pending_len = 0;
+            self.raw_pending(out);
         }
         self.transform.finish(out);
+        self.line_len = 0;
+        self.overflowed = false;
+    }
+
+    /// Passes the held bytes of an unfinished character on as invalid.
+    fn raw_pending(&mut self, out: &mut Vec<u8>) {
+        self.invalid += self.pending_len as u64;
+        self.transform.raw(&self.pending[..self.pending_len], out);
+        self.pending_len = 0;
     }
 
     /// Transforms one datagram: its payload is a whole stream, so this is
     /// [`feed`](Self::feed) then [`finish`](Self::finish). A zero-length payload gives a
     /// zero-length reply for every built-in transform.
-    pub fn datagram(&mut self, payload: &[u8], out: &mut Vec<u8>) {
-        self.feed(payload, out);
+    ///
+    /// # Errors
+    /// [`LineTooLong`] as for [`feed`](Self::feed); then nothing is added to `out`, since a
+    /// datagram has one reply or none, and the transformer is ready for the next datagram.
+    pub fn datagram(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), LineTooLong> {
+        let start = out.len();
+        let fed = self.feed(payload, out);
         self.finish(out);
+        if fed.is_err() {
+            out.truncate(start);
+        }
+        fed
     }
 }
 

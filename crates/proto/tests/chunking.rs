@@ -5,7 +5,9 @@ use upcase_proto::{Builtin, Transform, Transformer};
 
 fn whole(transform: impl Transform, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    Transformer::new(transform).datagram(input, &mut out);
+    Transformer::new(transform)
+        .datagram(input, &mut out)
+        .expect("no line limit");
     out
 }
 
@@ -15,10 +17,14 @@ fn chunked(transform: impl Transform, input: &[u8], cuts: &[usize]) -> Vec<u8> {
     let mut start = 0;
     for &cut in cuts {
         let end = cut.clamp(start, input.len());
-        stream.feed(&input[start..end], &mut out);
+        stream
+            .feed(&input[start..end], &mut out)
+            .expect("no line limit");
         start = end;
     }
-    stream.feed(&input[start..], &mut out);
+    stream
+        .feed(&input[start..], &mut out)
+        .expect("no line limit");
     stream.finish(&mut out);
     out
 }
@@ -71,5 +77,30 @@ proptest! {
         let upper_invalid: Vec<u8> = upper.utf8_chunks().flat_map(|c| c.invalid().to_vec()).collect();
         prop_assert_eq!(upper_invalid, invalid);
         prop_assert!(upper.len() >= valid_len);
+    }
+}
+
+proptest! {
+    #[test]
+    fn the_line_limit_does_not_depend_on_chunking(
+        input in mixed_input(),
+        max_line in 0usize..24,
+        mut cuts in proptest::collection::vec(0usize..200, 0..12),
+    ) {
+        cuts.sort_unstable();
+        let count: Builtin = "count=s".parse().expect("valid");
+        let run = |cuts: &[usize]| {
+            let mut stream = Transformer::new(count).with_max_line(max_line);
+            let mut out = Vec::new();
+            let mut start = 0;
+            let mut failed = false;
+            for &cut in cuts.iter().chain([&input.len()]) {
+                let end = cut.clamp(start, input.len());
+                failed |= stream.feed(&input[start..end], &mut out).is_err();
+                start = end;
+            }
+            (out, failed)
+        };
+        prop_assert_eq!(run(&cuts), run(&[]));
     }
 }

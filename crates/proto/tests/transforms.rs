@@ -1,14 +1,16 @@
 //! Each transform on whole inputs, and the parsing of transform names.
 
 use upcase_proto::{
-    Builtin, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, ParseTransformError, Transform, Transformer,
-    max_datagram,
+    Builtin, LineTooLong, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, ParseTransformError, Transform,
+    Transformer, max_datagram,
 };
 
 /// The reply to `input` sent as one datagram.
 fn apply(transform: impl Transform, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    Transformer::new(transform).datagram(input, &mut out);
+    Transformer::new(transform)
+        .datagram(input, &mut out)
+        .expect("no line limit");
     out
 }
 
@@ -118,8 +120,8 @@ fn utf8_split_at_every_point_is_joined() {
     for cut in 0..=bytes.len() {
         let mut stream = Transformer::new(Builtin::Upper);
         let mut out = Vec::new();
-        stream.feed(&bytes[..cut], &mut out);
-        stream.feed(&bytes[cut..], &mut out);
+        stream.feed(&bytes[..cut], &mut out).expect("no limit");
+        stream.feed(&bytes[cut..], &mut out).expect("no limit");
         stream.finish(&mut out);
         assert_eq!(out, whole, "cut at byte {cut}");
     }
@@ -131,7 +133,9 @@ fn utf8_fed_one_byte_at_a_time_is_joined() {
     let mut stream = Transformer::new(Builtin::Upper);
     let mut out = Vec::new();
     for byte in text.as_bytes() {
-        stream.feed(std::slice::from_ref(byte), &mut out);
+        stream
+            .feed(std::slice::from_ref(byte), &mut out)
+            .expect("no limit");
     }
     stream.finish(&mut out);
     assert_eq!(out, text.to_uppercase().as_bytes());
@@ -141,7 +145,7 @@ fn utf8_fed_one_byte_at_a_time_is_joined() {
 fn output_does_not_wait_for_a_newline() {
     let mut stream = Transformer::new(Builtin::Upper);
     let mut out = Vec::new();
-    stream.feed(b"no newline here", &mut out);
+    stream.feed(b"no newline here", &mut out).expect("no limit");
     assert_eq!(out, b"NO NEWLINE HERE");
 }
 
@@ -149,9 +153,9 @@ fn output_does_not_wait_for_a_newline() {
 fn transformer_is_ready_for_a_new_stream_after_finish() {
     let mut stream = Transformer::new("count=s".parse::<Builtin>().expect("valid"));
     let mut out = Vec::new();
-    stream.datagram(b"ss", &mut out);
-    stream.datagram(b"s\xe2", &mut out); // the held byte must not leak into the next stream
-    stream.datagram(b"\x82\xacs", &mut out);
+    stream.datagram(b"ss", &mut out).expect("no limit");
+    stream.datagram(b"s\xe2", &mut out).expect("no limit"); // the held byte must not leak into the next stream
+    stream.datagram(b"\x82\xacs", &mut out).expect("no limit");
     assert_eq!(out, b"2\n1\n1\n");
 }
 
@@ -223,4 +227,78 @@ fn case_mapping_grows_text_at_most_threefold() {
         }
     }
     assert_eq!(widest, 3.0);
+}
+
+fn count_s(max_line: usize) -> Transformer<Builtin> {
+    Transformer::new("count=s".parse::<Builtin>().expect("valid")).with_max_line(max_line)
+}
+
+#[test]
+fn a_line_past_the_maximum_ends_the_stream_after_the_lines_before_it() {
+    let mut stream = count_s(4);
+    let mut out = Vec::new();
+    assert_eq!(stream.feed(b"ss\nssss\ns", &mut out), Ok(()));
+    assert_eq!(out, b"2\n4\n");
+    assert_eq!(stream.feed(b"ssss", &mut out), Err(LineTooLong { max: 4 }));
+    assert_eq!(
+        stream.feed(b"\n", &mut out),
+        Err(LineTooLong { max: 4 }),
+        "nothing more is taken"
+    );
+    assert_eq!(out, b"2\n4\n");
+    assert_eq!(
+        LineTooLong { max: 4 }.to_string(),
+        "line longer than 4 bytes"
+    );
+}
+
+#[test]
+fn the_line_limit_holds_however_the_line_is_cut() {
+    for cut in 0..=6 {
+        let line = b"ssssss";
+        let mut stream = count_s(5);
+        let mut out = Vec::new();
+        let first = stream.feed(&line[..cut], &mut out);
+        let second = stream.feed(&line[cut..], &mut out);
+        assert!(first.is_err() || second.is_err(), "cut at {cut}");
+        assert_eq!(out, b"", "cut at {cut}");
+    }
+}
+
+#[test]
+fn an_oversized_datagram_gets_no_reply_and_the_next_is_served() {
+    let mut stream = count_s(3);
+    let mut out = Vec::new();
+    assert_eq!(
+        stream.datagram(b"ok\nsssss", &mut out),
+        Err(LineTooLong { max: 3 })
+    );
+    assert_eq!(out, b"", "a datagram has one whole reply or none");
+    assert_eq!(stream.datagram(b"sss", &mut out), Ok(()));
+    assert_eq!(out, b"3\n");
+}
+
+#[test]
+fn character_transforms_have_no_lines_to_limit() {
+    let mut stream = Transformer::new(Builtin::Upper).with_max_line(2);
+    let mut out = Vec::new();
+    assert_eq!(stream.feed(b"a long line", &mut out), Ok(()));
+    assert_eq!(out, b"A LONG LINE");
+}
+
+#[test]
+fn invalid_bytes_are_counted() {
+    let mut stream = Transformer::new(Builtin::Echo);
+    let mut out = Vec::new();
+    stream
+        .feed(b"ok\xff\xfe ok \xe2\x82", &mut out)
+        .expect("no limit");
+    assert_eq!(
+        stream.invalid_bytes(),
+        2,
+        "the held sequence may still complete"
+    );
+    stream.finish(&mut out);
+    assert_eq!(stream.invalid_bytes(), 4);
+    assert_eq!(out, b"ok\xff\xfe ok \xe2\x82");
 }

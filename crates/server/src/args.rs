@@ -4,7 +4,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use ipnet::IpNet;
 use upcase_proto::Builtin;
+
+use crate::parse_network;
 
 /// Flags of `upcase server`. Each has a key of the same name in the config file; a flag given
 /// on the command line wins over the file.
@@ -32,10 +35,39 @@ pub struct ServerArgs {
     #[arg(long, value_name = "NAME")]
     pub transform: Option<Builtin>,
 
+    /// Serve only these sources (an address or CIDR network); repeat for more [default: all]
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    pub allow: Vec<IpNet>,
+
+    /// Never serve these sources (an address or CIDR network); repeat for more. Deny wins
+    /// over allow
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    pub deny: Vec<IpNet>,
+
     /// Most TCP connections served at once; more wait in the kernel's queue until one closes
-    /// [default: 1024]
+    /// [default: 10000]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+
+    /// Most TCP connections open at once from one address (IPv6: one /64); more are closed at
+    /// once; 0 for no limit [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_source: Option<u32>,
+
+    /// Most datagrams answered per second from one address (IPv6: one /64); more are dropped;
+    /// 0 for no limit [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_datagrams_per_source: Option<u32>,
+
+    /// Close a connection that has sent nothing and taken none of its replies for this long
+    /// [default: 5m]
+    #[arg(long, value_name = "DURATION")]
+    pub idle_timeout: Option<humantime::Duration>,
+
+    /// Longest line in bytes for transforms that answer lines (count=C); a longer one ends the
+    /// connection, or gets no reply over UDP [default: 65536]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_line: Option<u32>,
 
     /// On Ctrl-C or SIGTERM, how long open connections get to finish, like 5s or 500ms
     /// [default: 5s]

@@ -5,11 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 use upcase_proto::Transform;
 use upcase_transport::{Listener, Tcp, Transport, TransportError, Udp};
 
-use crate::{ServerArgs, ServerError, Settings, run};
+use crate::{ServerArgs, ServerError, Settings, Totals, run};
 
 /// How many times to look for a port free for both UDP and TCP when port 0 is asked for.
 const PORT_SEARCH: usize = 16;
@@ -38,10 +38,8 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
             );
         }
     }
-    info!(
-        "serving transform {} with at most {} TCP connections, drain timeout {:?}",
-        settings.transform, settings.options.max_connections, settings.options.drain_timeout
-    );
+    raise_open_file_limit(&settings);
+    info!("serving {}", describe(&settings));
 
     let stop = CancellationToken::new();
     let watch = {
@@ -57,7 +55,9 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     };
     let serve_tcp = serve_some(tcp, settings.transform, &settings, &stop);
     let serve_udp = serve_some(udp, settings.transform, &settings, &stop);
-    tokio::join!(watch, serve_tcp, serve_udp);
+    let ((), mut totals, udp_totals) = tokio::join!(watch, serve_tcp, serve_udp);
+    totals.add(&udp_totals);
+    info!("stopped: {totals}");
     Ok(())
 }
 
@@ -67,9 +67,60 @@ async fn serve_some<L: Listener, X: Transform>(
     transform: X,
     settings: &Settings,
     stop: &CancellationToken,
-) {
-    if let Some(listener) = listener {
-        run(listener, transform, settings.options, stop.cancelled()).await;
+) -> Totals {
+    match listener {
+        Some(listener) => {
+            run(
+                listener,
+                transform,
+                settings.options.clone(),
+                stop.cancelled(),
+            )
+            .await
+        }
+        None => Totals::default(),
+    }
+}
+
+/// The effective configuration, in one line for the log.
+fn describe(settings: &Settings) -> String {
+    let options = &settings.options;
+    let networks = |list: &[ipnet::IpNet]| {
+        let names: Vec<String> = list.iter().map(ToString::to_string).collect();
+        if names.is_empty() {
+            "-".to_owned()
+        } else {
+            names.join(",")
+        }
+    };
+    format!(
+        "transform {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
+         idle-timeout {:?}; max-line {}; drain-timeout {:?}; allow {}; deny {}",
+        settings.transform,
+        options.max_connections,
+        options.max_connections_per_source,
+        options.max_datagrams_per_source,
+        options.idle_timeout,
+        options.max_line,
+        options.drain_timeout,
+        networks(&options.access.allow),
+        networks(&options.access.deny),
+    )
+}
+
+/// Each connection is a file descriptor, and the usual soft limit (often 1024) is far below
+/// `--max-connections`: raise it to the hard limit, as servers commonly do.
+fn raise_open_file_limit(settings: &Settings) {
+    // A few descriptors for the listening sockets, stdio and the runtime.
+    let wanted = settings.options.max_connections as u64 + 64;
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < wanted => warn!(
+            "only {limit} open files are allowed; fewer connections than --max-connections {} \
+             can be served (raise `ulimit -n`)",
+            settings.options.max_connections
+        ),
+        Ok(_) => {}
+        Err(error) => warn!("cannot raise the open file limit: {error}"),
     }
 }
 

@@ -6,7 +6,13 @@
 //! bind = "::"
 //! port = 12000
 //! transform = "upper"
-//! max-connections = 1024
+//! allow = ["10.0.0.0/8", "2001:db8::/32"]
+//! deny = ["10.6.6.6"]
+//! max-connections = 10000
+//! max-connections-per-source = 256
+//! max-datagrams-per-source = 1000
+//! idle-timeout = "5m"
+//! max-line = 65536
 //! drain-timeout = "5s"
 //! ```
 
@@ -14,15 +20,17 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 use upcase_proto::Builtin;
 
-use crate::{ConfigError, Options, ServerArgs};
+use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
 
 /// The port the textbook uses.
 const DEFAULT_PORT: u16 = 12_000;
 
-/// The config file as written: every key optional, no key unknown.
+/// The config file as written: every key optional, no key unknown. Values with a syntax of
+/// their own are read as strings and parsed here, so that an error can name the key.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct File {
@@ -31,7 +39,13 @@ struct File {
     bind: Option<String>,
     port: Option<u16>,
     transform: Option<String>,
+    allow: Option<Vec<String>>,
+    deny: Option<Vec<String>>,
     max_connections: Option<u32>,
+    max_connections_per_source: Option<u32>,
+    max_datagrams_per_source: Option<u32>,
+    idle_timeout: Option<String>,
+    max_line: Option<u32>,
     drain_timeout: Option<String>,
 }
 
@@ -59,61 +73,71 @@ impl Settings {
     /// [`ConfigError`] when the file cannot be read or parsed, has an unknown key, a bad value,
     /// or turns off both transports.
     pub fn resolve(args: &ServerArgs) -> Result<Settings, ConfigError> {
-        let file = match &args.config {
-            Some(path) => Some((path.as_path(), read(path)?)),
-            None => None,
+        let (file, path) = match &args.config {
+            Some(path) => (read(path)?, path.as_path()),
+            None => (File::default(), Path::new("")),
         };
-        let (path, file) = match &file {
-            Some((path, file)) => (*path, file),
-            None => (Path::new(""), &File::default()),
-        };
-        let value_error = |key, message: String| ConfigError::Value {
-            path: path.to_owned(),
-            key,
-            message,
-        };
-
-        let (udp, tcp) = if args.udp || args.tcp {
-            (args.udp, args.tcp)
-        } else {
-            match (file.udp, file.tcp) {
-                (None, None) => (true, true),
-                (udp, tcp) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
+        let bad = |key: &'static str| {
+            move |message: String| ConfigError::Value {
+                path: path.to_owned(),
+                key,
+                message,
             }
         };
+        let defaults = Options::default();
+
+        let (udp, tcp) = match (args.udp || args.tcp, file.udp, file.tcp) {
+            (true, _, _) => (args.udp, args.tcp),
+            (false, None, None) => (true, true),
+            (false, udp, tcp) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
+        };
         if !udp && !tcp {
-            return Err(value_error(
-                "udp",
-                "udp and tcp are both off; turn one on".into(),
-            ));
+            return Err(bad("udp")("udp and tcp are both off; turn one on".into()));
         }
-        let bind = match (args.bind, &file.bind) {
+        let bind = match (args.bind, file.bind) {
             (Some(ip), _) => Some(ip),
             (None, Some(text)) => Some(text.parse().map_err(|_| {
-                value_error(
-                    "bind",
-                    format!("`{text}` is not an IP address, like \"::\" or \"127.0.0.1\""),
-                )
+                bad("bind")(format!(
+                    "`{text}` is not an IP address, like \"::\" or \"127.0.0.1\""
+                ))
             })?),
             (None, None) => None,
         };
-        let transform = match (args.transform, &file.transform) {
+        let transform = match (args.transform, file.transform) {
             (Some(transform), _) => transform,
-            (None, Some(name)) => name
-                .parse()
-                .map_err(|e| value_error("transform", format!("{e}")))?,
+            (None, Some(name)) => name.parse().map_err(|e| bad("transform")(format!("{e}")))?,
             (None, None) => Builtin::default(),
         };
-        let max_connections = match args.max_connections.or(file.max_connections) {
-            Some(0) => return Err(value_error("max-connections", "must be at least 1".into())),
-            Some(n) => n as usize,
-            None => Options::default().max_connections,
+        let access = Access {
+            allow: networks(&args.allow, file.allow, bad("allow"))?,
+            deny: networks(&args.deny, file.deny, bad("deny"))?,
         };
-        let drain_timeout = match (args.drain_timeout, &file.drain_timeout) {
-            (Some(duration), _) => duration.into(),
-            (None, Some(text)) => parse_duration(text)
-                .map_err(|e| value_error("drain-timeout", format!("`{text}`: {e}, like \"5s\"")))?,
-            (None, None) => Options::default().drain_timeout,
+        let max_connections = match args.max_connections.or(file.max_connections) {
+            Some(0) => return Err(bad("max-connections")("must be at least 1".into())),
+            Some(n) => n as usize,
+            None => defaults.max_connections,
+        };
+        let max_line = match args.max_line.or(file.max_line) {
+            Some(0) => return Err(bad("max-line")("must be at least 1".into())),
+            Some(n) => n as usize,
+            None => defaults.max_line,
+        };
+        let options = Options {
+            max_connections,
+            max_connections_per_source: args
+                .max_connections_per_source
+                .or(file.max_connections_per_source)
+                .map_or(defaults.max_connections_per_source, |n| n as usize),
+            max_datagrams_per_source: args
+                .max_datagrams_per_source
+                .or(file.max_datagrams_per_source)
+                .unwrap_or(defaults.max_datagrams_per_source),
+            idle_timeout: duration(args.idle_timeout, file.idle_timeout, bad("idle-timeout"))?
+                .unwrap_or(defaults.idle_timeout),
+            max_line,
+            drain_timeout: duration(args.drain_timeout, file.drain_timeout, bad("drain-timeout"))?
+                .unwrap_or(defaults.drain_timeout),
+            access,
         };
         Ok(Settings {
             udp,
@@ -121,16 +145,42 @@ impl Settings {
             bind,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
-            options: Options {
-                max_connections,
-                drain_timeout,
-            },
+            options,
         })
     }
 }
 
-fn parse_duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    text.parse::<humantime::Duration>().map(Duration::from)
+/// The flag's duration, else the file's, parsed.
+fn duration(
+    flag: Option<humantime::Duration>,
+    file: Option<String>,
+    bad: impl Fn(String) -> ConfigError,
+) -> Result<Option<Duration>, ConfigError> {
+    match (flag, file) {
+        (Some(duration), _) => Ok(Some(duration.into())),
+        (None, Some(text)) => match text.parse::<humantime::Duration>() {
+            Ok(duration) => Ok(Some(duration.into())),
+            Err(e) => Err(bad(format!(
+                "`{text}`: {e}; write a number and a unit, like \"5s\""
+            ))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// The flag's networks if any were given, else the file's, parsed.
+fn networks(
+    flags: &[IpNet],
+    file: Option<Vec<String>>,
+    bad: impl Fn(String) -> ConfigError,
+) -> Result<Vec<IpNet>, ConfigError> {
+    if !flags.is_empty() {
+        return Ok(flags.to_vec());
+    }
+    file.unwrap_or_default()
+        .iter()
+        .map(|text| parse_network(text).map_err(&bad))
+        .collect()
 }
 
 fn read(path: &Path) -> Result<File, ConfigError> {

@@ -1,32 +1,56 @@
-//! [`run`]: serve one listener until shutdown.
+//! [`run`]: serve one listener until shutdown, within the limits of [`Options`].
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
-use upcase_proto::{Transform, Transformer};
-use upcase_transport::{Listener, Peer, TransportError};
+use upcase_proto::{LineTooLong, Transform, Transformer};
+use upcase_transport::{Listener, Peer, PeerKind, TransportError};
 
-/// Limits that shape how [`run`] serves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use crate::policy::{Access, DatagramRate, SourceConnections, SourceSlot, reflection_risk};
+use crate::stats::{Event, Stats, Totals};
+
+/// Limits that shape how [`run`] serves. The defaults suit a service left running on a public
+/// host; each is a flag and a config key of `upcase server`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
-    /// Most peers served at once when each needs a task of its own (TCP connections). When all
-    /// are busy, new connections wait in the kernel's listen queue until one closes.
+    /// Most TCP connections served at once. When all are busy, new connections wait in the
+    /// kernel's listen queue until one closes; if that queue is full too, the kernel refuses them.
     pub max_connections: usize,
-    /// After shutdown, how long open connections get to send what they owe and close.
+    /// Most TCP connections open at once from one source (an IPv4 address or an IPv6 /64);
+    /// one more is closed at once. 0 for no limit.
+    pub max_connections_per_source: usize,
+    /// Most datagrams answered per second from one source; more are dropped. 0 for no limit.
+    pub max_datagrams_per_source: u32,
+    /// A connection that sends nothing and takes none of its replies for this long is closed.
+    pub idle_timeout: Duration,
+    /// Longest line, in bytes, for transforms that answer lines (`count=C`). A longer line ends
+    /// the connection after the lines before it are answered; over UDP it gets no reply.
+    pub max_line: usize,
+    /// After shutdown, how long open connections get to finish on their own. Then each is
+    /// answered for what it sent and closed.
     pub drain_timeout: Duration,
+    /// Who may be served.
+    pub access: Access,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            max_connections: 1024,
+            max_connections: 10_000,
+            max_connections_per_source: 256,
+            max_datagrams_per_source: 1_000,
+            idle_timeout: Duration::from_secs(300),
+            max_line: 64 * 1024,
             drain_timeout: Duration::from_secs(5),
+            access: Access::default(),
         }
     }
 }
@@ -35,11 +59,25 @@ impl Default for Options {
 /// reset before it was accepted) pass; retrying at once would only spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Serves every peer of `listener` with a fresh copy of `transform`, until `shutdown` completes.
+/// After the drain timeout, how long connections get to send their last replies and close
+/// before they are dropped.
+const CUT_GRACE: Duration = Duration::from_secs(1);
+
+/// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
+/// bound for QUIC): more would let a forged request make the server a traffic amplifier.
+const MAX_AMPLIFICATION: usize = 3;
+
+/// Serves every peer of `listener` with a fresh copy of `transform`, until `shutdown`
+/// completes, and returns what it did.
 ///
-/// Then it takes no new peer, tells open connections to finish (each is transformed to the end
-/// of what it had received, sent, and closed), waits up to [`Options::drain_timeout`] for them,
-/// and returns.
+/// Each peer is first checked against [`Options::access`] and the per-source limits, and a
+/// datagram against the reflection rules of docs/PROTOCOL.md; a refused connection is closed at
+/// once, a refused datagram gets no reply. Refusals and drops are counted and logged, at most
+/// one line a second for each kind.
+///
+/// At shutdown it closes the listening socket, lets open connections finish on their own for
+/// up to [`Options::drain_timeout`], then answers each for what it has sent, closes it, and
+/// returns.
 ///
 /// ```no_run
 /// # async fn example() -> Result<(), upcase_transport::TransportError> {
@@ -48,118 +86,340 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// use upcase_transport::{Tcp, Transport};
 ///
 /// let listener = Tcp::bind("127.0.0.1:12000".parse().unwrap()).await?;
-/// run(listener, Builtin::Upper, Options::default(), async {
+/// let totals = run(listener, Builtin::Upper, Options::default(), async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// })
 /// .await;
+/// println!("{totals}");
 /// # Ok(())
 /// # }
 /// ```
-pub async fn run<L, X>(mut listener: L, transform: X, options: Options, shutdown: impl Future)
+pub async fn run<L, X>(
+    mut listener: L,
+    transform: X,
+    options: Options,
+    shutdown: impl Future,
+) -> Totals
 where
     L: Listener,
     X: Transform,
 {
-    let stop = CancellationToken::new();
-    let tasks = TaskTracker::new();
+    let own_port = listener.local_addr().map_or(0, |addr| addr.port());
+    let drain_timeout = options.drain_timeout;
     let limit = Arc::new(Semaphore::new(options.max_connections));
+    let mut rate = DatagramRate::new(options.max_datagrams_per_source, Instant::now().into_std());
+    let shared = Arc::new(Shared {
+        sources: SourceConnections::new(options.max_connections_per_source),
+        options,
+        stats: Stats::default(),
+        cut: CancellationToken::new(),
+    });
+    let tasks = TaskTracker::new();
     tokio::pin!(shutdown);
 
     loop {
         // The permit is taken before accepting, so that a full server leaves new connections
         // in the kernel's queue instead of accepting them and making them wait.
-        let permit = if L::PEERS_WAIT {
-            tokio::select! {
+        let permit = match L::KIND {
+            PeerKind::Connection => tokio::select! {
                 _ = &mut shutdown => break,
                 permit = Arc::clone(&limit).acquire_owned() => match permit {
                     Ok(permit) => Some(permit),
                     Err(_closed) => break,
                 },
-            }
-        } else {
-            None
+            },
+            PeerKind::Datagram => None,
         };
         let peer = tokio::select! {
             _ = &mut shutdown => break,
             peer = listener.accept() => peer,
         };
-        match peer {
-            Ok(peer) => {
-                let served = serve(peer, Transformer::new(transform.clone()), stop.clone());
-                if L::PEERS_WAIT {
-                    tasks.spawn(async move {
-                        served.await;
-                        drop(permit);
-                    });
-                } else {
-                    served.await;
-                }
-            }
+        let peer = match peer {
+            Ok(peer) => peer,
             Err(error) => {
                 warn!("accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port, &mut rate) else {
+            continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
+        };
+        let served = serve(peer, L::KIND, transform.clone(), Arc::clone(&shared));
+        match L::KIND {
+            PeerKind::Connection => {
+                tasks.spawn(async move {
+                    served.await;
+                    drop((permit, slot));
+                });
+            }
+            PeerKind::Datagram => served.await,
+        }
+    }
+
+    // Close the port now: new clients are refused at once instead of queued for the drain.
+    drop(listener);
+    tasks.close();
+    if !tasks.is_empty() {
+        info!(
+            "waiting up to {drain_timeout:?} for {} open connections to finish",
+            tasks.len()
+        );
+    }
+    if timeout(drain_timeout, tasks.wait()).await.is_err() {
+        warn!(
+            "{} connections still open after the drain timeout of {drain_timeout:?}; \
+             answering what they sent and closing them",
+            tasks.len()
+        );
+        shared.cut.cancel();
+        if timeout(CUT_GRACE, tasks.wait()).await.is_err() {
+            warn!(
+                "{} connections did not take their last replies; dropping them",
+                tasks.len()
+            );
+        }
+    }
+    shared.stats.totals()
+}
+
+/// What every task of one [`run`] shares.
+struct Shared {
+    /// The limits.
+    options: Options,
+    /// Open connections per source.
+    sources: SourceConnections,
+    /// Counters.
+    stats: Stats,
+    /// Cancelled when the drain timeout runs out: open connections then finish at once.
+    cut: CancellationToken,
+}
+
+impl Shared {
+    /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
+    /// counted against its source until the slot is dropped.
+    fn admit(
+        &self,
+        addr: SocketAddr,
+        kind: PeerKind,
+        own_port: u16,
+        rate: &mut DatagramRate,
+    ) -> Option<Option<SourceSlot>> {
+        let refuse = |event, why: String| {
+            self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
+            None
+        };
+        if !self.options.access.permits(addr.ip()) {
+            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
+        }
+        match kind {
+            PeerKind::Connection => match self.sources.enter(addr.ip()) {
+                Some(slot) => Some(Some(slot)),
+                None => refuse(
+                    Event::SourceLimit,
+                    format!(
+                        "its source has {} connections open already (--max-connections-per-source)",
+                        self.options.max_connections_per_source
+                    ),
+                ),
+            },
+            PeerKind::Datagram => {
+                if let Some(risk) = reflection_risk(addr, own_port) {
+                    return refuse(
+                        Event::Reflection,
+                        format!("{risk}; a reply could be reflected at a third party"),
+                    );
+                }
+                if !rate.admit(addr.ip(), Instant::now().into_std()) {
+                    return refuse(
+                        Event::RateLimit,
+                        format!(
+                            "its source sent over {} datagrams this second (--max-datagrams-per-source)",
+                            self.options.max_datagrams_per_source
+                        ),
+                    );
+                }
+                Some(None)
             }
         }
     }
 
-    stop.cancel();
-    tasks.close();
-    if !tasks.is_empty() {
-        info!(
-            "waiting up to {:?} for {} connections to finish",
-            options.drain_timeout,
-            tasks.len()
-        );
-    }
-    if tokio::time::timeout(options.drain_timeout, tasks.wait())
-        .await
-        .is_err()
-    {
-        warn!(
-            "{} connections still open after the drain timeout; closing them",
-            tasks.len()
-        );
+    /// Counts `event` and logs `message` at warning level, unless one like it was logged less
+    /// than a second ago.
+    fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
+        if let Some(suppressed) = self
+            .stats
+            .count_and_throttle(event, Instant::now().into_std())
+        {
+            match suppressed {
+                0 => warn!("{}", message()),
+                n => warn!(
+                    "{} (and {n} more like it since the last such line)",
+                    message()
+                ),
+            }
+        }
     }
 }
 
-/// Serves one peer to the end, and logs how it ended.
+fn describe(addr: SocketAddr, kind: PeerKind) -> String {
+    match kind {
+        PeerKind::Connection => format!("connection from {addr}"),
+        PeerKind::Datagram => format!("datagram from {addr}"),
+    }
+}
+
+/// How a peer's stream ended, when it ended well.
+enum End {
+    /// The client finished sending (or the datagram was all read).
+    Finished,
+    /// The drain timeout ran out at shutdown.
+    Cut,
+}
+
+/// How a peer's stream ended, when it ended badly.
+enum Stop {
+    LineTooLong(LineTooLong),
+    Idle,
+    Io(io::Error),
+}
+
+/// Bytes moved for one peer.
+#[derive(Default)]
+struct Flow {
+    bytes_in: usize,
+    bytes_out: usize,
+}
+
+/// Serves one admitted peer to the end, then counts and logs how it ended.
 async fn serve<P: Peer, X: Transform>(
     mut peer: P,
-    stream: Transformer<X>,
-    stop: CancellationToken,
+    kind: PeerKind,
+    transform: X,
+    shared: Arc<Shared>,
 ) {
     let addr = peer.addr();
-    let outcome = match transform_stream(&mut peer, stream, &stop).await {
-        Ok(()) => peer.close().await,
-        Err(error) => Err(error.into()),
-    };
-    match outcome {
-        Ok(()) => debug!("{addr}: done"),
-        Err(error @ TransportError::ReplyTooLarge { .. }) => warn!("{error}"),
-        Err(error) => debug!("{addr}: {error}"),
+    let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
+    let mut flow = Flow::default();
+    let ended = transform_stream(&mut peer, kind, &mut stream, &shared, &mut flow).await;
+    let stats = &shared.stats;
+    let mut sent = 0;
+    match ended {
+        Ok(end)
+            if kind == PeerKind::Datagram && flow.bytes_out > MAX_AMPLIFICATION * flow.bytes_in =>
+        {
+            let _ = end;
+            shared.log_throttled(Event::Amplification, || {
+                format!(
+                    "dropped the reply to {addr}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
+                    flow.bytes_out, flow.bytes_in
+                )
+            });
+        }
+        Ok(end) => match peer.close().await {
+            Ok(()) => {
+                sent = flow.bytes_out;
+                let event = match end {
+                    End::Finished => Event::Served,
+                    End::Cut => Event::Cut,
+                };
+                stats.count(event);
+                debug!(
+                    "{}: {}, {} bytes in, {} out",
+                    describe(addr, kind),
+                    event.name(),
+                    flow.bytes_in,
+                    sent
+                );
+            }
+            Err(error @ TransportError::ReplyTooLarge { .. }) => {
+                shared.log_throttled(Event::ReplyTooLarge, || error.to_string());
+            }
+            Err(error) => {
+                stats.count(Event::Failed);
+                debug!("{}: {error}", describe(addr, kind));
+            }
+        },
+        Err(Stop::LineTooLong(error)) => {
+            // What came before the long line was answered; for a datagram, nothing was sent.
+            sent = if kind == PeerKind::Connection {
+                flow.bytes_out
+            } else {
+                0
+            };
+            shared.log_throttled(Event::LineTooLong, || match kind {
+                PeerKind::Connection => {
+                    format!("closing connection from {addr}: {error} (--max-line)")
+                }
+                PeerKind::Datagram => format!("dropped datagram from {addr}: {error} (--max-line)"),
+            });
+        }
+        Err(Stop::Idle) => {
+            sent = flow.bytes_out;
+            stats.count(Event::IdleTimeout);
+            debug!(
+                "closing connection from {addr}: idle for {:?} (--idle-timeout)",
+                shared.options.idle_timeout
+            );
+        }
+        Err(Stop::Io(error)) => {
+            sent = flow.bytes_out;
+            stats.count(Event::Failed);
+            debug!(
+                "{}: {}",
+                describe(addr, kind),
+                upcase_transport::describe(&error)
+            );
+        }
     }
+    stats.bytes(flow.bytes_in as u64, sent as u64, stream.invalid_bytes());
 }
 
-/// Reads the peer's stream to its end (or to shutdown), writing each chunk's transform back as
-/// soon as it is made.
+/// Reads the peer's stream to its end, writing each chunk's transform back as soon as it is
+/// made.
 async fn transform_stream<P: Peer, X: Transform>(
     peer: &mut P,
-    mut stream: Transformer<X>,
-    stop: &CancellationToken,
-) -> io::Result<()> {
-    let mut out = Vec::new();
+    kind: PeerKind,
+    stream: &mut Transformer<X>,
+    shared: &Shared,
+    flow: &mut Flow,
+) -> Result<End, Stop> {
+    let idle = shared.options.idle_timeout;
+    let mut end = End::Finished;
     loop {
-        out.clear();
         let chunk: &[u8] = tokio::select! {
-            chunk = peer.read() => chunk?,
-            // Shutdown ends the stream as if the client had: what was received is answered.
-            () = stop.cancelled() => &[],
+            read = timeout(idle, peer.read()) => match read {
+                Ok(Ok(chunk)) => chunk,
+                Ok(Err(error)) => return Err(Stop::Io(error)),
+                Err(_elapsed) => return Err(Stop::Idle),
+            },
+            // At the end of the drain, the stream ends as if the client had finished: what it
+            // sent is answered. Datagrams are never cut: they are whole already.
+            () = shared.cut.cancelled(), if kind == PeerKind::Connection => {
+                end = End::Cut;
+                &[]
+            }
         };
-        if chunk.is_empty() {
+        let finished = chunk.is_empty();
+        // A buffer per chunk, freed once sent, so that an idle connection holds none.
+        let mut out = Vec::new();
+        let fed = if finished {
             stream.finish(&mut out);
-            return peer.write(&out).await;
+            Ok(())
+        } else {
+            flow.bytes_in += chunk.len();
+            stream.feed(chunk, &mut out)
+        };
+        if kind == PeerKind::Connection || fed.is_ok() {
+            match timeout(idle, peer.write(&out)).await {
+                Ok(Ok(())) => flow.bytes_out += out.len(),
+                Ok(Err(error)) => return Err(Stop::Io(error)),
+                Err(_elapsed) => return Err(Stop::Idle),
+            }
         }
-        stream.feed(chunk, &mut out);
-        peer.write(&out).await?;
+        fed.map_err(Stop::LineTooLong)?;
+        if finished {
+            return Ok(end);
+        }
     }
 }

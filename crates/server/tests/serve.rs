@@ -1,52 +1,14 @@
-//! The serving loop, over real loopback sockets, driven through `run`.
+//! The serving loop on good input, over real loopback sockets, driven through `run`.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
+use common::{PATIENCE, read_exactly, read_to_close, start_server, udp_exchange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use upcase_proto::Builtin;
-use upcase_server::{Options, run};
-use upcase_transport::{Listener, Tcp, Transport, Udp};
-
-/// A running server: its address, the switch that stops it, and its task.
-struct Server {
-    addr: SocketAddr,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    /// Stops the server and waits for `run` to return.
-    async fn shut_down(self) {
-        let _ = self.stop.send(());
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("run returns after shutdown")
-            .expect("run does not panic");
-    }
-}
-
-/// Binds `T` on `at` (port 0) and runs the server on a task.
-async fn start_server<T: Transport>(at: &str, transform: &str, options: Options) -> Server {
-    let listener = T::bind(at.parse().expect("address")).await.expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let transform: Builtin = transform.parse().expect("transform");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, transform, options, stopped));
-    Server { addr, stop, task }
-}
-
-async fn read_exactly(stream: &mut TcpStream, n: usize) -> Vec<u8> {
-    let mut buf = vec![0; n];
-    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut buf))
-        .await
-        .expect("reply in time")
-        .expect("reply");
-    buf
-}
+use upcase_server::{Event, Options};
+use upcase_transport::{Tcp, Udp};
 
 #[tokio::test]
 async fn tcp_answers_without_waiting_for_newline_or_close() {
@@ -57,7 +19,10 @@ async fn tcp_answers_without_waiting_for_newline_or_close() {
     // The same connection carries more messages.
     client.write_all("straße\n".as_bytes()).await.expect("send");
     assert_eq!(read_exactly(&mut client, 8).await, b"STRASSE\n");
-    server.shut_down().await;
+    drop(client);
+    let totals = server.shut_down().await;
+    assert_eq!(totals.count(Event::Served), 1);
+    assert_eq!((totals.bytes_in, totals.bytes_out), (19, 19));
 }
 
 #[tokio::test]
@@ -70,6 +35,7 @@ async fn tcp_joins_a_character_split_between_packets() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     client.write_all(b"\x9f").await.expect("send");
     assert_eq!(read_exactly(&mut client, 2).await, b"SS");
+    drop(client);
     server.shut_down().await;
 }
 
@@ -79,12 +45,7 @@ async fn tcp_half_close_gets_everything_owed_then_close() {
     let mut client = TcpStream::connect(server.addr).await.expect("connect");
     client.write_all(b"mississippi\nsasss").await.expect("send");
     client.shutdown().await.expect("half-close");
-    let mut reply = Vec::new();
-    client
-        .read_to_end(&mut reply)
-        .await
-        .expect("reply until close");
-    assert_eq!(reply, b"4\n4\n");
+    assert_eq!(read_to_close(&mut client).await, b"4\n4\n");
     server.shut_down().await;
 }
 
@@ -120,38 +81,13 @@ async fn udp_answers_each_datagram_to_its_source() {
     a.send_to(b"", server.addr).await.expect("send");
     let mut buf = [0; 64];
     for (socket, expected) in [(&a, &b"FROM A"[..]), (&b, b"FROM B"), (&a, b"")] {
-        let (n, from) = tokio::time::timeout(Duration::from_secs(5), socket.recv_from(&mut buf))
+        let (n, from) = tokio::time::timeout(PATIENCE, socket.recv_from(&mut buf))
             .await
             .expect("reply in time")
             .expect("reply");
         assert_eq!((&buf[..n], from), (expected, server.addr));
     }
-    server.shut_down().await;
-}
-
-#[tokio::test]
-async fn udp_keeps_serving_after_a_reply_too_large() {
-    let server = start_server::<Udp>("127.0.0.1:0", "upper", Options::default()).await;
-    let client = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-    client
-        .send_to("ΐ".repeat(30_000).as_bytes(), server.addr)
-        .await
-        .expect("send");
-    client
-        .send_to(b"still here", server.addr)
-        .await
-        .expect("send");
-    let mut buf = vec![0; 65_536];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
-        .await
-        .expect("reply in time")
-        .expect("reply");
-    assert_eq!(
-        &buf[..n],
-        b"STILL HERE",
-        "the oversized reply is dropped, not truncated"
-    );
-    server.shut_down().await;
+    assert_eq!(server.shut_down().await.count(Event::Served), 3);
 }
 
 #[tokio::test]
@@ -175,25 +111,56 @@ async fn connections_beyond_the_limit_wait_for_a_free_slot() {
 
     drop(first);
     assert_eq!(read_exactly(&mut second, 6).await, b"SECOND");
+    drop(second);
     server.shut_down().await;
 }
 
 #[tokio::test]
-async fn shutdown_answers_what_was_received_then_closes() {
+async fn shutdown_closes_the_port_but_lets_open_connections_finish() {
     let server = start_server::<Tcp>("127.0.0.1:0", "count=s", Options::default()).await;
+    let addr = server.addr;
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    client.write_all(b"ss\n").await.expect("send");
+    assert_eq!(read_exactly(&mut client, 2).await, b"2\n");
+    let stopped = tokio::spawn(server.shut_down());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "no new connection during the drain"
+    );
+    // The open connection goes on as usual, and ends when its client is done.
+    client
+        .write_all(b"sss\ns")
+        .await
+        .expect("send during the drain");
+    client.shutdown().await.expect("half-close");
+    assert_eq!(read_to_close(&mut client).await, b"3\n1\n");
+    let totals = stopped.await.expect("run");
+    assert_eq!(
+        (totals.count(Event::Served), totals.count(Event::Cut)),
+        (1, 0)
+    );
+}
+
+#[tokio::test]
+async fn after_the_drain_timeout_each_connection_is_answered_and_closed() {
+    let options = Options {
+        drain_timeout: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let server = start_server::<Tcp>("127.0.0.1:0", "count=s", options).await;
     let mut client = TcpStream::connect(server.addr).await.expect("connect");
     client.write_all(b"ss\nsss").await.expect("send");
     assert_eq!(read_exactly(&mut client, 2).await, b"2\n");
-    let addr = server.addr;
-    server.shut_down().await;
+    let started = std::time::Instant::now();
+    let totals = server.shut_down().await;
     // The unfinished line was answered as at the end of a stream, then the connection closed.
-    let mut rest = Vec::new();
-    client.read_to_end(&mut rest).await.expect("clean close");
-    assert_eq!(rest, b"3\n");
+    assert_eq!(read_to_close(&mut client).await, b"3\n");
     assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no longer accepting"
+        started.elapsed() >= Duration::from_millis(200),
+        "not before the drain timeout"
     );
+    assert_eq!(totals.count(Event::Cut), 1);
 }
 
 #[tokio::test]
@@ -212,5 +179,15 @@ async fn shutdown_gives_up_on_a_client_that_never_reads() {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), filled).await;
+    server.shut_down().await;
+}
+
+#[tokio::test]
+async fn ipv4_and_ipv6_both_work() {
+    let server = start_server::<Udp>("127.0.0.1:0", "lower", Options::default()).await;
+    assert_eq!(udp_exchange("127.0.0.1:0", server.addr, b"V4").await, b"v4");
+    server.shut_down().await;
+    let server = start_server::<Udp>("[::1]:0", "lower", Options::default()).await;
+    assert_eq!(udp_exchange("[::1]:0", server.addr, b"V6").await, b"v6");
     server.shut_down().await;
 }

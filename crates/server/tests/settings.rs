@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use upcase_proto::Builtin;
-use upcase_server::{ConfigError, Options, ServerArgs, Settings};
+use upcase_server::{Access, ConfigError, Options, ServerArgs, Settings};
 
 fn config_file(text: &str) -> tempfile::NamedTempFile {
     let mut file = tempfile::NamedTempFile::new().expect("temp file");
@@ -33,15 +33,23 @@ fn defaults_serve_both_on_12000_with_upper() {
             options: Options::default(),
         }
     );
-    assert_eq!(settings.options.max_connections, 1024);
-    assert_eq!(settings.options.drain_timeout, Duration::from_secs(5));
+    let options = settings.options;
+    assert_eq!(options.max_connections, 10_000);
+    assert_eq!(options.max_connections_per_source, 256);
+    assert_eq!(options.max_datagrams_per_source, 1_000);
+    assert_eq!(options.idle_timeout, Duration::from_secs(300));
+    assert_eq!(options.max_line, 65_536);
+    assert_eq!(options.drain_timeout, Duration::from_secs(5));
+    assert_eq!(options.access, Access::default());
 }
 
 #[test]
 fn every_flag_has_a_key() {
     let file = config_file(
         "udp = true\ntcp = false\nbind = \"::1\"\nport = 7000\ntransform = \"count=s\"\n\
-         max-connections = 10\ndrain-timeout = \"250ms\"\n",
+         allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
+         max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
+         idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
@@ -52,19 +60,32 @@ fn every_flag_has_a_key() {
         settings.options,
         Options {
             max_connections: 10,
-            drain_timeout: Duration::from_millis(250)
+            max_connections_per_source: 0,
+            max_datagrams_per_source: 7,
+            idle_timeout: Duration::from_secs(60),
+            max_line: 80,
+            drain_timeout: Duration::from_millis(250),
+            access: Access {
+                allow: vec![net("10.0.0.0/8"), net("::1/128")],
+                deny: vec![net("10.6.6.6/32")],
+            },
         }
     );
 }
 
 #[test]
 fn flags_override_the_file() {
-    let file = config_file("udp = true\ntcp = false\nport = 7000\ntransform = \"lower\"\n");
+    let file = config_file(
+        "udp = true\ntcp = false\nport = 7000\ntransform = \"lower\"\nmax-line = 5\n\
+         deny = [\"10.0.0.0/8\"]\nallow = [\"10.0.0.0/8\"]\n",
+    );
     let args = ServerArgs {
         tcp: true,
         port: Some(8000),
         transform: Some(Builtin::Echo),
         max_connections: Some(3),
+        max_line: Some(9),
+        deny: vec![net("192.0.2.0/24")],
         drain_timeout: Some(Duration::from_secs(1).into()),
         bind: Some("127.0.0.1".parse().expect("ip")),
         ..ServerArgs::default()
@@ -75,6 +96,21 @@ fn flags_override_the_file() {
     assert_eq!(settings.transform, Builtin::Echo);
     assert_eq!(settings.bind, Some("127.0.0.1".parse().expect("ip")));
     assert_eq!(settings.options.max_connections, 3);
+    assert_eq!(settings.options.max_line, 9);
+    assert_eq!(
+        settings.options.access.deny,
+        [net("192.0.2.0/24")],
+        "the flags replace the list"
+    );
+    assert_eq!(
+        settings.options.access.allow,
+        [net("10.0.0.0/8")],
+        "no flag: the file's list"
+    );
+}
+
+fn net(text: &str) -> ipnet::IpNet {
+    upcase_server::parse_network(text).expect("network")
 }
 
 #[test]
@@ -131,6 +167,14 @@ fn bad_values_name_the_key_and_the_file() {
         ),
         ("drain-timeout = \"soon\"", "drain-timeout", "`soon`"),
         ("max-connections = 0", "max-connections", "at least 1"),
+        ("max-line = 0", "max-line", "at least 1"),
+        ("idle-timeout = \"forever\"", "idle-timeout", "`forever`"),
+        (
+            "allow = [\"10.0.0.0/33\"]",
+            "allow",
+            "`10.0.0.0/33` is not a network",
+        ),
+        ("deny = [\"nobody\"]", "deny", "`nobody` is not a network"),
         ("udp = false\ntcp = false", "udp", "both off"),
     ] {
         let (message, path) = error_of(text);

@@ -12,7 +12,8 @@
 //! On the server side:
 //! 1. [`Transport::bind`] an address; print [`Listener::local_addr`] if you bound port 0.
 //! 2. Loop on [`Listener::accept`]; each [`Peer`] is one client's request stream. Serve it on a
-//!    task of its own when [`Listener::PEERS_WAIT`] says it may wait on the network.
+//!    task of its own when [`Listener::KIND`] says it is a connection, which may wait on the
+//!    network.
 //! 3. For each peer: [`Peer::read`] chunks until an empty one, [`Peer::write`] the replies as you
 //!    go, and [`Peer::close`] at the end, which for UDP is what sends the reply datagram.
 //!
@@ -39,7 +40,7 @@
 //!             peer.write(&out).await?;
 //!             return peer.close().await;
 //!         }
-//!         stream.feed(chunk, &mut out);
+//!         stream.feed(chunk, &mut out).expect("upper has no lines to limit");
 //!         peer.write(&out).await?;
 //!     }
 //! });
@@ -71,7 +72,7 @@ mod udp;
 
 pub use client::{Client, ClientOptions};
 pub use error::{TransportError, describe};
-pub use server::{Listener, Peer};
+pub use server::{Listener, Peer, PeerKind};
 pub use tcp::{TcpClient, TcpListener, TcpPeer};
 pub use udp::{UdpClient, UdpListener, UdpPeer};
 

@@ -6,15 +6,24 @@ use std::net::SocketAddr;
 
 use crate::TransportError;
 
+/// What a [`Peer`] is, which decides how a server must treat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerKind {
+    /// A TCP connection. It may wait on its client for as long as the client likes, so it needs
+    /// a task of its own; its source address was proven by the handshake.
+    Connection,
+    /// A UDP datagram. Its request is already in memory and its reply is one send, so it is
+    /// cheapest served in place; its source address is unproven and may be forged.
+    Datagram,
+}
+
 /// A bound server socket that yields one [`Peer`] per client request stream.
 pub trait Listener: Send + 'static {
     /// What [`accept`](Self::accept) yields.
     type Peer: Peer;
 
-    /// Whether serving a peer may wait on the network. A TCP connection waits for its client for
-    /// as long as the client likes, so each needs a task of its own; a datagram's request is
-    /// already in memory and its reply is one send, so it is cheapest served in place.
-    const PEERS_WAIT: bool;
+    /// What every peer of this listener is.
+    const KIND: PeerKind;
 
     /// The address the socket is bound to, with the real port when port 0 was asked for.
     ///

@@ -8,7 +8,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
-use crate::{Client, ClientOptions, Listener, Peer, Tcp, Transport, TransportError, socket};
+use crate::{
+    Client, ClientOptions, Listener, Peer, PeerKind, Tcp, Transport, TransportError, socket,
+};
 
 /// How many connections the kernel may hold ready before they are accepted (capped by the
 /// system's `net.core.somaxconn`).
@@ -59,7 +61,7 @@ pub struct TcpListener {
 
 impl Listener for TcpListener {
     type Peer = TcpPeer;
-    const PEERS_WAIT: bool = true;
+    const KIND: PeerKind = PeerKind::Connection;
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
@@ -73,7 +75,7 @@ impl Listener for TcpListener {
         Ok(TcpPeer {
             stream,
             addr,
-            buf: vec![0; CHUNK].into_boxed_slice(),
+            buf: Vec::new(),
         })
     }
 }
@@ -85,8 +87,9 @@ pub struct TcpPeer {
     stream: TcpStream,
     /// The client's address.
     addr: SocketAddr,
-    /// Where reads land; [`Peer::read`] lends a slice of it.
-    buf: Box<[u8]>,
+    /// Where reads land; [`Peer::read`] lends a slice of it. Empty, with no memory, while the
+    /// connection waits for its client, so that idle connections cost little.
+    buf: Vec<u8>,
 }
 
 impl Peer for TcpPeer {
@@ -95,8 +98,17 @@ impl Peer for TcpPeer {
     }
 
     async fn read(&mut self) -> io::Result<&[u8]> {
-        let n = self.stream.read(&mut self.buf).await?;
-        Ok(&self.buf[..n])
+        loop {
+            self.stream.readable().await?;
+            self.buf.clear();
+            self.buf.reserve_exact(CHUNK);
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(_) => return Ok(&self.buf),
+                // Nothing to read after all: give the buffer back before waiting.
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.buf = Vec::new(),
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {

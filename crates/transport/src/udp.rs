@@ -16,7 +16,9 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use upcase_proto::{line_message, max_datagram, reply_line};
 
-use crate::{Client, ClientOptions, Listener, Peer, Transport, TransportError, Udp, socket};
+use crate::{
+    Client, ClientOptions, Listener, Peer, PeerKind, Transport, TransportError, Udp, socket,
+};
 
 /// Receive buffers hold the largest possible datagram, so that nothing is ever cut short.
 const RECV_BUF: usize = 65_536;
@@ -79,7 +81,7 @@ pub struct UdpListener {
 
 impl Listener for UdpListener {
     type Peer = UdpPeer;
-    const PEERS_WAIT: bool = false;
+    const KIND: PeerKind = PeerKind::Datagram;
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.socket.local_addr()

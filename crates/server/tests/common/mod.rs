@@ -1,0 +1,136 @@
+//! Helpers for the server's tests: a server on port 0, run in-process through `run`.
+
+#![allow(dead_code)] // Each test file uses its own share of these.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use upcase_proto::{Builtin, Transform};
+use upcase_server::{Options, Totals, run};
+use upcase_transport::{Listener, Transport};
+
+/// How long a test waits for anything before it fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running server: its address, the switch that stops it, and its task.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Totals>,
+}
+
+impl Server {
+    /// Stops the server and waits for `run` to return what it did.
+    pub async fn shut_down(self) -> Totals {
+        let _ = self.stop.send(());
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("run returns after shutdown")
+            .expect("run does not panic")
+    }
+}
+
+/// Binds `T` on `at` (port 0) and runs a server with a built-in transform on a task.
+pub async fn start_server<T: Transport>(at: &str, transform: &str, options: Options) -> Server {
+    let transform: Builtin = transform.parse().expect("transform");
+    start_server_with::<T, _>(at, transform, options).await
+}
+
+/// Binds `T` on `at` (port 0) and runs a server with any transform on a task.
+pub async fn start_server_with<T: Transport, X: Transform>(
+    at: &str,
+    transform: X,
+    options: Options,
+) -> Server {
+    let listener = T::bind(at.parse().expect("address")).await.expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(run(listener, transform, options, stopped));
+    Server { addr, stop, task }
+}
+
+/// Reads exactly `n` bytes, or fails the test.
+pub async fn read_exactly(stream: &mut TcpStream, n: usize) -> Vec<u8> {
+    let mut buf = vec![0; n];
+    tokio::time::timeout(PATIENCE, stream.read_exact(&mut buf))
+        .await
+        .expect("reply in time")
+        .expect("reply");
+    buf
+}
+
+/// Reads until the server closes, or fails the test.
+pub async fn read_to_close(stream: &mut TcpStream) -> Vec<u8> {
+    let mut reply = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut reply))
+        .await
+        .expect("closed in time")
+        .expect("a clean close");
+    reply
+}
+
+/// The next datagram on `socket`, or `None` if none comes within `wait`.
+pub async fn datagram_within(socket: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
+    let mut buf = vec![0; 65_536];
+    match tokio::time::timeout(wait, socket.recv(&mut buf)).await {
+        Ok(Ok(n)) => Some(buf[..n].to_vec()),
+        Ok(Err(error)) => panic!("receive failed: {error}"),
+        Err(_) => None,
+    }
+}
+
+/// A UDP socket on `at`, connected to `server`.
+pub async fn udp_client(at: &str, server: SocketAddr) -> UdpSocket {
+    let socket = UdpSocket::bind(at).await.expect("bind");
+    socket.connect(server).await.expect("connect");
+    socket
+}
+
+/// One UDP exchange that must succeed.
+pub async fn udp_exchange(at: &str, server: SocketAddr, message: &[u8]) -> Vec<u8> {
+    let socket = udp_client(at, server).await;
+    socket.send(message).await.expect("send");
+    datagram_within(&socket, PATIENCE).await.expect("a reply")
+}
+
+/// One TCP exchange that must succeed: send, half-close, read to the end.
+pub async fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = TcpStream::connect(server).await.expect("connect");
+    stream.write_all(message).await.expect("send");
+    stream.shutdown().await.expect("half-close");
+    read_to_close(&mut stream).await
+}
+
+/// The transform of `input` by the built-in `name`, computed in-process to check replies.
+pub fn expected(name: &str, input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    upcase_proto::Transformer::new(name.parse::<Builtin>().expect("transform"))
+        .datagram(input, &mut out)
+        .expect("no line limit");
+    out
+}
+
+/// `len` bytes of noise, the same for the same seed (xorshift; tests need no better).
+pub fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A TCP connection from a given loopback source address.
+pub async fn connect_from(source: &str, server: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(format!("{source}:0").parse().expect("address"))?;
+    socket.connect(server).await
+}
