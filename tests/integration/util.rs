@@ -49,6 +49,8 @@ pub struct Server {
     pub tcp: Option<SocketAddr>,
     /// Kept open so the server never writes to a closed pipe.
     _stdout: BufReader<ChildStdout>,
+    /// What the server logs, collected as it comes when asked for (see `with_log`).
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -66,13 +68,35 @@ impl Server {
     }
 
     /// Sends `signal` (a name for `kill -s`) and waits for the exit status.
-    pub fn signal(mut self, signal: &str) -> std::process::ExitStatus {
-        let sent = Command::new("kill")
-            .args(["-s", signal, &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(sent.success());
-        wait_with_patience(&mut self.child)
+    pub fn signal(self, signal: &str) -> std::process::ExitStatus {
+        self.signal_and_log(signal).0
+    }
+
+    /// Sends `signal`, waits for the exit status, and returns it with everything the server
+    /// logged (empty unless it was started `with_log`).
+    pub fn signal_and_log(mut self, signal: &str) -> (std::process::ExitStatus, String) {
+        send_signal(self.child.id(), signal);
+        let status = wait_with_patience(&mut self.child);
+        let log = self
+            .log
+            .take()
+            .map(|log| log.join().expect("log reader"))
+            .unwrap_or_default();
+        (status, log)
+    }
+
+    /// The server's resident memory now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("the server is running");
+        let line = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .expect("VmRSS");
+        line.split_whitespace()
+            .nth(1)
+            .and_then(|kib| kib.parse().ok())
+            .expect("a number")
     }
 }
 
@@ -81,6 +105,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends `signal` (a name for `kill -s`) to process `pid`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -s {signal} {pid}");
 }
 
 /// Waits for `child`, failing the test rather than hanging if it does not exit in time.
@@ -101,28 +134,48 @@ pub fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
 /// Starts `upcase server` with `args` on port 0 and waits for its ready lines: one for each of
 /// `--udp` and `--tcp` in `args`, or both when neither is.
 pub fn start_server(args: &[&str]) -> Server {
-    let transports = match (args.contains(&"--udp"), args.contains(&"--tcp")) {
-        (true, false) => &["udp"][..],
+    spawn_server(&mut server_command(args), transports_in(args))
+}
+
+/// As `start_server`, keeping what the server logs at RUST_LOG `level`, for `signal_and_log`.
+pub fn start_server_logged(args: &[&str], level: &str) -> Server {
+    let mut command = server_command(args);
+    command.env("RUST_LOG", level).stderr(Stdio::piped());
+    let mut server = spawn_server(&mut command, transports_in(args));
+    let mut stderr = server.child.stderr.take().expect("stderr");
+    // Read as it comes, so that the server never blocks on a full pipe.
+    server.log = Some(std::thread::spawn(move || {
+        let mut log = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+        log
+    }));
+    server
+}
+
+fn server_command(args: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command.arg("server").args(["--port", "0"]).args(args);
+    command
+}
+
+/// The ready lines a server started with `args` prints.
+fn transports_in(args: &[&str]) -> &'static [&'static str] {
+    match (args.contains(&"--udp"), args.contains(&"--tcp")) {
+        (true, false) => &["udp"],
         (false, true) => &["tcp"],
         _ => &["udp", "tcp"],
-    };
-    spawn_server(
-        Command::new(binary())
-            .arg("server")
-            .args(["--port", "0"])
-            .args(args),
-        transports,
-    )
+    }
 }
 
 /// Starts a server command and waits for its `listening on PROTO ADDR` line for each of
 /// `transports`, in that order.
 pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
+    if !command.get_envs().any(|(key, _)| key == "RUST_LOG") {
+        command.env("RUST_LOG", "warn").stderr(Stdio::inherit());
+    }
     let mut child = command
-        .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("start the server");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -142,6 +195,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         udp,
         tcp,
         _stdout: stdout,
+        log: None,
     }
 }
 

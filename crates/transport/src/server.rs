@@ -60,8 +60,9 @@ pub trait Peer: Send + 'static {
     /// For TCP, the connection failed.
     fn write(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
 
-    /// Ends the exchange: TCP closes its sending side after all bytes are out; UDP sends the
-    /// reply datagram.
+    /// Ends the exchange: TCP closes its sending side after all bytes are out, then discards
+    /// what the client still sends until it closes too (for half a second at most), so that the
+    /// connection ends with a clean close rather than a reset; UDP sends the reply datagram.
     ///
     /// # Errors
     /// [`TransportError::ReplyTooLarge`] when a UDP reply does not fit in one datagram (nothing is

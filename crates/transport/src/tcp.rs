@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use socket2::Type;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -18,6 +19,9 @@ const BACKLOG: i32 = 1024;
 
 /// How much one read may take from a connection.
 const CHUNK: usize = 16 * 1024;
+
+/// How long a closed connection waits for its client to close too (see [`TcpPeer::close`]).
+const LINGER: Duration = Duration::from_millis(500);
 
 impl Transport for Tcp {
     const NAME: &'static str = "tcp";
@@ -117,6 +121,16 @@ impl Peer for TcpPeer {
 
     async fn close(mut self) -> Result<(), TransportError> {
         self.stream.shutdown().await?;
+        // A client may still be sending (the server stopped early: shutdown, a limit). Closing
+        // with its bytes unread would make the kernel send a reset, which can destroy replies
+        // the client has not read yet; so read and discard until it closes too, for a while.
+        // On the heap: on the stack it would sit in every connection's future, idle or not.
+        let mut discard = vec![0; 1024];
+        let drained = async {
+            while self.stream.read(&mut discard).await? > 0 {}
+            io::Result::Ok(())
+        };
+        let _ = timeout(LINGER, drained).await;
         Ok(())
     }
 }
