@@ -324,8 +324,12 @@ async fn serve<P: Peer, X: Transform>(
                     End::Cut => Event::Cut,
                 };
                 stats.count(event);
+                let invalid = match stream.invalid_bytes() {
+                    0 => String::new(),
+                    n => format!(", {n} not UTF-8 (passed through)"),
+                };
                 debug!(
-                    "{}: {}, {} bytes in, {} out",
+                    "{}: {}, {} bytes in, {} out{invalid}",
                     describe(addr, kind),
                     event.name(),
                     flow.bytes_in,

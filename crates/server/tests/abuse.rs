@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    PATIENCE, connect_from, datagram_within, expected, noise, read_exactly, read_to_close,
-    start_server, start_server_with, tcp_exchange, udp_client, udp_exchange,
+    PATIENCE, capture_log, connect_from, datagram_within, expected, noise, read_exactly,
+    read_to_close, start_server, start_server_with, tcp_exchange, udp_client, udp_exchange,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -20,6 +20,7 @@ const NO_REPLY: Duration = Duration::from_millis(300);
 
 #[tokio::test]
 async fn invalid_utf8_and_noise_come_back_as_sent_over_tcp() {
+    let log = capture_log();
     let server = start_server::<Tcp>("127.0.0.1:0", "upper", Options::default()).await;
     let noise = noise(1, 100_000);
     for input in [
@@ -39,10 +40,16 @@ async fn invalid_utf8_and_noise_come_back_as_sent_over_tcp() {
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::Served), 4);
     assert!(totals.invalid_bytes > 10_000, "{totals:?}");
+    log.assert_line(&[
+        "connection from 127.0.0.1:",
+        ": served, ",
+        "not UTF-8 (passed through)",
+    ]);
 }
 
 #[tokio::test]
 async fn invalid_utf8_and_noise_come_back_as_sent_over_udp() {
+    let log = capture_log();
     let server = start_server::<Udp>("[::1]:0", "upper", Options::default()).await;
     for seed in 1..20 {
         let input = noise(seed, 1000 * seed as usize);
@@ -56,10 +63,15 @@ async fn invalid_utf8_and_noise_come_back_as_sent_over_udp() {
         b"\xe2\x82"
     );
     assert_eq!(server.shut_down().await.count(Event::Served), 20);
+    log.assert_line(&[
+        "datagram from [::1]:",
+        ": served, 2 bytes in, 2 out, 2 not UTF-8 (passed through)",
+    ]);
 }
 
 #[tokio::test]
 async fn zero_length_and_the_largest_datagrams_are_answered_whole() {
+    let log = capture_log();
     for (at, max) in [("127.0.0.1:0", 65_507), ("[::1]:0", 65_527)] {
         let server = start_server::<Udp>(at, "upper", Options::default()).await;
         assert_eq!(udp_exchange(at, server.addr, b"").await, b"");
@@ -67,10 +79,16 @@ async fn zero_length_and_the_largest_datagrams_are_answered_whole() {
         assert_eq!(reply, vec![b'A'; max], "{at}");
         server.shut_down().await;
     }
+    log.assert_line(&["datagram from 127.0.0.1:", ": served, 0 bytes in, 0 out"]);
+    log.assert_line(&[
+        "datagram from [::1]:",
+        ": served, 65527 bytes in, 65527 out",
+    ]);
 }
 
 #[tokio::test]
 async fn a_reply_too_large_for_a_datagram_is_dropped_and_counted() {
+    let log = capture_log();
     let server = start_server::<Udp>("127.0.0.1:0", "upper", Options::default()).await;
     let client = udp_client("127.0.0.1:0", server.addr).await;
     // 30,000 × ΐ is 60,000 bytes; upper-cased, 180,000: three characters each.
@@ -96,10 +114,16 @@ async fn a_reply_too_large_for_a_datagram_is_dropped_and_counted() {
         ),
         (1, 1)
     );
+    log.assert_line(&[
+        "WARN",
+        "reply of 180000 bytes to 127.0.0.1:",
+        "does not fit in a UDP datagram (65507 at most); dropped",
+    ]);
 }
 
 #[tokio::test]
 async fn a_line_over_max_line_ends_the_connection_after_the_lines_before_it() {
+    let log = capture_log();
     let options = Options {
         max_line: 10,
         ..Options::default()
@@ -121,10 +145,16 @@ async fn a_line_over_max_line_ends_the_connection_after_the_lines_before_it() {
     );
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::LineTooLong), 1);
+    log.assert_line(&[
+        "WARN",
+        "closing connection from 127.0.0.1:",
+        ": line longer than 10 bytes (--max-line)",
+    ]);
 }
 
 #[tokio::test]
 async fn a_datagram_with_a_line_over_max_line_gets_no_reply() {
+    let log = capture_log();
     let options = Options {
         max_line: 10,
         ..Options::default()
@@ -146,10 +176,16 @@ async fn a_datagram_with_a_line_over_max_line_gets_no_reply() {
         ),
         (1, 1)
     );
+    log.assert_line(&[
+        "WARN",
+        "dropped datagram from 127.0.0.1:",
+        ": line longer than 10 bytes (--max-line)",
+    ]);
 }
 
 #[tokio::test]
 async fn a_slow_sender_is_answered_byte_by_byte_while_others_are_served() {
+    let log = capture_log();
     let server = start_server::<Tcp>("127.0.0.1:0", "upper", Options::default()).await;
     let mut slow = TcpStream::connect(server.addr).await.expect("connect");
     slow.set_nodelay(true).expect("nodelay");
@@ -164,10 +200,12 @@ async fn a_slow_sender_is_answered_byte_by_byte_while_others_are_served() {
     }
     drop(slow);
     server.shut_down().await;
+    log.assert_line(&["connection from 127.0.0.1:", ": served, 6 bytes in, 6 out"]);
 }
 
 #[tokio::test]
 async fn a_connection_idle_past_the_timeout_is_closed() {
+    let log = capture_log();
     let options = Options {
         idle_timeout: Duration::from_millis(300),
         ..Options::default()
@@ -183,10 +221,15 @@ async fn a_connection_idle_past_the_timeout_is_closed() {
     assert_eq!(read_to_close(&mut slower).await, b"");
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::IdleTimeout), 2);
+    log.assert_line(&[
+        "closing connection from 127.0.0.1:",
+        ": idle for 300ms (--idle-timeout)",
+    ]);
 }
 
 #[tokio::test]
 async fn a_client_that_never_reads_is_held_back_not_buffered() {
+    let log = capture_log();
     let options = Options {
         idle_timeout: Duration::from_millis(800),
         ..Options::default()
@@ -212,22 +255,31 @@ async fn a_client_that_never_reads_is_held_back_not_buffered() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::IdleTimeout), 1, "{totals:?}");
+    log.assert_line(&[
+        "closing connection from 127.0.0.1:",
+        ": idle for 800ms (--idle-timeout)",
+    ]);
 }
 
 #[tokio::test]
 async fn a_reset_mid_stream_is_counted_and_others_are_served() {
+    let log = capture_log();
     let server = start_server::<Tcp>("127.0.0.1:0", "upper", Options::default()).await;
     let mut client = TcpStream::connect(server.addr).await.expect("connect");
     client.write_all(b"partial").await.expect("send");
     assert_eq!(read_exactly(&mut client, 7).await, b"PARTIAL");
-    // Unread data at close makes the kernel reset the connection.
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    client.write_all(b"more").await.expect("send");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A zero linger time makes closing send a reset instead of a FIN.
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
     drop(client);
     assert_eq!(tcp_exchange(server.addr, b"next").await, b"NEXT");
     let totals = server.shut_down().await;
-    assert_eq!(totals.count(Event::Served) + totals.count(Event::Failed), 2);
+    assert_eq!(
+        (totals.count(Event::Failed), totals.count(Event::Served)),
+        (1, 1)
+    );
+    log.assert_line(&["connection from 127.0.0.1:", ": connection reset by peer"]);
 }
 
 fn access(allow: &[&str], deny: &[&str]) -> Access {
@@ -244,6 +296,7 @@ fn access(allow: &[&str], deny: &[&str]) -> Access {
 
 #[tokio::test]
 async fn denied_connections_are_closed_at_once() {
+    let log = capture_log();
     let options = Options {
         access: access(&["127.0.0.0/8"], &["127.0.0.1"]),
         ..Options::default()
@@ -272,10 +325,16 @@ async fn denied_connections_are_closed_at_once() {
         (totals.count(Event::Denied), totals.count(Event::Served)),
         (1, 1)
     );
+    log.assert_line(&[
+        "WARN",
+        "refused connection from 127.0.0.1:",
+        ": not allowed by --allow/--deny",
+    ]);
 }
 
 #[tokio::test]
 async fn denied_datagrams_get_no_reply() {
+    let log = capture_log();
     let options = Options {
         access: access(&["127.0.0.2"], &[]),
         ..Options::default()
@@ -293,10 +352,16 @@ async fn denied_datagrams_get_no_reply() {
         (totals.count(Event::Denied), totals.count(Event::Served)),
         (1, 1)
     );
+    log.assert_line(&[
+        "WARN",
+        "refused datagram from 127.0.0.1:",
+        ": not allowed by --allow/--deny",
+    ]);
 }
 
 #[tokio::test]
 async fn a_source_over_its_connection_limit_is_closed_at_once() {
+    let log = capture_log();
     let options = Options {
         max_connections_per_source: 2,
         ..Options::default()
@@ -328,10 +393,16 @@ async fn a_source_over_its_connection_limit_is_closed_at_once() {
     drop((held, other));
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::SourceLimit), 1);
+    log.assert_line(&[
+        "WARN",
+        "refused connection from 127.0.0.3:",
+        ": its source has 2 connections open already (--max-connections-per-source)",
+    ]);
 }
 
 #[tokio::test]
 async fn a_source_over_its_datagram_rate_is_dropped() {
+    let log = capture_log();
     let options = Options {
         max_datagrams_per_source: 5,
         ..Options::default()
@@ -353,10 +424,16 @@ async fn a_source_over_its_datagram_rate_is_dropped() {
     );
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::RateLimit), 20 - replies);
+    log.assert_line(&[
+        "WARN",
+        "refused datagram from 127.0.0.5:",
+        ": its source sent over 5 datagrams this second (--max-datagrams-per-source)",
+    ]);
 }
 
 #[tokio::test]
 async fn datagrams_from_small_service_ports_or_our_own_are_never_answered() {
+    let log = capture_log();
     let server = start_server::<Udp>("127.0.0.1:0", "echo", Options::default()).await;
     let own = format!("127.0.0.2:{}", server.addr.port());
     let mut sources: Vec<String> = [7, 9, 13, 17, 19, 37]
@@ -379,6 +456,7 @@ async fn datagrams_from_small_service_ports_or_our_own_are_never_answered() {
     );
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::Reflection), sources.len() as u64);
+    log.assert_line(&["WARN", "refused datagram from 127.0.0.1:7: source port 7 is a small service that answers anything; a reply could be reflected at a third party"]);
 }
 
 /// Repeats each character `times` times: a transform whose replies grow as much as we like.
@@ -397,6 +475,7 @@ impl Transform for Repeat {
 
 #[tokio::test]
 async fn replies_over_three_times_their_datagram_are_dropped() {
+    let log = capture_log();
     let server = start_server_with::<Udp, _>("127.0.0.1:0", Repeat(4), Options::default()).await;
     let client = udp_client("127.0.0.1:0", server.addr).await;
     client.send(b"amplify").await.expect("send");
@@ -414,4 +493,9 @@ async fn replies_over_three_times_their_datagram_are_dropped() {
     let server = start_server_with::<Tcp, _>("127.0.0.1:0", Repeat(4), Options::default()).await;
     assert_eq!(tcp_exchange(server.addr, b"ab").await, b"aaaabbbb");
     server.shut_down().await;
+    log.assert_line(&[
+        "WARN",
+        "dropped the reply to 127.0.0.1:",
+        ": 28 bytes would be more than 3 times its 7-byte request",
+    ]);
 }

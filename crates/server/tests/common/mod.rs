@@ -134,3 +134,53 @@ pub async fn connect_from(source: &str, server: SocketAddr) -> std::io::Result<T
     socket.bind(format!("{source}:0").parse().expect("address"))?;
     socket.connect(server).await
 }
+
+/// What the server logs on this thread, at debug level, while the value lives.
+///
+/// `#[tokio::test]` runs every task on the test's own thread, so the thread's default
+/// subscriber sees the server's lines and no other test's.
+pub struct Log {
+    lines: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl Log {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.lines.lock().expect("log lock")).into_owned()
+    }
+
+    /// Fails the test unless some line contains every one of `parts`.
+    #[track_caller]
+    pub fn assert_line(&self, parts: &[&str]) {
+        let text = self.text();
+        let found = text
+            .lines()
+            .any(|line| parts.iter().all(|part| line.contains(part)));
+        assert!(found, "no log line with {parts:?} in:\n{text}");
+    }
+}
+
+pub fn capture_log() -> Log {
+    #[derive(Clone)]
+    struct Writer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = std::sync::Arc::default();
+    let writer = Writer(std::sync::Arc::clone(&lines));
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    Log {
+        lines,
+        _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
