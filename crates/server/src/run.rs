@@ -305,10 +305,9 @@ async fn serve<P: Peer, X: Transform>(
     let stats = &shared.stats;
     let mut sent = 0;
     match ended {
-        Ok(end)
+        Ok(_)
             if kind == PeerKind::Datagram && flow.bytes_out > MAX_AMPLIFICATION * flow.bytes_in =>
         {
-            let _ = end;
             shared.log_throttled(Event::Amplification, || {
                 format!(
                     "dropped the reply to {addr}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
