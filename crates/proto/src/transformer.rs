@@ -133,18 +133,38 @@ impl<X: Transform> Transformer<X> {
             }
         }
 
-        let mut chunks = input.utf8_chunks().peekable();
-        while let Some(chunk) = chunks.next() {
-            if !chunk.valid().is_empty() {
-                self.transform.text(chunk.valid(), out);
+        // std's validator is fast on valid text, which is nearly all text; each error it
+        // reports is one invalid sequence (Unicode's "maximal subpart"), or a character cut off
+        // at the end of the chunk.
+        loop {
+            let error = match std::str::from_utf8(input) {
+                Ok(text) => {
+                    if !text.is_empty() {
+                        self.transform.text(text, out);
+                    }
+                    return;
+                }
+                Err(error) => error,
+            };
+            let (valid, rest) = input.split_at(error.valid_up_to());
+            match std::str::from_utf8(valid) {
+                Ok(text) if !text.is_empty() => self.transform.text(text, out),
+                Ok(_) => {}
+                // Not reached (the validator just vouched for these bytes); were it reached,
+                // the bytes would still be passed on, not lost.
+                Err(_) => self.transform.raw(valid, out),
             }
-            let invalid = chunk.invalid();
-            if chunks.peek().is_none() && is_truncated(invalid) {
-                self.pending[..invalid.len()].copy_from_slice(invalid);
-                self.pending_len = invalid.len();
-            } else if !invalid.is_empty() {
-                self.invalid += invalid.len() as u64;
-                self.transform.raw(invalid, out);
+            match error.error_len() {
+                Some(len) => {
+                    self.invalid += len as u64;
+                    self.transform.raw(&rest[..len], out);
+                    input = &rest[len..];
+                }
+                None => {
+                    self.pending[..rest.len()].copy_from_slice(rest);
+                    self.pending_len = rest.len();
+                    return;
+                }
             }
         }
     }
@@ -184,9 +204,4 @@ impl<X: Transform> Transformer<X> {
         }
         fed
     }
-}
-
-/// Whether `bytes` is the start of a valid UTF-8 sequence that was cut short.
-fn is_truncated(bytes: &[u8]) -> bool {
-    !bytes.is_empty() && std::str::from_utf8(bytes).is_err_and(|e| e.error_len().is_none())
 }
