@@ -6,7 +6,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use upcase_proto::{line_message, reply_line};
-use upcase_transport::{Client, ClientOptions, Tcp, Transport, TransportError, Udp};
+use upcase_transport::{Client, ClientOptions, Tcp, Transport, TransportError, Udp, resolve};
 
 use crate::output::{Stdout, unmark};
 use crate::{ClientArgs, ClientError};
@@ -20,7 +20,10 @@ pub const PROMPT: &str = "Input lowercase sentence:";
 /// [`ClientError`] when the host does not resolve, the server cannot be reached or does not
 /// answer, or a message cannot be sent as asked. Standard output closing early is not an error.
 pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
-    let addrs = resolve(&args.host, args.port).await?;
+    let addrs = resolve(&args.host, args.port).await.map_err(|error| match error {
+        TransportError::Resolve { host, reason } => ClientError::Resolve { host, reason },
+        error => error.into(),
+    })?;
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: args.retries,
@@ -34,32 +37,6 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
         Err(ClientError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         outcome => outcome,
     }
-}
-
-/// Every address `host` resolves to, in the resolver's order, without repeats.
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, ClientError> {
-    // An IPv6 address may come in brackets, as in URLs and in the server's ready line.
-    let name = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let resolve_error = |reason: String| ClientError::Resolve {
-        host: host.to_owned(),
-        reason,
-    };
-    let found = tokio::net::lookup_host((name, port))
-        .await
-        .map_err(|e| resolve_error(upcase_transport::describe(&e)))?;
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    for addr in found {
-        if !addrs.contains(&addr) {
-            addrs.push(addr);
-        }
-    }
-    if addrs.is_empty() {
-        return Err(resolve_error("no addresses".into()));
-    }
-    Ok(addrs)
 }
 
 /// Everything below the choice of transport.

@@ -17,6 +17,14 @@ pub enum TransportError {
         /// Why the operating system refused.
         source: io::Error,
     },
+    /// A host name did not resolve.
+    #[error("cannot resolve host `{host}`: {reason}")]
+    Resolve {
+        /// The name given.
+        host: String,
+        /// Why.
+        reason: String,
+    },
     /// No address accepted a TCP connection.
     #[error("cannot connect over tcp to {}", attempts(.0))]
     Connect(Vec<(SocketAddr, io::Error)>),

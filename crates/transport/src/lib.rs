@@ -54,6 +54,7 @@
 //! - `lib.rs`: the [`Transport`] trait and its two implementations' names, [`Tcp`] and [`Udp`].
 //! - `server.rs`: the server side, [`Listener`] and [`Peer`].
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
+//! - `resolve.rs`: [`resolve`], host names to the addresses to try.
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse) with socket2.
 //! - `tcp.rs`, `udp.rs`: the two implementations.
 //! - `error.rs`: [`TransportError`].
@@ -65,6 +66,7 @@ use std::net::SocketAddr;
 
 mod client;
 mod error;
+mod resolve;
 mod server;
 mod socket;
 mod tcp;
@@ -72,6 +74,7 @@ mod udp;
 
 pub use client::{Client, ClientOptions};
 pub use error::{TransportError, describe};
+pub use resolve::resolve;
 pub use server::{Listener, Peer, PeerKind};
 pub use tcp::{TcpClient, TcpListener, TcpPeer};
 pub use udp::{UdpClient, UdpListener, UdpPeer};
