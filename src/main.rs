@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use upcase_bench::BenchArgs;
 use upcase_client::ClientArgs;
 use upcase_server::ServerArgs;
 
@@ -31,6 +32,8 @@ enum Command {
     Server(ServerArgs),
     /// Send a message, the lines typed at a prompt, or standard input, and print the replies
     Client(ClientArgs),
+    /// Load an echo or capitalization server, check every reply, report replies/s and latency
+    Bench(BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +70,9 @@ fn main() -> ExitCode {
             Command::Client(args) => upcase_client::command(args)
                 .await
                 .map_err(|e| (e.exit_code(), e.to_string())),
+            Command::Bench(args) => upcase_bench::command(args)
+                .await
+                .map_err(|e| (e.exit_code(), e.to_string())),
         }
     });
     // A read of standard input may still be blocked in a worker thread; don't wait for it.
@@ -92,7 +98,7 @@ fn usage_error(error: &clap::Error) -> String {
     let first = rendered.lines().next().unwrap_or("invalid command line");
     let first = first.strip_prefix("error: ").unwrap_or(first);
     let help = match std::env::args().nth(1).as_deref() {
-        Some(sub @ ("server" | "client")) => format!("upcase {sub} --help"),
+        Some(sub @ ("server" | "client" | "bench")) => format!("upcase {sub} --help"),
         _ => "upcase --help".to_owned(),
     };
     format!("{first}; see '{help}'")
@@ -103,7 +109,7 @@ fn usage_error(error: &clap::Error) -> String {
 fn init_logging(command: &Command) {
     let default = match command {
         Command::Server(_) => "info",
-        Command::Client(_) => "warn",
+        Command::Client(_) | Command::Bench(_) => "warn",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

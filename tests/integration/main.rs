@@ -3,11 +3,13 @@
 //! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
+//! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 
 mod abuse;
+mod bench;
 mod client;
 mod examples;
 mod server;

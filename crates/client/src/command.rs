@@ -20,10 +20,12 @@ pub const PROMPT: &str = "Input lowercase sentence:";
 /// [`ClientError`] when the host does not resolve, the server cannot be reached or does not
 /// answer, or a message cannot be sent as asked. Standard output closing early is not an error.
 pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
-    let addrs = resolve(&args.host, args.port).await.map_err(|error| match error {
-        TransportError::Resolve { host, reason } => ClientError::Resolve { host, reason },
-        error => error.into(),
-    })?;
+    let addrs = resolve(&args.host, args.port)
+        .await
+        .map_err(|error| match error {
+            TransportError::Resolve { host, reason } => ClientError::Resolve { host, reason },
+            error => error.into(),
+        })?;
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: args.retries,

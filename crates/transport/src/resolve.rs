@@ -11,9 +11,17 @@ use crate::{TransportError, describe};
 /// # Errors
 /// [`TransportError::Resolve`] when the name does not resolve, or resolves to nothing.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
-    let name = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    let failed = |reason: String| TransportError::Resolve { host: host.to_owned(), reason };
-    let found = tokio::net::lookup_host((name, port)).await.map_err(|e| failed(describe(&e)))?;
+    let name = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let failed = |reason: String| TransportError::Resolve {
+        host: host.to_owned(),
+        reason,
+    };
+    let found = tokio::net::lookup_host((name, port))
+        .await
+        .map_err(|e| failed(describe(&e)))?;
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for addr in found {
         if !addrs.contains(&addr) {

@@ -1,0 +1,53 @@
+//! [`BenchArgs`]: the flags of `upcase bench`.
+
+use clap::Args;
+
+/// Flags of `upcase bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Load over UDP: each socket keeps --window datagrams in flight
+    #[arg(long, conflicts_with = "tcp")]
+    pub udp: bool,
+
+    /// Load over TCP (the default): each connection keeps --window requests in flight
+    #[arg(long)]
+    pub tcp: bool,
+
+    /// Server name or address
+    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    pub host: String,
+
+    /// Server port
+    #[arg(long, value_name = "N", default_value_t = 12000,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: u16,
+
+    /// Connections (TCP) or sockets (UDP), each on a task of its own
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub conns: u32,
+
+    /// Requests in flight on each connection or socket
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub window: u32,
+
+    /// Bytes in each request (at least 10: a request starts with its number)
+    #[arg(long, value_name = "BYTES", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(10..=(64 * 1024 * 1024)))]
+    pub size: u32,
+
+    /// How long to send for, like 10s
+    #[arg(long, value_name = "DURATION", default_value = "10s")]
+    pub duration: humantime::Duration,
+
+    /// TCP: a new connection for every request, closed after its reply (the textbook's pattern)
+    #[arg(long, conflicts_with = "udp")]
+    pub reconnect: bool,
+
+    /// How long to wait for a reply before counting it lost
+    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    pub timeout: humantime::Duration,
+
+    /// Print the report as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,30 @@
+//! [`BenchError`]: why a load run could not be made, and its exit code.
+
+use upcase_transport::{TransportError, describe};
+
+/// Why `upcase bench` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The flags ask for something that cannot be sent.
+    #[error("{0}")]
+    Usage(String),
+    /// The server could not be reached.
+    #[error("{0}; is the server running there?")]
+    Network(#[from] TransportError),
+    /// A connection or socket failed during the run.
+    #[error("{}", describe(.0))]
+    Io(#[from] std::io::Error),
+    /// The run finished, but some replies were wrong or none came.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl BenchError {
+    /// The process exit code: 2 for a usage error, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BenchError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! `upcase bench` against upcase, the textbook's servers, and servers that answer wrongly.
+
+use predicates::prelude::*;
+
+use crate::util::{closed_port, start_server, start_textbook_server, upcase};
+
+fn bench(port: u16, args: &[&str]) -> assert_cmd::Command {
+    let mut command = upcase();
+    command.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    if !args.contains(&"--duration") {
+        command.args(["--duration", "300ms"]);
+    }
+    command.args(args);
+    command
+}
+
+#[test]
+fn every_reply_from_upcase_is_checked_and_counted() {
+    let server = start_server(&["--bind", "127.0.0.1", "--max-datagrams-per-source", "0"]);
+    for args in [
+        &["--tcp"][..],
+        &["--udp"],
+        &["--tcp", "--conns", "3", "--window", "8"],
+        &["--udp", "--window", "16"],
+        &["--reconnect"],
+    ] {
+        bench(server.port(), args)
+            .assert()
+            .success()
+            .stdout(
+                predicate::str::is_match(r"replies: [1-9][0-9]* \([0-9]+/s\), lost 0, wrong 0\n")
+                    .expect("regex"),
+            )
+            .stdout(predicate::str::contains("latency: p50 "));
+    }
+}
+
+#[test]
+fn json_report_has_every_figure() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let output = bench(server.port(), &["--json", "--size", "100", "--window", "4"])
+        .output()
+        .expect("run");
+    assert!(output.status.success());
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(report["transport"], "tcp");
+    assert_eq!(
+        (report["size"].as_u64(), report["window"].as_u64()),
+        (Some(100), Some(4))
+    );
+    assert!(report["replies"].as_u64() > Some(0));
+    assert_eq!(report["wrong"].as_u64(), Some(0));
+    let latency = &report["latency"];
+    assert!(latency["p50_us"].as_f64() <= latency["p99_us"].as_f64());
+    assert!(latency["p99_us"].as_f64() <= latency["max_us"].as_f64());
+}
+
+#[test]
+fn echo_servers_pass_too() {
+    let server = start_server(&[
+        "--bind",
+        "127.0.0.1",
+        "--transform",
+        "echo",
+        "--max-datagrams-per-source",
+        "0",
+    ]);
+    bench(server.port(), &["--udp"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrong 0"));
+}
+
+#[test]
+fn the_textbook_servers_can_be_measured() {
+    let (mut tcp, port) = start_textbook_server("TCPServer.py");
+    bench(port, &["--reconnect"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrong 0"));
+    let _ = tcp.kill();
+    let (mut udp, port) = start_textbook_server("UDPServer.py");
+    bench(port, &["--udp"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrong 0"));
+    let _ = udp.kill();
+}
+
+#[test]
+fn wrong_replies_fail_the_run_after_the_report() {
+    let server = start_server(&["--bind", "127.0.0.1", "--transform", "count=s"]);
+    bench(server.port(), &["--udp"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("wrong "))
+        .stderr(predicate::str::ends_with(
+            "replies did not answer their request as an echo or upper-case server would\n",
+        ));
+}
+
+#[test]
+fn a_progress_line_comes_each_second() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    bench(server.port(), &["--duration", "1500ms"])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_match(r"^upcase bench: 1s, [0-9]+ replies/s\n").expect("regex"));
+}
+
+#[test]
+fn bad_flags_exit_2_and_no_server_exits_1() {
+    upcase()
+        .args(["bench", "--size", "5"])
+        .assert()
+        .code(2)
+        .stderr("upcase: invalid value '5' for '--size <BYTES>': 5 is not in 10..=67108864; see 'upcase bench --help'\n");
+    upcase()
+        .args(["bench", "--udp", "--reconnect"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "upcase: the argument '--udp' cannot be used with '--reconnect'",
+        ));
+    let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
+    bench(server.port(), &["--udp", "--size", "70000"])
+        .assert()
+        .code(2)
+        .stderr("upcase: requests of 70000 bytes do not fit in a UDP datagram (65507 at most); use --tcp or a smaller --size\n");
+    bench(closed_port(), &["--tcp"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::starts_with(
+            "upcase: cannot connect over tcp to 127.0.0.1:",
+        ));
+}
