@@ -73,7 +73,7 @@ mod tests {
     fn requests_carry_their_number() {
         let mut out = Vec::new();
         request(42, 16, &mut out);
-        assert_eq!(out, b"0000000042qrstuv");
+        assert_eq!(out, b"0000000042abcdef");
         assert_eq!(sequence(&out), Some(42));
         assert_eq!(sequence(&out.to_ascii_uppercase()), Some(42));
         assert_eq!(sequence(b"nope"), None);
