@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Whole-server benchmarks: upcase beside its peers, measured in one run with one load generator.
+
+    python3 scripts/bench.py [--duration 3] [--idle 10000]
+
+Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
+if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
+`upcase bench`, and prints a Markdown table: replies per second, the server's CPU time per reply
+(utime + stime from /proc, its threads and child processes included) and latency percentiles,
+each also as a ratio to the floor. Then the server memory held per idle TCP connection.
+Absolute figures drift between runs and machines; compare within one run.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPCASE = os.path.join(ROOT, "target/release/upcase")
+NAIVE = os.path.join(ROOT, "target/release/examples/naive_server")
+FLOOR = os.path.join(ROOT, "target/floor")
+TEXTBOOK = os.path.join(ROOT, "tests/textbook")
+TICK = os.sysconf("SC_CLK_TCK")
+
+# (name, upcase bench flags, what it needs: "udp", "tcp" (persistent) or "reconnect")
+SCENARIOS = [
+    ("UDP ping-pong, 1 client", ["--udp"], "udp"),
+    ("UDP, 2 clients x 64 in flight", ["--udp", "--conns", "2", "--window", "64"], "udp"),
+    ("TCP ping-pong, 1 connection", ["--tcp"], "tcp"),
+    ("TCP ping-pong, 100 connections", ["--tcp", "--conns", "100"], "tcp"),
+    ("TCP connect-send-receive-close", ["--reconnect"], "reconnect"),
+    ("TCP stream, 1 MiB x 4 in flight", ["--tcp", "--size", "1048576", "--window", "4"], "tcp"),
+]
+
+
+def run(cmd, **kw):
+    subprocess.run(cmd, check=True, cwd=ROOT, **kw)
+
+
+def build():
+    run(["cargo", "build", "--release", "--quiet", "--bin", "upcase", "--example", "naive_server"])
+    run(["cc", "-O2", "-o", FLOOR, "bench/floor.c"])
+    if shutil.which("socat") is None:
+        run(["apt-get", "update", "-qq"])
+        run(["apt-get", "install", "-y", "-qq", "socat", "coreutils"])
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A server process whose ready line names its port."""
+
+    def __init__(self, cmd, port=None):
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        if port is None:
+            line = self.proc.stdout.readline().decode()
+            port = int(line.strip().rsplit(":", 1)[-1].rsplit(" ", 1)[-1])
+        else:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port)).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self.port = port
+
+    def cpu_seconds(self):
+        """CPU time of the server and every process under it, reaped children included."""
+        total = 0
+        for pid in [self.proc.pid] + descendants(self.proc.pid):
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        return total / TICK
+
+    def rss_kib(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        os.killpg(self.proc.pid, 9)
+        self.proc.wait()
+
+
+def descendants(pid):
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        try:
+            children = open(f"/proc/{parent}/task/{parent}/children").read().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+SERVERS = [
+    # name, how to start it (for udp, tcp, reconnect), what it serves
+    ("floor", lambda kind: Server([FLOOR, "0"]), {"udp", "tcp", "reconnect"}),
+    ("upcase", lambda kind: Server([UPCASE, "server", "--bind", "127.0.0.1", "--port", "0",
+                                    "--max-datagrams-per-source", "0",
+                                    "--max-connections-per-source", "0"]),
+     {"udp", "tcp", "reconnect"}),
+    ("naive tokio", lambda kind: Server([NAIVE, "0"]), {"udp", "tcp", "reconnect"}),
+    ("textbook Python", lambda kind: Server(
+        ["python3", os.path.join(TEXTBOOK, "UDPServer.py" if kind == "udp" else "TCPServer.py")]),
+     {"udp", "reconnect"}),
+    ("socat + tr", lambda kind: (lambda p: Server(
+        ["socat", f"TCP-LISTEN:{p},fork,reuseaddr,bind=127.0.0.1",
+         "SYSTEM:stdbuf -o0 tr a-z A-Z"], port=p))(free_port()),
+     {"tcp", "reconnect"}),
+]
+
+
+def measure(server_entry, scenario, duration):
+    name, start, serves = server_entry
+    label, flags, kind = scenario
+    if kind not in serves:
+        return None
+    server = start(kind)
+    try:
+        time.sleep(0.3)
+        before = server.cpu_seconds()
+        out = subprocess.run(
+            [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(server.port),
+             "--duration", f"{duration}s", "--json"] + flags,
+            cwd=ROOT, capture_output=True, text=True, timeout=duration + 60)
+        cpu = server.cpu_seconds() - before
+    finally:
+        server.stop()
+    if not out.stdout.strip():
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "no output"}
+    report = json.loads(out.stdout)
+    report["cpu_us_per_reply"] = cpu * 1e6 / report["replies"] if report["replies"] else None
+    report["ok"] = out.returncode == 0
+    return report
+
+
+def idle_memory(server_entry, count):
+    name, start, serves = server_entry
+    if "tcp" not in serves or name.startswith("socat"):
+        return None  # socat forks a process per connection: 10,000 processes is another test
+    server = start("tcp")
+    conns = []
+    try:
+        time.sleep(0.3)
+        before = server.rss_kib()
+        for _ in range(count):
+            conns.append(socket.create_connection(("127.0.0.1", server.port)))
+        time.sleep(1)
+        after = server.rss_kib()
+    finally:
+        for c in conns:
+            c.close()
+        server.stop()
+    return (after - before) / count
+
+
+def ratio(value, floor):
+    if value is None or not floor:
+        return ""
+    return f" ({value / floor:.2f}x)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=3, help="seconds per measurement")
+    parser.add_argument("--idle", type=int, default=10000, help="idle connections to hold")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
+    build()
+
+    results = {}
+    for scenario in SCENARIOS:
+        for entry in SERVERS:
+            results[(scenario[0], entry[0])] = measure(entry, scenario, args.duration)
+            print(f"measured {scenario[0]} on {entry[0]}", file=sys.stderr)
+
+    names = [entry[0] for entry in SERVERS]
+    print(f"| scenario | measure | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    for label, flags, kind in SCENARIOS:
+        floor = results[(label, "floor")] or {}
+        rows = [
+            ("replies/s", lambda r: r.get("replies_per_second"), "{:,.0f}"),
+            ("CPU µs/reply", lambda r: r.get("cpu_us_per_reply"), "{:.2f}"),
+            ("p50 µs", lambda r: r["latency"]["p50_us"] if "latency" in r else None, "{:.1f}"),
+            ("p99 µs", lambda r: r["latency"]["p99_us"] if "latency" in r else None, "{:.1f}"),
+        ]
+        for measure_name, get, fmt in rows:
+            cells = []
+            for name in names:
+                r = results[(label, name)]
+                if r is None:
+                    cells.append("n/a")
+                elif "error" in r:
+                    cells.append("failed")
+                else:
+                    value = get(r)
+                    cell = fmt.format(value) if value is not None else "-"
+                    if not r.get("ok", True) or r.get("lost") or r.get("wrong"):
+                        cell += f" (lost {r.get('lost')}, wrong {r.get('wrong')})"
+                    cells.append(cell + ratio(value, get(floor) if floor else None))
+            print(f"| {label} | {measure_name} | " + " | ".join(cells) + " |")
+    print()
+    print(f"| server memory per idle TCP connection ({args.idle:,} held) | "
+          + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    cells = []
+    for entry in SERVERS:
+        kib = idle_memory(entry, args.idle)
+        cells.append("n/a" if kib is None else f"{kib:.2f} KiB")
+    print("| KiB per connection | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
