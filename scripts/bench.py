@@ -182,23 +182,31 @@ def ratio(value, floor):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=3, help="seconds per measurement")
-    parser.add_argument("--idle", type=int, default=10000, help="idle connections to hold")
+    parser.add_argument("--idle", type=int, default=10000,
+                        help="idle connections to hold (0 to skip the memory measure)")
+    parser.add_argument("--only", default="", help="scenarios whose name holds this text")
+    parser.add_argument("--servers", default="",
+                        help="comma-separated servers to measure [default: all]")
+    parser.add_argument("--no-build", action="store_true", help="use what is built already")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
-    build()
+    if not args.no_build:
+        build()
+    servers = [e for e in SERVERS if not args.servers or e[0] in args.servers.split(",")]
+    scenarios = [s for s in SCENARIOS if args.only.lower() in s[0].lower()]
 
     results = {}
-    for scenario in SCENARIOS:
-        for entry in SERVERS:
+    for scenario in scenarios:
+        for entry in servers:
             results[(scenario[0], entry[0])] = measure(entry, scenario, args.duration)
             print(f"measured {scenario[0]} on {entry[0]}", file=sys.stderr)
 
-    names = [entry[0] for entry in SERVERS]
+    names = [entry[0] for entry in servers]
     print(f"| scenario | measure | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
-    for label, flags, kind in SCENARIOS:
-        floor = results[(label, "floor")] or {}
+    for label, flags, kind in scenarios:
+        floor = results.get((label, "floor")) or {}
         rows = [
             ("replies/s", lambda r: r.get("replies_per_second"), "{:,.0f}"),
             ("CPU µs/reply", lambda r: r.get("cpu_us_per_reply"), "{:.2f}"),
@@ -220,12 +228,14 @@ def main():
                         cell += f" (lost {r.get('lost')}, wrong {r.get('wrong')})"
                     cells.append(cell + ratio(value, get(floor) if floor else None))
             print(f"| {label} | {measure_name} | " + " | ".join(cells) + " |")
+    if not args.idle:
+        return
     print()
     print(f"| server memory per idle TCP connection ({args.idle:,} held) | "
           + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     cells = []
-    for entry in SERVERS:
+    for entry in servers:
         kib = idle_memory(entry, args.idle)
         cells.append("n/a" if kib is None else f"{kib:.2f} KiB")
     print("| KiB per connection | " + " | ".join(cells) + " |")

@@ -7,6 +7,7 @@
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
+//! - `workers`: `upcase server --workers N`: one port shared by worker threads.
 
 mod abuse;
 mod bench;
@@ -15,3 +16,4 @@ mod examples;
 mod server;
 mod textbook;
 mod util;
+mod workers;

@@ -74,6 +74,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DURATION")]
     pub drain_timeout: Option<humantime::Duration>,
 
+    /// Threads that serve, each with its own sockets on the shared port (SO_REUSEPORT); the
+    /// kernel spreads clients between them [default: one per core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub workers: Option<u32>,
+
     /// Read settings from this TOML file; flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

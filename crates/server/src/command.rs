@@ -3,13 +3,16 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use std::sync::Arc;
+
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use upcase_proto::Transform;
-use upcase_transport::{Listener, Tcp, Transport, TransportError, Udp};
+use upcase_proto::Builtin;
+use upcase_transport::{BoundSocket, Listener, Sharing, Tcp, Transport, TransportError, Udp};
 
-use crate::{ServerArgs, ServerError, Settings, Totals, run};
+use crate::{ServerArgs, ServerError, Service, Settings, serve};
 
 /// How many times to look for a port free for both UDP and TCP when port 0 is asked for.
 const PORT_SEARCH: usize = 16;
@@ -26,59 +29,145 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
 
-    let (tcp, udp) = bind(&settings).await.map_err(ServerError::Bind)?;
-    for (name, addr) in [
-        (Udp::NAME, udp.as_ref().map(Listener::local_addr)),
-        (Tcp::NAME, tcp.as_ref().map(Listener::local_addr)),
-    ] {
-        if let Some(addr) = addr {
-            println!(
-                "listening on {name} {}",
-                addr.map_err(|e| ServerError::Bind(e.into()))?
-            );
+    let sockets = bind(&settings).map_err(ServerError::Bind)?;
+    let mut ready_lines = Vec::new();
+    if let Some((tcp, udp)) = sockets.first() {
+        for (name, socket) in [(Udp::NAME, udp), (Tcp::NAME, tcp)] {
+            if let Some(socket) = socket {
+                let addr = socket
+                    .local_addr()
+                    .map_err(|e| ServerError::Bind(e.into()))?;
+                ready_lines.push(format!("listening on {name} {addr}"));
+            }
         }
     }
     raise_open_file_limit(&settings);
     info!("serving {}", describe(&settings));
 
+    let service = Service::new(settings.options.clone());
     let stop = CancellationToken::new();
-    let watch = {
-        let stop = stop.clone();
-        async move {
-            tokio::select! {
-                _ = interrupt.recv() => info!("interrupted; shutting down"),
-                _ = terminate.recv() => info!("terminated; shutting down"),
-                () = stop.cancelled() => {}
+    let mut workers = Vec::with_capacity(sockets.len());
+    let mut readiness = Vec::with_capacity(sockets.len());
+    for (index, (tcp, udp)) in sockets.into_iter().enumerate() {
+        let (ready, is_ready) = oneshot::channel();
+        let worker = Worker {
+            tcp,
+            udp,
+            transform: settings.transform,
+            service: Arc::clone(&service),
+            stop: stop.clone(),
+            ready,
+        };
+        match std::thread::Builder::new()
+            .name(format!("upcase-worker-{index}"))
+            .spawn(move || worker.run())
+        {
+            Ok(handle) => workers.push(handle),
+            Err(error) => {
+                stop.cancel();
+                return Err(ServerError::Worker(error));
             }
-            stop.cancel();
         }
-    };
-    let serve_tcp = serve_some(tcp, settings.transform, &settings, &stop);
-    let serve_udp = serve_some(udp, settings.transform, &settings, &stop);
-    let ((), mut totals, udp_totals) = tokio::join!(watch, serve_tcp, serve_udp);
-    totals.add(&udp_totals);
-    info!("stopped: {totals}");
-    Ok(())
+        readiness.push(is_ready);
+    }
+    // Ready once every worker serves its sockets: a worker that cannot ends its thread with
+    // the reason, and stops the others.
+    for is_ready in readiness {
+        if is_ready.await.is_err() {
+            stop.cancel();
+            break;
+        }
+    }
+    if !stop.is_cancelled() {
+        for line in ready_lines {
+            println!("{line}");
+        }
+    }
+
+    tokio::select! {
+        _ = interrupt.recv() => info!("interrupted; shutting down"),
+        _ = terminate.recv() => info!("terminated; shutting down"),
+        // A worker that cannot serve stops the others, and its error is reported below.
+        () = stop.cancelled() => {}
+    }
+    stop.cancel();
+    let ended = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or(Err(ServerError::WorkerPanicked)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| ServerError::WorkerPanicked)?;
+    info!("stopped: {}", service.totals());
+    ended.into_iter().collect()
 }
 
-/// Runs `listener`, if there is one, until `stop`.
-async fn serve_some<L: Listener, X: Transform>(
-    listener: Option<L>,
-    transform: X,
-    settings: &Settings,
-    stop: &CancellationToken,
-) -> Totals {
-    match listener {
-        Some(listener) => {
-            run(
-                listener,
-                transform,
-                settings.options.clone(),
-                stop.cancelled(),
-            )
-            .await
+/// One worker thread: a single-threaded runtime serving its own sockets, so that a datagram or
+/// a connection is served on the thread whose socket took it, with no hand-over between threads.
+struct Worker {
+    tcp: Option<BoundSocket>,
+    udp: Option<BoundSocket>,
+    transform: Builtin,
+    service: Arc<Service>,
+    stop: CancellationToken,
+    /// Told once the sockets are served.
+    ready: oneshot::Sender<()>,
+}
+
+impl Worker {
+    /// Serves until `stop`, then drains; on failure, stops the other workers too.
+    fn run(self) -> Result<(), ServerError> {
+        let stop = self.stop.clone();
+        let outcome = self.serve();
+        if outcome.is_err() {
+            stop.cancel();
         }
-        None => Totals::default(),
+        outcome
+    }
+
+    fn serve(self) -> Result<(), ServerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ServerError::Worker)?;
+        let Worker {
+            tcp,
+            udp,
+            transform,
+            service,
+            stop,
+            ready,
+        } = self;
+        runtime.block_on(async {
+            let tcp = tcp
+                .map(Tcp::listen)
+                .transpose()
+                .map_err(ServerError::Bind)?;
+            let udp = udp
+                .map(Udp::listen)
+                .transpose()
+                .map_err(ServerError::Bind)?;
+            // The main thread may have stopped waiting already, after a signal.
+            let _ = ready.send(());
+            tokio::join!(
+                serve_some(tcp, transform, &service, &stop),
+                serve_some(udp, transform, &service, &stop),
+            );
+            Ok(())
+        })
+    }
+}
+
+/// Serves `listener`, if there is one, until `stop`.
+async fn serve_some<L: Listener>(
+    listener: Option<L>,
+    transform: Builtin,
+    service: &Arc<Service>,
+    stop: &CancellationToken,
+) {
+    if let Some(listener) = listener {
+        serve(listener, transform, service, stop.cancelled()).await;
     }
 }
 
@@ -94,9 +183,10 @@ fn describe(settings: &Settings) -> String {
         }
     };
     format!(
-        "transform {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
+        "transform {}; workers {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
          idle-timeout {:?}; max-line {}; drain-timeout {:?}; allow {}; deny {}",
         settings.transform,
+        settings.workers,
         options.max_connections,
         options.max_connections_per_source,
         options.max_datagrams_per_source,
@@ -124,46 +214,73 @@ fn raise_open_file_limit(settings: &Settings) {
     }
 }
 
-type Bound = (
-    Option<<Tcp as Transport>::Listener>,
-    Option<<Udp as Transport>::Listener>,
-);
+/// One worker's sockets: TCP, UDP, or both.
+type WorkerSockets = (Option<BoundSocket>, Option<BoundSocket>);
 
-/// Binds the transports the settings ask for, on one port.
-async fn bind(settings: &Settings) -> Result<Bound, TransportError> {
+/// Binds the transports the settings ask for, on one port, for each worker.
+fn bind(settings: &Settings) -> Result<Vec<WorkerSockets>, TransportError> {
     match settings.bind {
-        Some(ip) => bind_on(ip, settings).await,
+        Some(ip) => bind_on(ip, settings),
         // Every address: IPv6 dual-stack takes IPv4 clients too. Where the host has no IPv6,
         // IPv4 alone; but a port in use or a forbidden port is the same on both, so say so.
-        None => match bind_on(IpAddr::V6(Ipv6Addr::UNSPECIFIED), settings).await {
+        None => match bind_on(IpAddr::V6(Ipv6Addr::UNSPECIFIED), settings) {
             Err(TransportError::Bind { source, .. })
                 if !matches!(
                     source.kind(),
                     io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
                 ) =>
             {
-                bind_on(IpAddr::V4(Ipv4Addr::UNSPECIFIED), settings).await
+                bind_on(IpAddr::V4(Ipv4Addr::UNSPECIFIED), settings)
             }
             bound => bound,
         },
     }
 }
 
-async fn bind_on(ip: IpAddr, settings: &Settings) -> Result<Bound, TransportError> {
+fn bind_on(ip: IpAddr, settings: &Settings) -> Result<Vec<WorkerSockets>, TransportError> {
+    // The port is first claimed exclusively, so that a port held by anything, another upcase
+    // server included, is an error rather than silently shared.
+    let claimed = claim(ip, settings)?;
+    if settings.workers == 1 {
+        return Ok(vec![claimed]);
+    }
+    let port = match &claimed {
+        (Some(socket), _) | (None, Some(socket)) => socket.local_addr()?.port(),
+        (None, None) => settings.port,
+    };
+    drop(claimed);
+    let at = SocketAddr::new(ip, port);
+    (0..settings.workers)
+        .map(|_| {
+            let tcp = settings
+                .tcp
+                .then(|| Tcp::bind_socket(at, Sharing::Shared))
+                .transpose()?;
+            let udp = settings
+                .udp
+                .then(|| Udp::bind_socket(at, Sharing::Shared))
+                .transpose()?;
+            Ok((tcp, udp))
+        })
+        .collect()
+}
+
+/// Binds each transport the settings ask for exclusively, on one port.
+fn claim(ip: IpAddr, settings: &Settings) -> Result<WorkerSockets, TransportError> {
     let at = SocketAddr::new(ip, settings.port);
     if !settings.tcp {
-        return Ok((None, Some(Udp::bind(at).await?)));
+        return Ok((None, Some(Udp::bind_socket(at, Sharing::Exclusive)?)));
     }
     if !settings.udp {
-        return Ok((Some(Tcp::bind(at).await?), None));
+        return Ok((Some(Tcp::bind_socket(at, Sharing::Exclusive)?), None));
     }
     // Both on one port. With port 0 the system picks TCP's port, which UDP may have in use
     // elsewhere; then pick again.
     let mut tries = 0;
     loop {
-        let tcp = Tcp::bind(at).await?;
+        let tcp = Tcp::bind_socket(at, Sharing::Exclusive)?;
         let port = tcp.local_addr()?.port();
-        match Udp::bind(SocketAddr::new(ip, port)).await {
+        match Udp::bind_socket(SocketAddr::new(ip, port), Sharing::Exclusive) {
             Ok(udp) => return Ok((Some(tcp), Some(udp))),
             Err(TransportError::Bind { source, .. })
                 if settings.port == 0

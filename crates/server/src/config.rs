@@ -14,6 +14,7 @@
 //! idle-timeout = "5m"
 //! max-line = 65536
 //! drain-timeout = "5s"
+//! workers = 4
 //! ```
 
 use std::net::IpAddr;
@@ -47,6 +48,7 @@ struct File {
     idle_timeout: Option<String>,
     max_line: Option<u32>,
     drain_timeout: Option<String>,
+    workers: Option<u32>,
 }
 
 /// What the server will do: the flags, over the config file, over the defaults.
@@ -62,6 +64,8 @@ pub struct Settings {
     pub port: u16,
     /// The transform.
     pub transform: Builtin,
+    /// Worker threads, each with sockets of its own on the shared port.
+    pub workers: usize,
     /// Limits for [`run`](crate::run).
     pub options: Options,
 }
@@ -122,6 +126,11 @@ impl Settings {
             Some(n) => n as usize,
             None => defaults.max_line,
         };
+        let workers = match args.workers.or(file.workers) {
+            Some(0) => return Err(bad("workers")("must be at least 1".into())),
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
         let options = Options {
             max_connections,
             max_connections_per_source: args
@@ -145,6 +154,7 @@ impl Settings {
             bind,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
+            workers,
             options,
         })
     }

@@ -17,6 +17,12 @@ pub enum ServerError {
     /// The signal handlers could not be installed.
     #[error("cannot watch for Ctrl-C and SIGTERM: {}", describe(.0))]
     Signals(io::Error),
+    /// A worker thread or its runtime could not be started.
+    #[error("cannot start a worker thread: {}; try fewer --workers", describe(.0))]
+    Worker(io::Error),
+    /// A worker thread ended abnormally (a bug: it panicked).
+    #[error("a worker thread failed; please report it")]
+    WorkerPanicked,
 }
 
 impl ServerError {
@@ -25,7 +31,10 @@ impl ServerError {
     pub fn exit_code(&self) -> u8 {
         match self {
             ServerError::Config(_) => 2,
-            ServerError::Bind(_) | ServerError::Signals(_) => 1,
+            ServerError::Bind(_)
+            | ServerError::Signals(_)
+            | ServerError::Worker(_)
+            | ServerError::WorkerPanicked => 1,
         }
     }
 }

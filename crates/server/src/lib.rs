@@ -10,10 +10,12 @@
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
-//! - `run.rs`: [`run`] and [`Options`]: the accept loop, admission, limits, graceful shutdown.
+//! - `run.rs`: [`run`], [`serve`], [`Service`] and [`Options`]: the accept loop, admission,
+//!   limits, graceful shutdown.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
-//! - `command.rs`: [`command`]: binding both transports on one port, signals, the ready lines.
+//! - `command.rs`: [`command`]: binding both transports on one port, a worker thread per core
+//!   with sockets of its own, signals, the ready lines.
 //! - `error.rs`: [`ServerError`] and [`ConfigError`], with their exit codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -31,5 +33,5 @@ pub use command::command;
 pub use config::Settings;
 pub use error::{ConfigError, ServerError};
 pub use policy::{Access, parse_network};
-pub use run::{Options, run};
+pub use run::{Options, Service, run, serve};
 pub use stats::{Event, Totals};

@@ -143,7 +143,7 @@ impl Drop for SourceSlot {
 }
 
 /// Datagrams per source per second, for `--max-datagrams-per-source`: a count per source in
-/// one-second windows. Used by the one task that reads the UDP socket, so it needs no lock.
+/// one-second windows. The UDP sockets of all workers share one, behind a lock.
 #[derive(Debug)]
 pub(crate) struct DatagramRate {
     /// The most per source per window; 0 for no limit.

@@ -3,7 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -79,6 +79,9 @@ const MAX_AMPLIFICATION: usize = 3;
 /// up to [`Options::drain_timeout`], then answers each for what it has sent, closes it, and
 /// returns.
 ///
+/// To serve several listeners under one set of limits (one per transport, or one per worker
+/// thread), give each to [`serve`] with the same [`Service`].
+///
 /// ```no_run
 /// # async fn example() -> Result<(), upcase_transport::TransportError> {
 /// use upcase_proto::Builtin;
@@ -94,26 +97,70 @@ const MAX_AMPLIFICATION: usize = 3;
 /// # Ok(())
 /// # }
 /// ```
-pub async fn run<L, X>(
-    mut listener: L,
-    transform: X,
-    options: Options,
-    shutdown: impl Future,
-) -> Totals
+pub async fn run<L, X>(listener: L, transform: X, options: Options, shutdown: impl Future) -> Totals
 where
     L: Listener,
     X: Transform,
 {
+    let service = Service::new(options);
+    serve(listener, transform, &service, shutdown).await;
+    service.totals()
+}
+
+/// What the listeners of one server share: its limits, its counters, and the signal that ends
+/// the drain.
+pub struct Service {
+    /// The limits.
+    options: Options,
+    /// One permit per TCP connection that may be open.
+    connections: Arc<Semaphore>,
+    /// Open connections per source.
+    sources: SourceConnections,
+    /// Datagrams per source this second.
+    rate: Mutex<DatagramRate>,
+    /// Counters.
+    stats: Stats,
+    /// Cancelled when the drain timeout runs out: open connections then finish at once.
+    cut: CancellationToken,
+}
+
+impl Service {
+    /// A service with these limits and no traffic yet.
+    pub fn new(options: Options) -> Arc<Self> {
+        Arc::new(Self {
+            connections: Arc::new(Semaphore::new(options.max_connections)),
+            sources: SourceConnections::new(options.max_connections_per_source),
+            rate: Mutex::new(DatagramRate::new(
+                options.max_datagrams_per_source,
+                Instant::now().into_std(),
+            )),
+            options,
+            stats: Stats::default(),
+            cut: CancellationToken::new(),
+        })
+    }
+
+    /// What the service's listeners have done so far.
+    pub fn totals(&self) -> Totals {
+        self.stats.totals()
+    }
+}
+
+/// [`run`] for one of several listeners sharing `service`: serves `listener` until `shutdown`
+/// completes, then drains its connections as [`run`] does. Its traffic counts in
+/// [`Service::totals`].
+pub async fn serve<L, X>(
+    mut listener: L,
+    transform: X,
+    service: &Arc<Service>,
+    shutdown: impl Future,
+) where
+    L: Listener,
+    X: Transform,
+{
     let own_port = listener.local_addr().map_or(0, |addr| addr.port());
-    let drain_timeout = options.drain_timeout;
-    let limit = Arc::new(Semaphore::new(options.max_connections));
-    let mut rate = DatagramRate::new(options.max_datagrams_per_source, Instant::now().into_std());
-    let shared = Arc::new(Shared {
-        sources: SourceConnections::new(options.max_connections_per_source),
-        options,
-        stats: Stats::default(),
-        cut: CancellationToken::new(),
-    });
+    let shared = service;
+    let drain_timeout = shared.options.drain_timeout;
     let tasks = TaskTracker::new();
     tokio::pin!(shutdown);
 
@@ -123,7 +170,7 @@ where
         let permit = match L::KIND {
             PeerKind::Connection => tokio::select! {
                 _ = &mut shutdown => break,
-                permit = Arc::clone(&limit).acquire_owned() => match permit {
+                permit = Arc::clone(&shared.connections).acquire_owned() => match permit {
                     Ok(permit) => Some(permit),
                     Err(_closed) => break,
                 },
@@ -142,10 +189,10 @@ where
                 continue;
             }
         };
-        let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port, &mut rate) else {
+        let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port) else {
             continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
         };
-        let served = serve(peer, L::KIND, transform.clone(), Arc::clone(&shared));
+        let served = serve_peer(peer, L::KIND, transform.clone(), Arc::clone(shared));
         match L::KIND {
             PeerKind::Connection => {
                 tasks.spawn(async move {
@@ -180,31 +227,12 @@ where
             );
         }
     }
-    shared.stats.totals()
 }
 
-/// What every task of one [`run`] shares.
-struct Shared {
-    /// The limits.
-    options: Options,
-    /// Open connections per source.
-    sources: SourceConnections,
-    /// Counters.
-    stats: Stats,
-    /// Cancelled when the drain timeout runs out: open connections then finish at once.
-    cut: CancellationToken,
-}
-
-impl Shared {
+impl Service {
     /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
     /// counted against its source until the slot is dropped.
-    fn admit(
-        &self,
-        addr: SocketAddr,
-        kind: PeerKind,
-        own_port: u16,
-        rate: &mut DatagramRate,
-    ) -> Option<Option<SourceSlot>> {
+    fn admit(&self, addr: SocketAddr, kind: PeerKind, own_port: u16) -> Option<Option<SourceSlot>> {
         let refuse = |event, why: String| {
             self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
             None
@@ -230,7 +258,13 @@ impl Shared {
                         format!("{risk}; a reply could be reflected at a third party"),
                     );
                 }
-                if !rate.admit(addr.ip(), Instant::now().into_std()) {
+                if self.options.max_datagrams_per_source > 0
+                    && !self
+                        .rate
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .admit(addr.ip(), Instant::now().into_std())
+                {
                     return refuse(
                         Event::RateLimit,
                         format!(
@@ -292,11 +326,11 @@ struct Flow {
 }
 
 /// Serves one admitted peer to the end, then counts and logs how it ended.
-async fn serve<P: Peer, X: Transform>(
+async fn serve_peer<P: Peer, X: Transform>(
     mut peer: P,
     kind: PeerKind,
     transform: X,
-    shared: Arc<Shared>,
+    shared: Arc<Service>,
 ) {
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
@@ -384,9 +418,12 @@ async fn transform_stream<P: Peer, X: Transform>(
     peer: &mut P,
     kind: PeerKind,
     stream: &mut Transformer<X>,
-    shared: &Shared,
+    shared: &Service,
     flow: &mut Flow,
 ) -> Result<End, Stop> {
+    if kind == PeerKind::Datagram {
+        return transform_datagram(peer, stream, flow).await;
+    }
     let idle = shared.options.idle_timeout;
     let mut end = End::Finished;
     loop {
@@ -425,4 +462,21 @@ async fn transform_stream<P: Peer, X: Transform>(
             return Ok(end);
         }
     }
+}
+
+/// [`transform_stream`] for a datagram, which is in memory already: its one read and its one
+/// write cannot wait, so they need neither timeouts nor the drain's cut.
+async fn transform_datagram<P: Peer, X: Transform>(
+    peer: &mut P,
+    stream: &mut Transformer<X>,
+    flow: &mut Flow,
+) -> Result<End, Stop> {
+    let request = peer.read().await.map_err(Stop::Io)?;
+    flow.bytes_in = request.len();
+    let mut out = Vec::with_capacity(request.len());
+    stream.feed(request, &mut out).map_err(Stop::LineTooLong)?;
+    stream.finish(&mut out);
+    flow.bytes_out = out.len();
+    peer.write(&out).await.map_err(Stop::Io)?;
+    Ok(End::Finished)
 }

@@ -30,6 +30,7 @@ fn defaults_serve_both_on_12000_with_upper() {
             bind: None,
             port: 12000,
             transform: Builtin::Upper,
+            workers: std::thread::available_parallelism().map_or(1, usize::from),
             options: Options::default(),
         }
     );
@@ -49,13 +50,14 @@ fn every_flag_has_a_key() {
         "udp = true\ntcp = false\nbind = \"::1\"\nport = 7000\ntransform = \"count=s\"\n\
          allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
          max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
-         idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\n",
+         idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
     assert_eq!(settings.bind, Some("::1".parse().expect("ip")));
     assert_eq!(settings.port, 7000);
     assert_eq!(settings.transform.to_string(), "count=s");
+    assert_eq!(settings.workers, 3);
     assert_eq!(
         settings.options,
         Options {
@@ -76,7 +78,7 @@ fn every_flag_has_a_key() {
 #[test]
 fn flags_override_the_file() {
     let file = config_file(
-        "udp = true\ntcp = false\nport = 7000\ntransform = \"lower\"\nmax-line = 5\n\
+        "udp = true\ntcp = false\nport = 7000\ntransform = \"lower\"\nmax-line = 5\nworkers = 5\n\
          deny = [\"10.0.0.0/8\"]\nallow = [\"10.0.0.0/8\"]\n",
     );
     let args = ServerArgs {
@@ -85,6 +87,7 @@ fn flags_override_the_file() {
         transform: Some(Builtin::Echo),
         max_connections: Some(3),
         max_line: Some(9),
+        workers: Some(2),
         deny: vec![net("192.0.2.0/24")],
         drain_timeout: Some(Duration::from_secs(1).into()),
         bind: Some("127.0.0.1".parse().expect("ip")),
@@ -97,6 +100,7 @@ fn flags_override_the_file() {
     assert_eq!(settings.bind, Some("127.0.0.1".parse().expect("ip")));
     assert_eq!(settings.options.max_connections, 3);
     assert_eq!(settings.options.max_line, 9);
+    assert_eq!(settings.workers, 2);
     assert_eq!(
         settings.options.access.deny,
         [net("192.0.2.0/24")],
@@ -168,6 +172,7 @@ fn bad_values_name_the_key_and_the_file() {
         ("drain-timeout = \"soon\"", "drain-timeout", "`soon`"),
         ("max-connections = 0", "max-connections", "at least 1"),
         ("max-line = 0", "max-line", "at least 1"),
+        ("workers = 0", "workers", "at least 1"),
         ("idle-timeout = \"forever\"", "idle-timeout", "`forever`"),
         (
             "allow = [\"10.0.0.0/33\"]",

@@ -55,8 +55,10 @@
 //! - `server.rs`: the server side, [`Listener`] and [`Peer`].
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
-//! - `socket.rs`: building listening sockets (dual-stack, address reuse) with socket2.
+//! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
+//!   socket2.
 //! - `tcp.rs`, `udp.rs`: the two implementations.
+//! - `batch.rs`: datagrams received and replies sent many to a system call (recvmmsg, sendmmsg).
 //! - `error.rs`: [`TransportError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -64,6 +66,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+mod batch;
 mod client;
 mod error;
 mod resolve;
@@ -95,7 +98,23 @@ pub trait Transport: Send + Sync + 'static {
     /// [`TransportError::Bind`] when the address is in use, not local, or not permitted.
     fn bind(
         addr: SocketAddr,
-    ) -> impl Future<Output = Result<Self::Listener, TransportError>> + Send;
+    ) -> impl Future<Output = Result<Self::Listener, TransportError>> + Send {
+        async move { Self::listen(Self::bind_socket(addr, Sharing::Exclusive)?) }
+    }
+
+    /// Binds a server socket to `addr` (listening, for TCP) without tying it to a runtime, so
+    /// that it can be handed to the thread that will serve it; see [`listen`](Self::listen).
+    ///
+    /// # Errors
+    /// As for [`bind`](Self::bind).
+    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError>;
+
+    /// Serves a socket from [`bind_socket`](Self::bind_socket) on the runtime of the calling
+    /// thread, which must be inside one.
+    ///
+    /// # Errors
+    /// [`TransportError::Bind`] when the runtime cannot take the socket.
+    fn listen(socket: BoundSocket) -> Result<Self::Listener, TransportError>;
 
     /// Prepares to talk to the server at the first of `addrs` that answers; the others are
     /// tried in order when one fails.
@@ -106,6 +125,37 @@ pub trait Transport: Send + Sync + 'static {
         addrs: Vec<SocketAddr>,
         options: ClientOptions,
     ) -> impl Future<Output = Result<Self::Client, TransportError>> + Send;
+}
+
+/// Whether other sockets may bind the same address and port, to share its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// The port is this socket's alone: binding fails if anything holds it.
+    Exclusive,
+    /// `SO_REUSEPORT`: sockets bound so, by the same user, share the port, and the kernel
+    /// spreads clients between them by their address, so that each worker thread of a server
+    /// has a socket of its own. Binding fails if an exclusive socket holds the port.
+    Shared,
+}
+
+/// A server socket bound by [`Transport::bind_socket`], not yet served by any runtime.
+#[derive(Debug)]
+pub struct BoundSocket {
+    socket: socket2::Socket,
+    /// The address asked for, for error messages.
+    addr: SocketAddr,
+}
+
+impl BoundSocket {
+    /// The address the socket is bound to, with the real port when port 0 was asked for.
+    ///
+    /// # Errors
+    /// When the operating system cannot say.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.socket.local_addr()?.as_socket().ok_or_else(|| {
+            std::io::Error::other("the socket is bound to an address that is not IP")
+        })
+    }
 }
 
 /// TCP: a connection carries a byte stream, transformed as it arrives.

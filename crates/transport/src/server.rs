@@ -62,7 +62,10 @@ pub trait Peer: Send + 'static {
 
     /// Ends the exchange: TCP closes its sending side after all bytes are out, then discards
     /// what the client still sends until it closes too (for half a second at most), so that the
-    /// connection ends with a clean close rather than a reset; UDP sends the reply datagram.
+    /// connection ends with a clean close rather than a reset; UDP sends the reply datagram, or,
+    /// while datagrams received with it are still to be served, queues it to leave with theirs
+    /// in one system call once the last of them is closed, or when the listener is next
+    /// awaited or is dropped.
     ///
     /// # Errors
     /// [`TransportError::ReplyTooLarge`] when a UDP reply does not fit in one datagram (nothing is

@@ -6,13 +6,15 @@ use std::net::SocketAddr;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::Sharing;
+
 /// A non-blocking socket bound to `addr`, not yet listening.
 ///
 /// An unspecified IPv6 address is made dual-stack whatever the system default, so that `::`
 /// means "every address" as users expect. TCP sockets get `SO_REUSEADDR`, so that a restarted
 /// server can bind while connections of the last one linger in TIME_WAIT; it does not let two
-/// servers share a port on Linux.
-pub(crate) fn bound(addr: SocketAddr, kind: Type) -> io::Result<Socket> {
+/// servers share a port on Linux; [`Sharing::Shared`] does, for the sockets of one server.
+pub(crate) fn bound(addr: SocketAddr, kind: Type, sharing: Sharing) -> io::Result<Socket> {
     let protocol = if kind == Type::STREAM {
         Protocol::TCP
     } else {
@@ -25,7 +27,29 @@ pub(crate) fn bound(addr: SocketAddr, kind: Type) -> io::Result<Socket> {
     if kind == Type::STREAM {
         socket.set_reuse_address(true)?;
     }
+    if sharing == Sharing::Shared {
+        set_reuse_port(&socket)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket)
+}
+
+#[cfg(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+))]
+fn set_reuse_port(socket: &Socket) -> io::Result<()> {
+    socket.set_reuse_port(true)
+}
+
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
+)))]
+fn set_reuse_port(_: &Socket) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "this system cannot share a port between sockets (SO_REUSEPORT); use one worker",
+    ))
 }

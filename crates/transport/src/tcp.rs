@@ -10,7 +10,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
 use crate::{
-    Client, ClientOptions, Listener, Peer, PeerKind, Tcp, Transport, TransportError, socket,
+    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Sharing, Tcp, Transport,
+    TransportError, socket,
 };
 
 /// How many connections the kernel may hold ready before they are accepted (capped by the
@@ -28,15 +29,25 @@ impl Transport for Tcp {
     type Listener = TcpListener;
     type Client = TcpClient;
 
-    async fn bind(addr: SocketAddr) -> Result<TcpListener, TransportError> {
+    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError> {
         let bind_error = |source| TransportError::Bind {
             transport: Self::NAME,
             addr,
             source,
         };
-        let socket = socket::bound(addr, Type::STREAM).map_err(bind_error)?;
+        let socket = socket::bound(addr, Type::STREAM, sharing).map_err(bind_error)?;
         socket.listen(BACKLOG).map_err(bind_error)?;
-        let inner = tokio::net::TcpListener::from_std(socket.into()).map_err(bind_error)?;
+        Ok(BoundSocket { socket, addr })
+    }
+
+    fn listen(bound: BoundSocket) -> Result<TcpListener, TransportError> {
+        let inner = tokio::net::TcpListener::from_std(bound.socket.into()).map_err(|source| {
+            TransportError::Bind {
+                transport: Self::NAME,
+                addr: bound.addr,
+                source,
+            }
+        })?;
         Ok(TcpListener { inner })
     }
 

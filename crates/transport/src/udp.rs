@@ -16,11 +16,14 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use upcase_proto::{line_message, max_datagram, reply_line};
 
+use crate::batch::{Outbox, Received};
 use crate::{
-    Client, ClientOptions, Listener, Peer, PeerKind, Transport, TransportError, Udp, socket,
+    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Sharing, Transport,
+    TransportError, Udp, socket,
 };
 
-/// Receive buffers hold the largest possible datagram, so that nothing is ever cut short.
+/// The client's receive buffer holds the largest possible datagram, so that nothing is ever
+/// cut short.
 const RECV_BUF: usize = 65_536;
 
 impl Transport for Udp {
@@ -28,17 +31,29 @@ impl Transport for Udp {
     type Listener = UdpListener;
     type Client = UdpClient;
 
-    async fn bind(addr: SocketAddr) -> Result<UdpListener, TransportError> {
-        let bind_error = |source| TransportError::Bind {
-            transport: Self::NAME,
-            addr,
-            source,
-        };
-        let socket = socket::bound(addr, Type::DGRAM).map_err(bind_error)?;
-        let socket = UdpSocket::from_std(socket.into()).map_err(bind_error)?;
+    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError> {
+        let socket =
+            socket::bound(addr, Type::DGRAM, sharing).map_err(|source| TransportError::Bind {
+                transport: Self::NAME,
+                addr,
+                source,
+            })?;
+        Ok(BoundSocket { socket, addr })
+    }
+
+    fn listen(bound: BoundSocket) -> Result<UdpListener, TransportError> {
+        let socket =
+            UdpSocket::from_std(bound.socket.into()).map_err(|source| TransportError::Bind {
+                transport: Self::NAME,
+                addr: bound.addr,
+                source,
+            })?;
         Ok(UdpListener {
-            socket: Arc::new(socket),
-            buf: vec![0; RECV_BUF].into_boxed_slice(),
+            shared: Arc::new(Shared {
+                socket,
+                outbox: Outbox::default(),
+            }),
+            received: Received::new(),
         })
     }
 
@@ -70,13 +85,21 @@ async fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
-/// A bound UDP server socket.
+/// A bound UDP server socket. It receives datagrams in batches, and sends the replies to a
+/// batch together once all its datagrams have been served (see [`Peer::close`]).
 #[derive(Debug)]
 pub struct UdpListener {
-    /// The socket, shared with the peers that reply through it.
-    socket: Arc<UdpSocket>,
-    /// Where datagrams land before each is copied into its peer.
-    buf: Box<[u8]>,
+    /// The socket and the replies waiting on it, shared with the peers.
+    shared: Arc<Shared>,
+    /// The datagrams of the current batch.
+    received: Received,
+}
+
+/// What a listener shares with its peers.
+#[derive(Debug)]
+struct Shared {
+    socket: UdpSocket,
+    outbox: Outbox,
 }
 
 impl Listener for UdpListener {
@@ -84,26 +107,44 @@ impl Listener for UdpListener {
     const KIND: PeerKind = PeerKind::Datagram;
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
+        self.shared.socket.local_addr()
     }
 
     async fn accept(&mut self) -> io::Result<UdpPeer> {
-        let (n, addr) = self.socket.recv_from(&mut self.buf).await?;
+        let Shared { socket, outbox } = &*self.shared;
+        if self.received.left() == 0 {
+            // Replies of the last batch whose peers were dropped unanswered, or answered out
+            // of order, go before waiting for more.
+            let _ = outbox.flush(socket).await;
+            self.received.fill(socket).await?;
+        }
+        // Set before the peer exists, so that its close sees whether more of the batch follow.
+        outbox.set_pending(self.received.left().saturating_sub(1));
+        let (request, addr) = self
+            .received
+            .pop()
+            .ok_or_else(|| io::Error::other("received an empty batch"))?;
         Ok(UdpPeer {
-            socket: Arc::clone(&self.socket),
+            shared: Arc::clone(&self.shared),
             addr,
-            request: self.buf[..n].to_vec(),
+            request: request.to_vec(),
             read: false,
             reply: Vec::new(),
         })
     }
 }
 
+impl Drop for UdpListener {
+    fn drop(&mut self) {
+        self.shared.outbox.flush_now(&self.shared.socket);
+    }
+}
+
 /// One received datagram and the reply being built for it.
 #[derive(Debug)]
 pub struct UdpPeer {
-    /// The server socket, to send the reply from.
-    socket: Arc<UdpSocket>,
+    /// The server socket and its outbox, to send the reply through.
+    shared: Arc<Shared>,
     /// The datagram's source, where the reply goes.
     addr: SocketAddr,
     /// The datagram's payload.
@@ -141,7 +182,8 @@ impl Peer for UdpPeer {
                 max,
             });
         }
-        self.socket.send_to(&self.reply, self.addr).await?;
+        let Shared { socket, outbox } = &*self.shared;
+        outbox.push(socket, (self.addr, self.reply)).await?;
         Ok(())
     }
 }

@@ -374,3 +374,99 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
         "stale one replaced"
     );
 }
+
+/// Serves datagrams in place, one after another, as the server crate does.
+async fn serve_in_place(mut listener: <Udp as Transport>::Listener) {
+    while let Ok(peer) = listener.accept().await {
+        let _ = serve_peer(peer).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udp_answers_each_datagram_of_a_burst_once() {
+    let listener = Udp::bind(addr(V4)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    tokio::spawn(serve_in_place(listener));
+    // Four clients at once, each keeping up to 32 datagrams in flight (within what the
+    // kernel's default receive buffer holds), so that they queue up and are taken in batches.
+    let clients: Vec<_> = (0..4)
+        .map(|c| tokio::spawn(burst(server, c, 300, 32)))
+        .collect();
+    for client in clients {
+        client.await.expect("client task");
+    }
+}
+
+/// Sends `count` datagrams, at most `window` unanswered at a time, and checks that each is
+/// answered exactly once.
+async fn burst(server: SocketAddr, c: usize, count: usize, window: usize) {
+    let client = UdpSocket::bind(V4).await.expect("client socket");
+    let mut sent = 0;
+    let mut replies = Vec::new();
+    let mut buf = [0; 64];
+    while replies.len() < count {
+        while sent < count && sent - replies.len() < window {
+            let message = format!("client {c} datagram {sent}");
+            client
+                .send_to(message.as_bytes(), server)
+                .await
+                .expect("send");
+            sent += 1;
+        }
+        let (n, from) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+            .await
+            .expect("every datagram is answered")
+            .expect("receive");
+        assert_eq!(from, server);
+        replies.push(String::from_utf8(buf[..n].to_vec()).expect("text"));
+    }
+    replies.sort();
+    let mut expected: Vec<String> = (0..count)
+        .map(|i| format!("CLIENT {c} DATAGRAM {i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(replies, expected);
+    let extra = tokio::time::timeout(Duration::from_millis(100), client.recv_from(&mut buf)).await;
+    assert!(extra.is_err(), "one reply per datagram, no more");
+}
+
+#[tokio::test]
+async fn a_reply_waiting_for_its_batch_goes_when_the_rest_is_dropped_unanswered() {
+    let mut listener = Udp::bind(addr(V6)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let client = UdpSocket::bind(V6).await.expect("client socket");
+    client.send_to(b"answer me", server).await.expect("send");
+    client.send_to(b"refuse me", server).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let first = listener.accept().await.expect("first datagram");
+    serve_peer(first).await.expect("served");
+    // The second was taken in the same batch; a server that refuses it drops it.
+    drop(listener.accept().await.expect("second datagram"));
+    let mut buf = [0; 64];
+    tokio::spawn(serve_in_place(listener));
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+        .await
+        .expect("the first datagram is answered")
+        .expect("receive");
+    assert_eq!(&buf[..n], b"ANSWER ME");
+}
+
+#[tokio::test]
+async fn replies_waiting_for_their_batch_go_when_the_listener_is_dropped() {
+    let mut listener = Udp::bind(addr(V4)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let client = UdpSocket::bind(V4).await.expect("client socket");
+    client.send_to(b"one", server).await.expect("send");
+    client.send_to(b"two", server).await.expect("send");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    serve_peer(listener.accept().await.expect("first"))
+        .await
+        .expect("served");
+    drop(listener);
+    let mut buf = [0; 16];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+        .await
+        .expect("the reply is sent as the socket closes")
+        .expect("receive");
+    assert_eq!(&buf[..n], b"ONE");
+}

@@ -1,0 +1,255 @@
+//! Datagrams in batches. Under load, the cost of a UDP server is its system calls, so on Linux
+//! one `recvmmsg` takes up to [`BATCH`] datagrams and one `sendmmsg` sends as many replies, as
+//! quinn-udp and the kernel's own benchmarks do. Elsewhere, one datagram per call.
+//!
+//! Replies wait in an [`Outbox`] only while more datagrams of the same batch are still to be
+//! served: the reply to the last one sends them all. So a reply never waits for the next
+//! request, and a lone ping-pong client pays no extra latency.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+/// Most datagrams moved by one system call.
+pub(crate) const BATCH: usize = 64;
+
+/// A receive buffer holds the largest datagram there can be, so that none is ever cut short.
+/// Pages of a slot are touched only as far as datagrams fill them.
+const SLOT: usize = 65_536;
+
+/// One reply: where it goes and what it says.
+pub(crate) type Reply = (SocketAddr, Vec<u8>);
+
+/// Datagrams received in one call, handed out one at a time.
+#[derive(Debug)]
+pub(crate) struct Received {
+    /// One buffer per datagram of a batch.
+    slots: Vec<Box<[u8]>>,
+    /// Length and source of each datagram of the current batch.
+    got: Vec<(usize, SocketAddr)>,
+    /// The next datagram of `got` to hand out.
+    next: usize,
+}
+
+impl Received {
+    pub(crate) fn new() -> Self {
+        let slots = if cfg!(target_os = "linux") { BATCH } else { 1 };
+        Self {
+            slots: (0..slots)
+                .map(|_| vec![0; SLOT].into_boxed_slice())
+                .collect(),
+            got: Vec::with_capacity(slots),
+            next: 0,
+        }
+    }
+
+    /// How many datagrams of the current batch are still to be handed out.
+    pub(crate) fn left(&self) -> usize {
+        self.got.len() - self.next
+    }
+
+    /// The next datagram of the current batch, if any is left.
+    pub(crate) fn pop(&mut self) -> Option<(&[u8], SocketAddr)> {
+        let &(len, from) = self.got.get(self.next)?;
+        let slot = &self.slots[self.next];
+        self.next += 1;
+        Some((&slot[..len], from))
+    }
+
+    /// Waits for at least one datagram and takes as many as are queued, up to a batch.
+    pub(crate) async fn fill(&mut self, socket: &UdpSocket) -> io::Result<()> {
+        self.got.clear();
+        self.next = 0;
+        let Self { slots, got, .. } = self;
+        socket
+            .async_io(Interest::READABLE, || sys::recv(socket, slots, got))
+            .await
+    }
+}
+
+/// Replies waiting for the rest of their batch to be served.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    /// The replies.
+    replies: Mutex<Vec<Reply>>,
+    /// Datagrams of the current batch not yet handed out: while there are some, replies wait.
+    pending: AtomicUsize,
+}
+
+impl Outbox {
+    /// Records how many datagrams of the batch are still to be handed out.
+    pub(crate) fn set_pending(&self, n: usize) {
+        self.pending.store(n, Ordering::Release);
+    }
+
+    /// Queues `reply`; sends the queue when its batch has been handed out in full.
+    ///
+    /// # Errors
+    /// The first error of a reply that could not be sent; the others were sent.
+    pub(crate) async fn push(&self, socket: &UdpSocket, reply: Reply) -> io::Result<()> {
+        self.lock().push(reply);
+        if self.pending.load(Ordering::Acquire) > 0 {
+            return Ok(());
+        }
+        self.flush(socket).await
+    }
+
+    /// Sends every queued reply.
+    ///
+    /// # Errors
+    /// As for [`push`](Self::push).
+    pub(crate) async fn flush(&self, socket: &UdpSocket) -> io::Result<()> {
+        let mut replies = std::mem::take(&mut *self.lock());
+        let mut first_error = None;
+        let mut sent = 0;
+        while sent < replies.len() {
+            let rest = &replies[sent..];
+            match socket
+                .async_io(Interest::WRITABLE, || sys::send(socket, rest))
+                .await
+            {
+                Ok(n) => sent += n,
+                // The first reply of the call failed (a bad address, a firewall): skip it and
+                // go on with the others, which concern other clients.
+                Err(error) => {
+                    sent += 1;
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        replies.clear();
+        self.give_back(replies);
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Sends what can go without waiting, for when the socket is about to close.
+    pub(crate) fn flush_now(&self, socket: &UdpSocket) {
+        let replies = std::mem::take(&mut *self.lock());
+        let mut sent = 0;
+        while sent < replies.len() {
+            match socket.try_io(Interest::WRITABLE, || sys::send(socket, &replies[sent..])) {
+                Ok(n) => sent += n,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => sent += 1,
+            }
+        }
+    }
+
+    /// Keeps the queue's allocation for the next batch, unless another took its place.
+    fn give_back(&self, replies: Vec<Reply>) {
+        let mut queue = self.lock();
+        if queue.is_empty() && queue.capacity() < replies.capacity() {
+            *queue = replies;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Reply>> {
+        // A panic while the lock was held left a whole Vec behind: its replies are still good.
+        self.replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod sys {
+    use std::io::{self, IoSlice, IoSliceMut};
+    use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{
+        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+    };
+    use tokio::net::UdpSocket;
+
+    use super::Reply;
+
+    /// One `recvmmsg`: fills `slots` from the front, recording each datagram in `got`.
+    pub(super) fn recv(
+        socket: &UdpSocket,
+        slots: &mut [Box<[u8]>],
+        got: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<()> {
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), None);
+        let mut buffers: Vec<[IoSliceMut<'_>; 1]> = slots
+            .iter_mut()
+            .map(|slot| [IoSliceMut::new(slot)])
+            .collect();
+        let received = recvmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            buffers.iter_mut(),
+            MsgFlags::MSG_DONTWAIT,
+            None,
+        )?;
+        for message in received {
+            // A datagram without a source cannot be answered; its slot stays unused.
+            let from = message.address.as_ref().and_then(to_std);
+            got.push((
+                message.bytes,
+                from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One `sendmmsg` of as many of `replies` as fit in a batch; how many were sent.
+    pub(super) fn send(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
+        let replies = &replies[..replies.len().min(super::BATCH)];
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
+        let payloads: Vec<[IoSlice<'_>; 1]> = replies
+            .iter()
+            .map(|(_, bytes)| [IoSlice::new(bytes)])
+            .collect();
+        let addrs: Vec<Option<SockaddrStorage>> = replies
+            .iter()
+            .map(|(to, _)| Some(SockaddrStorage::from(*to)))
+            .collect();
+        let none: [ControlMessage<'_>; 0] = [];
+        let sent = sendmmsg(
+            socket.as_raw_fd(),
+            &mut headers,
+            &payloads,
+            addrs,
+            none,
+            MsgFlags::empty(),
+        )?;
+        Ok(sent.count())
+    }
+
+    fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
+        if let Some(v4) = addr.as_sockaddr_in() {
+            return Some(SocketAddr::V4(SocketAddrV4::from(*v4)));
+        }
+        addr.as_sockaddr_in6()
+            .map(|v6| SocketAddr::V6(SocketAddrV6::from(*v6)))
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+mod sys {
+    use std::io;
+    use std::net::SocketAddr;
+
+    use tokio::net::UdpSocket;
+
+    use super::Reply;
+
+    pub(super) fn recv(
+        socket: &UdpSocket,
+        slots: &mut [Box<[u8]>],
+        got: &mut Vec<(usize, SocketAddr)>,
+    ) -> io::Result<()> {
+        got.push(socket.try_recv_from(&mut slots[0])?);
+        Ok(())
+    }
+
+    pub(super) fn send(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
+        let (to, bytes) = &replies[0];
+        socket.try_send_to(bytes, *to).map(|_| 1)
+    }
+}

@@ -1,0 +1,104 @@
+//! `upcase server --workers N`: threads with sockets of their own on one shared port.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+
+use crate::util::{PATIENCE, start_server, upcase};
+
+/// Voluntary context switches of each worker thread, by thread name. A worker blocked in
+/// epoll with nothing to do makes none; one that serves makes at least one per wake-up.
+fn worker_switches(pid: u32) -> BTreeMap<String, u64> {
+    let mut switches = BTreeMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("the server's threads") {
+        let path = task.expect("a thread").path();
+        let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if !name.starts_with("upcase-worker") {
+            continue;
+        }
+        let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+        let count = status
+            .lines()
+            .find_map(|line| line.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a context switch count");
+        switches.insert(name.trim().to_owned(), count);
+    }
+    switches
+}
+
+#[test]
+fn every_worker_serves_a_share_of_many_clients() {
+    let server = start_server(&[
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "3",
+        "--max-datagrams-per-source",
+        "0",
+        "--max-connections-per-source",
+        "0",
+    ]);
+    let before = worker_switches(server.child.id());
+    assert_eq!(before.len(), 3, "one thread per worker: {before:?}");
+
+    // Clients differ by source port, which is what the kernel spreads them by: with 64 of each,
+    // the chance that a worker gets none is below one in ten million.
+    for i in 0..64 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        udp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let message = format!("datagram {i}");
+        udp.send_to(message.as_bytes(), server.udp()).expect("send");
+        let mut reply = [0; 64];
+        let n = udp.recv(&mut reply).expect("a reply");
+        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
+
+        let mut tcp = TcpStream::connect(server.tcp()).expect("connect");
+        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let message = format!("stream {i}");
+        tcp.write_all(message.as_bytes()).expect("send");
+        tcp.shutdown(Shutdown::Write).expect("half-close");
+        let mut reply = String::new();
+        tcp.read_to_string(&mut reply).expect("the reply");
+        assert_eq!(reply, message.to_uppercase());
+    }
+
+    let after = worker_switches(server.child.id());
+    for (worker, count) in &before {
+        assert!(
+            after[worker] > *count,
+            "{worker} served nobody: {before:?} then {after:?}"
+        );
+    }
+    assert!(server.signal("TERM").success());
+}
+
+#[test]
+fn a_port_held_by_a_server_with_workers_is_in_use_for_another() {
+    for transport in ["--tcp", "--udp"] {
+        let first = start_server(&["--bind", "127.0.0.1", transport, "--workers", "2"]);
+        let port = first.port().to_string();
+        let name = &transport[2..];
+        upcase()
+            .args(["server", transport, "--bind", "127.0.0.1", "--port", &port])
+            .args(["--workers", "3"])
+            .assert()
+            .code(1)
+            .stdout("")
+            .stderr(format!(
+                "upcase: cannot listen on {name} 127.0.0.1:{port}: address already in use; pick another --port or --bind, or stop what holds it\n"
+            ));
+    }
+}
+
+#[test]
+fn zero_workers_is_a_usage_error() {
+    upcase()
+        .args(["server", "--workers", "0"])
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(
+            "upcase: invalid value '0' for '--workers <N>': 0 is not in 1..=4294967295; see 'upcase server --help'\n",
+        );
+}
