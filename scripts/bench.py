@@ -140,7 +140,7 @@ def measure(server_entry, scenario, duration):
         before = server.cpu_seconds()
         out = subprocess.run(
             [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(server.port),
-             "--duration", f"{duration}s", "--json"] + flags,
+             "--duration", f"{duration}s", "--timeout", "5s", "--json"] + flags,
             cwd=ROOT, capture_output=True, text=True, timeout=duration + 60)
         cpu = server.cpu_seconds() - before
     finally:

@@ -135,3 +135,36 @@ fn bad_flags_exit_2_and_no_server_exits_1() {
             "upcase: cannot connect over tcp to 127.0.0.1:",
         ));
 }
+
+#[test]
+fn a_server_that_stops_answering_ends_the_run_with_its_requests_lost() {
+    // Accepts, then neither reads nor writes: small requests go unanswered, large ones fill
+    // the socket buffers and block the sender.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = hole.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = hole.incoming().collect();
+        drop(held);
+    });
+    for size in ["64", "4000000"] {
+        bench(
+            port,
+            &[
+                "--tcp",
+                "--window",
+                "4",
+                "--size",
+                size,
+                "--timeout",
+                "300ms",
+            ],
+        )
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::is_match(r"replies: 0 \(0/s\), lost [1-4], wrong 0\n").expect("regex"),
+        )
+        .stderr("upcase: no reply came; is the server running there?\n");
+    }
+}

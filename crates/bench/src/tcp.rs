@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Mutex, Semaphore};
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::command::Run;
 use crate::payload::{Checker, request};
@@ -17,7 +17,16 @@ use crate::report::Tally;
 /// requests in order (TCP keeps them in order) and frees a slot for each. Reading and writing
 /// at once keeps a large window from filling both socket buffers and stalling.
 pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<Tally> {
-    let stream = TcpStream::connect(addr).await?;
+    // A server with a short listen queue makes some handshakes wait for a SYN retry: wait,
+    // but not past the end of the run.
+    let stream = timeout_at(run.deadline, TcpStream::connect(addr))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no connection was set up before the run ended",
+            )
+        })??;
     stream.set_nodelay(true)?;
     let (mut from_server, mut to_server) = stream.into_split();
     let slots = Arc::new(Semaphore::new(run.window));
@@ -30,6 +39,7 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
             let mut req = Vec::with_capacity(run.size);
             let mut seq = 0;
             while Instant::now() < run.deadline {
+                // Closed when the reader gives up: then stop sending.
                 let Ok(slot) = slots.acquire().await else {
                     break;
                 };
@@ -37,7 +47,11 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
                 request(seq, run.size, &mut req);
                 // Recorded before sending, so the reader always finds it.
                 in_flight.lock().await.push_back((seq, Instant::now()));
-                to_server.write_all(&req).await?;
+                // A server that stops reading is the reader's to count; don't wait on it forever.
+                match timeout(run.timeout, to_server.write_all(&req)).await {
+                    Ok(written) => written?,
+                    Err(_elapsed) => break,
+                }
                 seq += 1;
             }
             std::io::Result::Ok(to_server)
@@ -45,6 +59,7 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
     };
     let reader = {
         let run = Arc::clone(&run);
+        let slots = Arc::clone(&slots);
         async move {
             let mut tally = Tally::new();
             let mut checker = Checker::default();
@@ -84,6 +99,11 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
                 replies.drain(..taken);
             }
         }
+    };
+    let reader = async {
+        let tally = reader.await;
+        slots.close();
+        tally
     };
     let (written, tally) = tokio::join!(writer, reader);
     // The writer's error matters only if the reader did not already account for it.
