@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -192,14 +192,18 @@ pub async fn serve<L, X>(
         let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port) else {
             continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
         };
-        let served = serve_peer(peer, L::KIND, transform.clone(), Arc::clone(shared));
+        // The permit and the slot go into the peer's future rather than a wrapper around it:
+        // a future awaited inside another is stored twice, and this one stays alive as long as
+        // its connection, idle or not.
+        let served = serve_peer(
+            peer,
+            L::KIND,
+            transform.clone(),
+            Arc::clone(shared),
+            (permit, slot),
+        );
         match L::KIND {
-            PeerKind::Connection => {
-                tasks.spawn(async move {
-                    served.await;
-                    drop((permit, slot));
-                });
-            }
+            PeerKind::Connection => drop(tasks.spawn(served)),
             PeerKind::Datagram => served.await,
         }
     }
@@ -325,12 +329,14 @@ struct Flow {
     bytes_out: usize,
 }
 
-/// Serves one admitted peer to the end, then counts and logs how it ended.
+/// Serves one admitted peer to the end, then counts and logs how it ended; `_held` (its
+/// connection permit and source slot) is let go when it returns.
 async fn serve_peer<P: Peer, X: Transform>(
     mut peer: P,
     kind: PeerKind,
     transform: X,
     shared: Arc<Service>,
+    _held: (Option<OwnedSemaphorePermit>, Option<SourceSlot>),
 ) {
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
