@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Whole-server benchmarks: upcase beside its peers, measured in one run with one load generator.
 
-    python3 scripts/bench.py [--duration 3] [--idle 10000]
+    python3 scripts/bench.py [--duration 3] [--repeat 3] [--idle 10000] [--only TEXT] [--servers A,B]
 
 Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
 if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
 `upcase bench`, and prints a Markdown table: replies per second, the server's CPU time per reply
 (utime + stime from /proc, its threads and child processes included) and latency percentiles,
-each also as a ratio to the floor. Then the server memory held per idle TCP connection.
+each also as a ratio to the floor. Each cell is measured --repeat times, the servers taking
+turns, and the run with the median replies/s is shown. Then the server memory held per idle
+TCP connection.
 Absolute figures drift between runs and machines; compare within one run.
 """
 
@@ -153,6 +155,18 @@ def measure(server_entry, scenario, duration):
     return report
 
 
+def median(reports):
+    """The run with the median replies/s, so that its figures belong together; any failure wins."""
+    if any(r is None for r in reports):
+        return None
+    failed = [r for r in reports if "error" in r or not r.get("ok", True) or r.get("lost")
+              or r.get("wrong")]
+    if failed:
+        return failed[0]
+    ranked = sorted(reports, key=lambda r: r["replies_per_second"])
+    return ranked[len(ranked) // 2]
+
+
 def idle_memory(server_entry, count):
     name, start, serves = server_entry
     if "tcp" not in serves or name.startswith("socat"):
@@ -182,6 +196,8 @@ def ratio(value, floor):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=3, help="seconds per measurement")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="measurements of each cell, servers taking turns; the median is shown")
     parser.add_argument("--idle", type=int, default=10000,
                         help="idle connections to hold (0 to skip the memory measure)")
     parser.add_argument("--only", default="", help="scenarios whose name holds this text")
@@ -198,9 +214,14 @@ def main():
 
     results = {}
     for scenario in scenarios:
-        for entry in servers:
-            results[(scenario[0], entry[0])] = measure(entry, scenario, args.duration)
-            print(f"measured {scenario[0]} on {entry[0]}", file=sys.stderr)
+        runs = {entry[0]: [] for entry in servers}
+        for turn in range(args.repeat):
+            for entry in servers:
+                runs[entry[0]].append(measure(entry, scenario, args.duration))
+                print(f"measured {scenario[0]} on {entry[0]} ({turn + 1}/{args.repeat})",
+                      file=sys.stderr)
+        for name, reports in runs.items():
+            results[(scenario[0], name)] = median(reports)
 
     names = [entry[0] for entry in servers]
     print(f"| scenario | measure | " + " | ".join(names) + " |")
