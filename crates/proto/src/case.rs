@@ -24,12 +24,20 @@ pub struct Lower;
 
 impl Transform for Upper {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if text.is_ascii() {
+            // Copy, then map in place: both are simple loops over bytes that the compiler
+            // vectorises, which a byte-at-a-time map into the vector is not.
+            let start = out.len();
+            out.extend_from_slice(text.as_bytes());
+            out[start..].make_ascii_uppercase();
+            return;
+        }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_uppercase));
         map_case(
             text,
             out,
-            <[u8]>::make_ascii_uppercase,
+            (<[u8]>::make_ascii_uppercase, |b: u8| b.to_ascii_uppercase()),
             char::to_uppercase,
             table,
         );
@@ -38,12 +46,20 @@ impl Transform for Upper {
 
 impl Transform for Lower {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
+        if text.is_ascii() {
+            // Copy, then map in place: both are simple loops over bytes that the compiler
+            // vectorises, which a byte-at-a-time map into the vector is not.
+            let start = out.len();
+            out.extend_from_slice(text.as_bytes());
+            out[start..].make_ascii_lowercase();
+            return;
+        }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_lowercase));
         map_case(
             text,
             out,
-            <[u8]>::make_ascii_lowercase,
+            (<[u8]>::make_ascii_lowercase, |b: u8| b.to_ascii_lowercase()),
             char::to_lowercase,
             table,
         );
@@ -80,77 +96,88 @@ impl TwoByteTable {
     }
 }
 
+/// The most bytes a case mapping makes of one byte of UTF-8: `ΐ`, two bytes, upper-cases to
+/// three characters of two bytes; no character grows more, whatever its length.
+const MAX_GROWTH: usize = 3;
+
+/// Slack at the end of the output, so that a two-byte character's mapping can be copied as a
+/// whole table entry, whatever its length, without a branch.
+const SLACK: usize = 8;
+
 /// Appends `text` mapped by `ascii` on runs of ASCII, by `table` on two-byte characters and by
 /// `full` on the others.
-fn map_case<I>(
+/// `ascii_byte` is `ascii` for one byte, generic so that it is inlined in the per-byte loop;
+/// `ascii` is called on whole runs.
+fn map_case<I: Iterator<Item = char>>(
     text: &str,
     out: &mut Vec<u8>,
-    ascii: fn(&mut [u8]),
-    full: fn(char) -> I,
+    (ascii, ascii_byte): (fn(&mut [u8]), impl Fn(u8) -> u8),
+    full: impl Fn(char) -> I,
     table: &TwoByteTable,
-) where
-    I: Iterator<Item = char>,
-{
-    out.reserve(text.len());
-    if text.is_ascii() {
-        // Copy, then map in place: both are simple loops over bytes that the compiler
-        // vectorises, which a byte-at-a-time map into the vector is not.
-        let start = out.len();
-        out.extend_from_slice(text.as_bytes());
-        ascii(&mut out[start..]);
-        return;
-    }
+) {
+    let start = out.len();
+    // Writing into a slice sized for the worst case, then trimming, spares every character a
+    // capacity check; the zeroing costs less than those checks.
+    out.resize(start + MAX_GROWTH * text.len() + SLACK, 0);
+    let written = map_into(text, &mut out[start..], (ascii, ascii_byte), full, table);
+    out.truncate(start + written);
+}
+
+/// [`map_case`] into `dst`, which has room for the worst case and [`SLACK`]; returns how many
+/// bytes it wrote.
+fn map_into<I: Iterator<Item = char>>(
+    text: &str,
+    dst: &mut [u8],
+    (ascii, ascii_byte): (fn(&mut [u8]), impl Fn(u8) -> u8),
+    full: impl Fn(char) -> I,
+    table: &TwoByteTable,
+) -> usize {
     let bytes = text.as_bytes();
-    let mut at = 0;
+    let (mut at, mut o) = (0, 0);
+    // ASCII bytes in a row so far: text in other scripts has short ASCII runs (a space, a
+    // comma), mapped a byte at a time; a run that gets long is mapped a block at a time.
+    let mut ascii_run = 0;
     while let Some(&lead) = bytes.get(at) {
         if lead.is_ascii() {
-            // Text in other scripts has short ASCII runs (a space, a comma), for which
-            // measuring the run costs more than mapping it: measure only from 8 bytes on.
-            let short = bytes[at..]
-                .iter()
-                .take(8)
-                .take_while(|b| b.is_ascii())
-                .count();
-            let run = if short < 8 {
-                short
+            ascii_run += 1;
+            if ascii_run > 8 {
+                let run = ascii_prefix(&bytes[at..]);
+                dst[o..o + run].copy_from_slice(&bytes[at..at + run]);
+                ascii(&mut dst[o..o + run]);
+                at += run;
+                o += run;
+                ascii_run = 0;
             } else {
-                ascii_prefix(&bytes[at..])
-            };
-            let start = out.len();
-            out.extend_from_slice(&bytes[at..at + run]);
-            ascii(&mut out[start..]);
-            at += run;
+                dst[o] = ascii_byte(lead);
+                at += 1;
+                o += 1;
+            }
             continue;
         }
-        // `text` is valid UTF-8, so a lead byte below 0xE0 starts a two-byte character.
+        ascii_run = 0;
+        // The input is valid UTF-8, so a lead byte below 0xE0 starts a two-byte character.
         if lead < 0xE0
             && let Some(&next) = bytes.get(at + 1)
         {
             let entry = &table.0[usize::from(lead & 0x1F) << 6 | usize::from(next & 0x3F)];
-            match entry[0] {
-                TOO_LONG => {} // std's mapping, below
-                // Most map to another two-byte character: a copy of known size is cheapest.
-                2 => {
-                    out.extend_from_slice(&[entry[1], entry[2]]);
-                    at += 2;
-                    continue;
-                }
-                len => {
-                    out.extend_from_slice(&entry[1..=usize::from(len)]);
-                    at += 2;
-                    continue;
-                }
+            if entry[0] != TOO_LONG {
+                // The whole entry, whatever the mapping's length: one fixed-size copy.
+                dst[o..o + 7].copy_from_slice(&entry[1..]);
+                at += 2;
+                o += usize::from(entry[0]);
+                continue;
             }
         }
-        let mut chars = text[at..].chars();
-        if let Some(c) = chars.next() {
-            let mut utf8 = [0; 4];
-            for mapped in full(c) {
-                out.extend_from_slice(mapped.encode_utf8(&mut utf8).as_bytes());
-            }
-            at += c.len_utf8();
+        // `at` is always at a character boundary: every branch above steps over whole ones.
+        let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+            break;
+        };
+        for mapped in full(c) {
+            o += mapped.encode_utf8(&mut dst[o..]).len();
         }
+        at += c.len_utf8();
     }
+    o
 }
 
 /// How many bytes at the start of `bytes` are ASCII, checked a block at a time.
@@ -162,4 +189,25 @@ fn ascii_prefix(bytes: &[u8]) -> usize {
         .count()
         * BLOCK;
     whole + bytes[whole..].iter().take_while(|b| b.is_ascii()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `map_case` sizes its output by this bound: a character that grew more would overrun it.
+    #[test]
+    fn no_character_grows_more_than_max_growth() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            for mapped in [
+                c.to_uppercase().map(char::len_utf8).sum::<usize>(),
+                c.to_lowercase().map(char::len_utf8).sum::<usize>(),
+            ] {
+                assert!(
+                    mapped <= MAX_GROWTH * c.len_utf8(),
+                    "{c:?} grows to {mapped} bytes"
+                );
+            }
+        }
+    }
 }
