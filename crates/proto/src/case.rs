@@ -25,12 +25,7 @@ pub struct Lower;
 impl Transform for Upper {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_ascii() {
-            // Copy, then map in place: both are simple loops over bytes that the compiler
-            // vectorises, which a byte-at-a-time map into the vector is not.
-            let start = out.len();
-            out.extend_from_slice(text.as_bytes());
-            out[start..].make_ascii_uppercase();
-            return;
+            return map_ascii(text.as_bytes(), out, <[u8]>::make_ascii_uppercase);
         }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_uppercase));
@@ -47,12 +42,7 @@ impl Transform for Upper {
 impl Transform for Lower {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_ascii() {
-            // Copy, then map in place: both are simple loops over bytes that the compiler
-            // vectorises, which a byte-at-a-time map into the vector is not.
-            let start = out.len();
-            out.extend_from_slice(text.as_bytes());
-            out[start..].make_ascii_lowercase();
-            return;
+            return map_ascii(text.as_bytes(), out, <[u8]>::make_ascii_lowercase);
         }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_lowercase));
@@ -94,6 +84,16 @@ impl TwoByteTable {
             .collect();
         Self(entries)
     }
+}
+
+/// Appends ASCII `text` mapped by `ascii`: a copy, then a map in place, both simple loops over
+/// bytes that the compiler vectorises, which a byte-at-a-time map into the vector is not.
+/// Kept out of line: inlined into its callers, it was compiled into slower code.
+#[inline(never)]
+fn map_ascii(text: &[u8], out: &mut Vec<u8>, ascii: fn(&mut [u8])) {
+    let start = out.len();
+    out.extend_from_slice(text);
+    ascii(&mut out[start..]);
 }
 
 /// The most bytes a case mapping makes of one byte of UTF-8: `ΐ`, two bytes, upper-cases to
