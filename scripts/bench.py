@@ -116,10 +116,7 @@ def descendants(pid):
 SERVERS = [
     # name, how to start it (for udp, tcp, reconnect), what it serves
     ("floor", lambda kind: Server([FLOOR, "0"]), {"udp", "tcp", "reconnect"}),
-    ("upcase", lambda kind: Server([UPCASE, "server", "--bind", "127.0.0.1", "--port", "0",
-                                    "--max-datagrams-per-source", "0",
-                                    "--max-connections-per-source", "0"]),
-     {"udp", "tcp", "reconnect"}),
+    ("upcase", lambda kind: upcase_server([]), {"udp", "tcp", "reconnect"}),
     ("naive tokio", lambda kind: Server([NAIVE, "0"]), {"udp", "tcp", "reconnect"}),
     ("textbook Python", lambda kind: Server(
         ["python3", os.path.join(TEXTBOOK, "UDPServer.py" if kind == "udp" else "TCPServer.py")]),
@@ -129,6 +126,20 @@ SERVERS = [
          "SYSTEM:stdbuf -o0 tr a-z A-Z"], port=p))(free_port()),
      {"tcp", "reconnect"}),
 ]
+
+
+# Measured only when named by --servers: upcase on one worker thread, to show the scaling.
+EXTRA_SERVERS = [
+    ("upcase 1 worker", lambda kind: upcase_server(["--workers", "1"]),
+     {"udp", "tcp", "reconnect"}),
+]
+
+
+def upcase_server(flags):
+    """upcase with its per-source limits off: the load comes from one address."""
+    return Server([UPCASE, "server", "--bind", "127.0.0.1", "--port", "0",
+                   "--max-datagrams-per-source", "0", "--max-connections-per-source", "0"]
+                  + flags)
 
 
 def measure(server_entry, scenario, duration):
@@ -209,7 +220,11 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
     if not args.no_build:
         build()
-    servers = [e for e in SERVERS if not args.servers or e[0] in args.servers.split(",")]
+    if args.servers:
+        wanted = args.servers.split(",")
+        servers = [e for e in SERVERS + EXTRA_SERVERS if e[0] in wanted]
+    else:
+        servers = SERVERS
     scenarios = [s for s in SCENARIOS if args.only.lower() in s[0].lower()]
 
     results = {}
