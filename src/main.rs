@@ -94,9 +94,18 @@ fn usage_error(error: &clap::Error) -> String {
         return "no command given: use 'upcase server' or 'upcase client'; see 'upcase --help'"
             .into();
     }
+    // The message is the first paragraph; some (missing arguments) go on over several lines.
     let rendered = error.render().to_string();
-    let first = rendered.lines().next().unwrap_or("invalid command line");
-    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let paragraph: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let first = match paragraph.join(" ") {
+        joined if joined.is_empty() => "invalid command line".to_owned(),
+        joined => joined,
+    };
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
     let help = match std::env::args().nth(1).as_deref() {
         Some(sub @ ("server" | "client" | "bench")) => format!("upcase {sub} --help"),
         _ => "upcase --help".to_owned(),

@@ -5,6 +5,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
+//! - `ping`: `upcase client --count N` and `--json`.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
@@ -13,6 +14,7 @@ mod abuse;
 mod bench;
 mod client;
 mod examples;
+mod ping;
 mod server;
 mod textbook;
 mod util;

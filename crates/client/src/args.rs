@@ -32,7 +32,23 @@ pub struct ClientArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retries: u32,
 
+    /// Probe the server N times, like ping: one line per probe with its round-trip time, then a
+    /// summary. Each probe is a new connection (TCP) or socket (UDP), sent once
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Time between the starts of two probes, with --count
+    #[arg(long, value_name = "DURATION", default_value = "1s", requires = "count",
+          value_parser = positive_duration)]
+    pub interval: humantime::Duration,
+
+    /// Print JSON instead of text: one object for a message, one per probe and a summary for
+    /// --count
+    #[arg(long)]
+    pub json: bool,
+
     /// Words to send as one message, joined by single spaces; without any, read standard input
+    /// (with --count: the probe's message, `ping` when none is given)
     #[arg(value_name = "MESSAGE")]
     pub message: Vec<OsString>,
 }
@@ -72,6 +88,8 @@ mod tests {
         );
         assert_eq!(*args.timeout, std::time::Duration::from_secs(1));
         assert!(args.message.is_empty());
+        assert_eq!((args.count, args.json), (None, false));
+        assert_eq!(*args.interval, std::time::Duration::from_secs(1));
     }
 
     #[test]
@@ -79,6 +97,19 @@ mod tests {
         let args = parse(&["--udp", "hello", "big", "world"]).expect("valid");
         assert!(args.udp);
         assert_eq!(args.message, ["hello", "big", "world"]);
+    }
+
+    #[test]
+    fn interval_needs_count_and_count_is_positive() {
+        let error = parse(&["--interval", "200ms"]).expect_err("no count");
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(parse(&["--count", "0"]).is_err());
+        let args = parse(&["--count", "3", "--interval", "200ms", "--json"]).expect("valid");
+        assert_eq!((args.count, args.json), (Some(3), true));
+        assert_eq!(*args.interval, std::time::Duration::from_millis(200));
     }
 
     #[test]

@@ -9,7 +9,11 @@ use upcase_proto::{line_message, reply_line};
 use upcase_transport::{Client, ClientOptions, Tcp, Transport, TransportError, Udp, resolve};
 
 use crate::output::{Stdout, unmark};
+use crate::ping::{json_line, ping};
 use crate::{ClientArgs, ClientError};
+
+/// Standard output, as the modes write to it.
+pub(crate) type Out = Stdout;
 
 /// The textbook's prompt, shown before each line when standard input is a terminal.
 pub const PROMPT: &str = "Input lowercase sentence:";
@@ -47,12 +51,32 @@ async fn talk<T: Transport>(
     addrs: Vec<SocketAddr>,
     options: ClientOptions,
 ) -> Result<(), ClientError> {
-    let mut client = T::connect(addrs, options).await?;
     let mut stdout = Stdout::new();
-    if !args.message.is_empty() {
-        let words: Vec<&[u8]> = args.message.iter().map(|word| word.as_bytes()).collect();
-        let reply = client.exchange(&words.join(&b' ')).await?;
+    if let Some(count) = args.count {
+        return ping::<T>(args, addrs, options, count, &mut stdout).await;
+    }
+    let started = tokio::time::Instant::now();
+    let mut client = T::connect(addrs, options).await?;
+    if let Some(message) = message(args) {
+        let reply = client.exchange(&message).await?;
+        if args.json {
+            let report = OneShot {
+                transport: T::NAME,
+                server: client.peer().to_string(),
+                request_bytes: message.len(),
+                reply_bytes: reply.len(),
+                rtt_ms: started.elapsed().as_secs_f64() * 1e3,
+                reply: String::from_utf8_lossy(&reply),
+            };
+            return write_out(&mut stdout, json_line(&report).as_bytes()).await;
+        }
         print_reply(&mut stdout, &reply).await
+    } else if args.json {
+        Err(ClientError::Usage(
+            "--json needs a MESSAGE or --count: replies to standard input are printed as they \
+             come; see 'upcase client --help'"
+                .into(),
+        ))
     } else if std::io::stdin().is_terminal() {
         prompt_loop(&mut client, &mut stdout).await
     } else {
@@ -67,6 +91,28 @@ async fn talk<T: Transport>(
                 error => error.into(),
             })
     }
+}
+
+/// The one-shot mode's report under `--json`.
+#[derive(serde::Serialize)]
+struct OneShot<'a> {
+    transport: &'static str,
+    server: String,
+    request_bytes: usize,
+    reply_bytes: usize,
+    /// From the start of the connection (TCP) to the end of the reply.
+    rtt_ms: f64,
+    /// The reply as text; bytes that are not UTF-8 show as U+FFFD (`reply_bytes` counts them).
+    reply: std::borrow::Cow<'a, str>,
+}
+
+/// The MESSAGE words joined by single spaces, if any were given.
+pub(crate) fn message(args: &ClientArgs) -> Option<Vec<u8>> {
+    if args.message.is_empty() {
+        return None;
+    }
+    let words: Vec<&[u8]> = args.message.iter().map(|word| word.as_bytes()).collect();
+    Some(words.join(&b' '))
 }
 
 /// The textbook's client, looped: prompt, read a line, send it, print the reply.
@@ -96,7 +142,7 @@ async fn print_reply(stdout: &mut Stdout, reply: &[u8]) -> Result<(), ClientErro
     write_out(stdout, &out).await
 }
 
-async fn write_out(stdout: &mut Stdout, bytes: &[u8]) -> Result<(), ClientError> {
+pub(crate) async fn write_out(stdout: &mut Stdout, bytes: &[u8]) -> Result<(), ClientError> {
     let written = async {
         stdout.write_all(bytes).await?;
         stdout.flush().await

@@ -24,6 +24,17 @@ pub enum ClientError {
         /// What went wrong.
         error: TransportError,
     },
+    /// The flags ask for something the mode cannot do.
+    #[error("{0}")]
+    Usage(String),
+    /// Not one probe of `--count` was answered.
+    #[error("no reply to any of {count} probes to {server}; is the server running there?")]
+    NoReplies {
+        /// Probes sent.
+        count: u64,
+        /// Where they went.
+        server: String,
+    },
     /// Standard input could not be read.
     #[error("cannot read standard input: {}", describe(.0))]
     Input(io::Error),
@@ -37,7 +48,7 @@ impl ClientError {
     /// 1 for everything the network or the system did.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ClientError::TooLarge(_) => 2,
+            ClientError::TooLarge(_) | ClientError::Usage(_) => 2,
             _ => 1,
         }
     }

@@ -6,11 +6,15 @@
 //!   prints the reply and exits;
 //! - standard input is a terminal: prompts `Input lowercase sentence:` for each line until EOF;
 //! - standard input is a pipe or file: streams it (TCP) or sends each line as a datagram (UDP),
-//!   writing the replies to standard output as they come.
+//!   writing the replies to standard output as they come;
+//! - `--count N`: probes the server N times like ping, a line per probe and a summary.
+//!
+//! `--json` prints the one-shot and probing modes as JSON.
 //!
 //! # Layout
 //! - `args.rs`: [`ClientArgs`], the command-line flags.
 //! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
+//! - `ping.rs`: the probing mode and its summary.
 //! - `output.rs`: standard output, where a reader that went away is not an error.
 //! - `error.rs`: [`ClientError`], its hints and its exit codes.
 #![deny(missing_docs)]
@@ -20,6 +24,7 @@ mod args;
 mod command;
 mod error;
 mod output;
+mod ping;
 
 pub use args::ClientArgs;
 pub use command::command;
