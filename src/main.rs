@@ -24,6 +24,14 @@ use upcase_server::ServerArgs;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+
+    /// Log more: -v for each connection and datagram, -vv for everything; overrides RUST_LOG
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Log less: -q for warnings and errors only, -qq for errors only; overrides RUST_LOG
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    quiet: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -54,7 +62,7 @@ fn main() -> ExitCode {
         }
         Err(error) => return fail(2, &usage_error(&error)),
     };
-    init_logging(&cli.command);
+    init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -113,14 +121,23 @@ fn usage_error(error: &clap::Error) -> String {
     format!("{first}; see '{help}'")
 }
 
-/// Logs go to stderr; RUST_LOG overrides the default level (info for the server, warn for the
-/// client, whose stdout is for replies and whose stderr is for errors).
-fn init_logging(command: &Command) {
-    let default = match command {
-        Command::Server(_) => "info",
-        Command::Client(_) | Command::Bench(_) => "warn",
+/// Logs go to stderr. The level is -v/-q if given, else RUST_LOG, else the command's default:
+/// info for the server, warn for the client and the load generator, whose stdout is for
+/// results and whose stderr is for errors.
+fn init_logging(cli: &Cli) {
+    const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+    let default = match cli.command {
+        Command::Server(_) => 2,
+        Command::Client(_) | Command::Bench(_) => 1,
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = if cli.verbose > 0 || cli.quiet > 0 {
+        let level = (default + usize::from(cli.verbose))
+            .saturating_sub(usize::from(cli.quiet))
+            .min(LEVELS.len() - 1);
+        EnvFilter::new(LEVELS[level])
+    } else {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LEVELS[default]))
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

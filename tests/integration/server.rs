@@ -298,3 +298,33 @@ fn default_bind_falls_back_to_ipv4_where_the_host_has_no_ipv6() {
     assert_eq!(tcp_exchange(v4, b"ipv4 only"), b"IPV4 ONLY");
     assert_eq!(udp_exchange(v4, "127.0.0.1:0", b"ipv4 only"), b"IPV4 ONLY");
 }
+
+#[test]
+fn v_and_q_set_the_log_level_over_rust_log() {
+    let server = crate::util::start_server_logged(&["--bind", "127.0.0.1", "--tcp", "-v"], "error");
+    assert_eq!(tcp_exchange(server.tcp(), b"hi"), b"HI");
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(
+        log.contains(" INFO ") && log.contains("serving transform upper; workers "),
+        "{log}"
+    );
+    assert!(
+        log.contains(" DEBUG ") && log.contains(", 2 bytes in, 2 out"),
+        "{log}"
+    );
+
+    let server = crate::util::start_server_logged(&["--bind", "127.0.0.1", "--tcp", "-q"], "debug");
+    assert_eq!(tcp_exchange(server.tcp(), b"hi"), b"HI");
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(!log.contains(" INFO ") && !log.contains(" DEBUG "), "{log}");
+
+    upcase()
+        .args(["server", "-v", "-q"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with(
+            "upcase: the argument '--verbose...' cannot be used with '--quiet...'",
+        ));
+}
