@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use upcase_bench::BenchArgs;
 use upcase_client::ClientArgs;
@@ -42,6 +42,19 @@ enum Command {
     Client(ClientArgs),
     /// Load an echo or capitalization server, check every reply, report replies/s and latency
     Bench(BenchArgs),
+    /// Print a shell completion script, for example: upcase completions bash > /etc/bash_completion.d/upcase
+    Completions {
+        /// The shell to complete in
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print a manual page (roff): upcase(1), or with a command, its own page, for example:
+    /// upcase man server > /usr/local/share/man/man1/upcase-server.1
+    Man {
+        /// The command whose page to print: server, client or bench
+        #[arg(value_parser = ["server", "client", "bench"])]
+        command: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -62,6 +75,36 @@ fn main() -> ExitCode {
         }
         Err(error) => return fail(2, &usage_error(&error)),
     };
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "upcase", &mut script);
+            return print_out(&script, "the completion script");
+        }
+        Command::Man { command } => {
+            let mut page = Vec::new();
+            let rendered = match command {
+                None => clap_mangen::Man::new(Cli::command()).render(&mut page),
+                Some(name) => {
+                    let mut top = Cli::command();
+                    top.build();
+                    match top.find_subcommand(name) {
+                        Some(sub) => {
+                            clap_mangen::Man::new(sub.clone().version(env!("CARGO_PKG_VERSION")))
+                                .title(format!("upcase-{name}"))
+                                .render(&mut page)
+                        }
+                        None => return fail(2, &format!("no command `{name}`")),
+                    }
+                }
+            };
+            return match rendered {
+                Ok(()) => print_out(&page, "the manual page"),
+                Err(error) => fail(1, &format!("cannot write the manual page: {error}")),
+            };
+        }
+        _ => {}
+    }
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -81,6 +124,8 @@ fn main() -> ExitCode {
             Command::Bench(args) => upcase_bench::command(args)
                 .await
                 .map_err(|e| (e.exit_code(), e.to_string())),
+            // Handled before the runtime starts.
+            Command::Completions { .. } | Command::Man { .. } => Ok(()),
         }
     });
     // A read of standard input may still be blocked in a worker thread; don't wait for it.
@@ -88,6 +133,17 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => fail(code, &message),
+    }
+}
+
+/// Writes `bytes` to stdout; a reader that went away early (`| head`) is not a failure.
+fn print_out(bytes: &[u8], what: &str) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => fail(1, &format!("cannot write {what}: {error}")),
     }
 }
 
@@ -128,7 +184,10 @@ fn init_logging(cli: &Cli) {
     const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
     let default = match cli.command {
         Command::Server(_) => 2,
-        Command::Client(_) | Command::Bench(_) => 1,
+        Command::Client(_)
+        | Command::Bench(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => 1,
     };
     let filter = if cli.verbose > 0 || cli.quiet > 0 {
         let level = (default + usize::from(cli.verbose))

@@ -5,6 +5,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
+//! - `generated`: shell completions and manual pages.
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
@@ -14,6 +15,7 @@ mod abuse;
 mod bench;
 mod client;
 mod examples;
+mod generated;
 mod ping;
 mod server;
 mod textbook;
