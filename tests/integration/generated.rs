@@ -51,9 +51,5 @@ fn manual_pages_for_upcase_and_each_command() {
             .stdout(predicate::str::contains(format!(".TH upcase-{command} 1")))
             .stdout(predicate::str::contains(flag));
     }
-    upcase()
-        .args(["man", "nope"])
-        .assert()
-        .code(2)
-        .stdout("");
+    upcase().args(["man", "nope"]).assert().code(2).stdout("");
 }

@@ -328,3 +328,66 @@ fn v_and_q_set_the_log_level_over_rust_log() {
             "upcase: the argument '--verbose...' cannot be used with '--quiet...'",
         ));
 }
+
+/// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(crate::util::PATIENCE))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+}
+
+#[test]
+fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
+    let mut server = crate::util::start_server_logged(
+        &["--bind", "127.0.0.1", "--metrics", "127.0.0.1:0"],
+        "error",
+    );
+    let line = server.next_line();
+    let metrics: std::net::SocketAddr = line
+        .strip_prefix("listening on http ")
+        .and_then(|rest| rest.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"));
+    assert_eq!(tcp_exchange(server.tcp(), b"hello"), b"HELLO");
+    assert_eq!(udp_exchange(server.udp(), "127.0.0.1:0", b"hi"), b"HI");
+    let open = TcpStream::connect(server.tcp()).expect("connect");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    let response = http_get(metrics, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{response}"
+    );
+    for sample in [
+        "\nupcase_requests_total 2\n",
+        "\nupcase_received_bytes_total 7\n",
+        "\nupcase_sent_bytes_total 7\n",
+        "\nupcase_open_connections 1\n",
+        "\nupcase_dropped_total{reason=\"denied\"} 0\n",
+    ] {
+        assert!(
+            response.contains(sample),
+            "{sample:?} missing from {response}"
+        );
+    }
+    assert!(http_get(metrics, "/").starts_with("HTTP/1.1 404 Not Found\r\n"));
+
+    crate::util::send_signal(server.child.id(), "USR1");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    drop(open);
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(
+        log.contains("counters: served 2, 7 bytes in, 7 out; 1 connections open\n"),
+        "{log}"
+    );
+}

@@ -48,12 +48,19 @@ pub struct Server {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     /// Kept open so the server never writes to a closed pipe.
-    _stdout: BufReader<ChildStdout>,
+    stdout: BufReader<ChildStdout>,
     /// What the server logs, collected as it comes when asked for (see `with_log`).
     log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
+    /// The next line the server prints on stdout after its ready lines for UDP and TCP.
+    pub fn next_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("a line");
+        line
+    }
+
     pub fn udp(&self) -> SocketAddr {
         self.udp.expect("serving udp")
     }
@@ -194,7 +201,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         child,
         udp,
         tcp,
-        _stdout: stdout,
+        stdout,
         log: None,
     }
 }

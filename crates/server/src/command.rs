@@ -12,13 +12,14 @@ use tracing::{info, warn};
 use upcase_proto::Builtin;
 use upcase_transport::{BoundSocket, Listener, Sharing, Tcp, Transport, TransportError, Udp};
 
-use crate::{ServerArgs, ServerError, Service, Settings, serve};
+use crate::{ServerArgs, ServerError, Service, Settings, serve, serve_metrics};
 
 /// How many times to look for a port free for both UDP and TCP when port 0 is asked for.
 const PORT_SEARCH: usize = 16;
 
 /// Runs `upcase server`: resolves the settings, binds, prints one `listening on PROTO ADDR` line
-/// per socket on stdout, and serves until Ctrl-C or SIGTERM, then drains and returns.
+/// per socket on stdout (`http` for `--metrics`), and serves until Ctrl-C or SIGTERM, then
+/// drains and returns. SIGUSR1 prints the counters on stderr.
 ///
 /// # Errors
 /// [`ServerError`] when the settings are wrong or a socket cannot be bound.
@@ -41,11 +42,31 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
             }
         }
     }
+    let metrics = match settings.metrics {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| {
+                    ServerError::Bind(TransportError::Bind {
+                        transport: "http",
+                        addr,
+                        source,
+                    })
+                })?;
+            let at = listener
+                .local_addr()
+                .map_err(|e| ServerError::Bind(e.into()))?;
+            ready_lines.push(format!("listening on http {at}"));
+            Some(listener)
+        }
+        None => None,
+    };
     raise_open_file_limit(&settings);
     info!("serving {}", describe(&settings));
 
     let service = Service::new(settings.options.clone());
     let stop = CancellationToken::new();
+    let mut counters = signal(SignalKind::user_defined1()).map_err(ServerError::Signals)?;
     let mut workers = Vec::with_capacity(sockets.len());
     let mut readiness = Vec::with_capacity(sockets.len());
     for (index, (tcp, udp)) in sockets.into_iter().enumerate() {
@@ -78,17 +99,32 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
             break;
         }
     }
+    if let Some(listener) = metrics {
+        tokio::spawn(serve_metrics(listener, Arc::clone(&service), stop.clone()));
+    }
     if !stop.is_cancelled() {
         for line in ready_lines {
             println!("{line}");
         }
     }
 
-    tokio::select! {
-        _ = interrupt.recv() => info!("interrupted; shutting down"),
-        _ = terminate.recv() => info!("terminated; shutting down"),
-        // A worker that cannot serve stops the others, and its error is reported below.
-        () = stop.cancelled() => {}
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => info!("interrupted; shutting down"),
+            _ = terminate.recv() => info!("terminated; shutting down"),
+            // Asked for, so printed whatever the log level.
+            _ = counters.recv() => {
+                eprintln!(
+                    "counters: {}; {} connections open",
+                    service.totals(),
+                    service.open_connections()
+                );
+                continue;
+            }
+            // A worker that cannot serve stops the others, and its error is reported below.
+            () = stop.cancelled() => {}
+        }
+        break;
     }
     stop.cancel();
     let ended = tokio::task::spawn_blocking(move || {
@@ -183,10 +219,13 @@ fn describe(settings: &Settings) -> String {
         }
     };
     format!(
-        "transform {}; workers {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
+        "transform {}; workers {}; metrics {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
          idle-timeout {:?}; max-line {}; drain-timeout {:?}; allow {}; deny {}",
         settings.transform,
         settings.workers,
+        settings
+            .metrics
+            .map_or_else(|| "-".to_owned(), |addr| format!("http://{addr}/metrics")),
         options.max_connections,
         options.max_connections_per_source,
         options.max_datagrams_per_source,

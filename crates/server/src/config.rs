@@ -15,6 +15,7 @@
 //! max-line = 65536
 //! drain-timeout = "5s"
 //! workers = 4
+//! metrics = "127.0.0.1:9100"
 //! ```
 
 use std::net::IpAddr;
@@ -49,6 +50,7 @@ struct File {
     max_line: Option<u32>,
     drain_timeout: Option<String>,
     workers: Option<u32>,
+    metrics: Option<String>,
 }
 
 /// What the server will do: the flags, over the config file, over the defaults.
@@ -66,6 +68,8 @@ pub struct Settings {
     pub transform: Builtin,
     /// Worker threads, each with sockets of its own on the shared port.
     pub workers: usize,
+    /// Where to serve the counters over HTTP, if anywhere.
+    pub metrics: Option<std::net::SocketAddr>,
     /// Limits for [`run`](crate::run).
     pub options: Options,
 }
@@ -131,6 +135,15 @@ impl Settings {
             Some(n) => n as usize,
             None => std::thread::available_parallelism().map_or(1, usize::from),
         };
+        let metrics = match (args.metrics, file.metrics) {
+            (Some(addr), _) => Some(addr),
+            (None, Some(text)) => Some(text.parse().map_err(|_| {
+                bad("metrics")(format!(
+                    "`{text}` is not an address and port, like \"127.0.0.1:9100\""
+                ))
+            })?),
+            (None, None) => None,
+        };
         let options = Options {
             max_connections,
             max_connections_per_source: args
@@ -155,6 +168,7 @@ impl Settings {
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
             workers,
+            metrics,
             options,
         })
     }

@@ -14,6 +14,7 @@
 //!   limits, graceful shutdown.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
+//! - `metrics.rs`: the counters as Prometheus text, served on `--metrics`.
 //! - `command.rs`: [`command`]: binding both transports on one port, a worker thread per core
 //!   with sockets of its own, signals, the ready lines.
 //! - `error.rs`: [`ServerError`] and [`ConfigError`], with their exit codes.
@@ -24,6 +25,7 @@ mod args;
 mod command;
 mod config;
 mod error;
+mod metrics;
 mod policy;
 mod run;
 mod stats;
@@ -32,6 +34,7 @@ pub use args::ServerArgs;
 pub use command::command;
 pub use config::Settings;
 pub use error::{ConfigError, ServerError};
+pub use metrics::{prometheus, serve_metrics};
 pub use policy::{Access, parse_network};
 pub use run::{Options, Service, run, serve};
 pub use stats::{Event, Totals};

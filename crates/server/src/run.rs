@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -120,8 +121,27 @@ pub struct Service {
     rate: Mutex<DatagramRate>,
     /// Counters.
     stats: Stats,
+    /// Connections being served (the semaphore counts one more per listener: the permit taken
+    /// before each accept).
+    open: AtomicUsize,
     /// Cancelled when the drain timeout runs out: open connections then finish at once.
     cut: CancellationToken,
+}
+
+/// One open connection, counted in [`Service::open_connections`] while it lives.
+struct Open(Arc<Service>);
+
+impl Open {
+    fn new(service: &Arc<Service>) -> Self {
+        service.open.fetch_add(1, Ordering::Relaxed);
+        Self(Arc::clone(service))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Service {
@@ -136,6 +156,7 @@ impl Service {
             )),
             options,
             stats: Stats::default(),
+            open: AtomicUsize::new(0),
             cut: CancellationToken::new(),
         })
     }
@@ -143,6 +164,11 @@ impl Service {
     /// What the service's listeners have done so far.
     pub fn totals(&self) -> Totals {
         self.stats.totals()
+    }
+
+    /// TCP connections being served now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 }
 
@@ -200,7 +226,7 @@ pub async fn serve<L, X>(
             L::KIND,
             transform.clone(),
             Arc::clone(shared),
-            (permit, slot),
+            (permit.map(|permit| (permit, Open::new(shared))), slot),
         );
         match L::KIND {
             PeerKind::Connection => drop(tasks.spawn(served)),
@@ -330,13 +356,14 @@ struct Flow {
 }
 
 /// Serves one admitted peer to the end, then counts and logs how it ended; `_held` (its
-/// connection permit and source slot) is let go when it returns.
+/// connection permit, its place in the open count and its source slot) is let go when it
+/// returns.
 async fn serve_peer<P: Peer, X: Transform>(
     mut peer: P,
     kind: PeerKind,
     transform: X,
     shared: Arc<Service>,
-    _held: (Option<OwnedSemaphorePermit>, Option<SourceSlot>),
+    _held: (Option<(OwnedSemaphorePermit, Open)>, Option<SourceSlot>),
 ) {
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);

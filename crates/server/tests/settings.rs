@@ -31,6 +31,7 @@ fn defaults_serve_both_on_12000_with_upper() {
             port: 12000,
             transform: Builtin::Upper,
             workers: std::thread::available_parallelism().map_or(1, usize::from),
+            metrics: None,
             options: Options::default(),
         }
     );
@@ -50,7 +51,8 @@ fn every_flag_has_a_key() {
         "udp = true\ntcp = false\nbind = \"::1\"\nport = 7000\ntransform = \"count=s\"\n\
          allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
          max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
-         idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n",
+         idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n\
+         metrics = \"127.0.0.1:9100\"\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
@@ -58,6 +60,10 @@ fn every_flag_has_a_key() {
     assert_eq!(settings.port, 7000);
     assert_eq!(settings.transform.to_string(), "count=s");
     assert_eq!(settings.workers, 3);
+    assert_eq!(
+        settings.metrics,
+        Some("127.0.0.1:9100".parse().expect("address"))
+    );
     assert_eq!(
         settings.options,
         Options {
@@ -173,6 +179,11 @@ fn bad_values_name_the_key_and_the_file() {
         ("max-connections = 0", "max-connections", "at least 1"),
         ("max-line = 0", "max-line", "at least 1"),
         ("workers = 0", "workers", "at least 1"),
+        (
+            "metrics = \"9100\"",
+            "metrics",
+            "`9100` is not an address and port",
+        ),
         ("idle-timeout = \"forever\"", "idle-timeout", "`forever`"),
         (
             "allow = [\"10.0.0.0/33\"]",
