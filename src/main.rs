@@ -189,7 +189,12 @@ fn init_logging(cli: &Cli) {
         | Command::Completions { .. }
         | Command::Man { .. } => 1,
     };
-    let filter = if cli.verbose > 0 || cli.quiet > 0 {
+    let filter = if matches!(&cli.command, Command::Server(args) if args.inetd)
+        && upcase_server::stderr_is_a_socket()
+    {
+        // Under inetd, standard error is the client's connection.
+        EnvFilter::new("off")
+    } else if cli.verbose > 0 || cli.quiet > 0 {
         let level = (default + usize::from(cli.verbose))
             .saturating_sub(usize::from(cli.quiet))
             .min(LEVELS.len() - 1);

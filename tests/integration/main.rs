@@ -6,6 +6,7 @@
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
+//! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
@@ -16,6 +17,7 @@ mod bench;
 mod client;
 mod examples;
 mod generated;
+mod inherit;
 mod ping;
 mod server;
 mod textbook;

@@ -83,6 +83,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
 
+    /// Serve the socket on standard input, as inetd hands it: a TCP connection (nowait) to its
+    /// end, or a UDP socket (wait) until --idle-timeout passes without a datagram. No ready
+    /// lines; no logs when standard error is the socket too
+    #[arg(long)]
+    pub inetd: bool,
+
     /// Read settings from this TOML file; flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -30,7 +30,15 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
 
-    let sockets = bind(&settings).map_err(ServerError::Bind)?;
+    if args.inetd {
+        let service = Service::new(settings.options.clone());
+        return crate::inherit::inetd(&settings, &service).await;
+    }
+    // Sockets from systemd's socket activation are served as they are, by one worker.
+    let sockets = match crate::inherit::from_systemd()? {
+        Some(sockets) => vec![sockets],
+        None => bind(&settings).map_err(ServerError::Bind)?,
+    };
     let mut ready_lines = Vec::new();
     if let Some((tcp, udp)) = sockets.first() {
         for (name, socket) in [(Udp::NAME, udp), (Tcp::NAME, tcp)] {

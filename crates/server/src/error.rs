@@ -17,6 +17,9 @@ pub enum ServerError {
     /// The signal handlers could not be installed.
     #[error("cannot watch for Ctrl-C and SIGTERM: {}", describe(.0))]
     Signals(io::Error),
+    /// A socket handed over by systemd or inetd cannot be served.
+    #[error("{0}")]
+    Inherited(String),
     /// A worker thread or its runtime could not be started.
     #[error("cannot start a worker thread: {}; try fewer --workers", describe(.0))]
     Worker(io::Error),
@@ -30,7 +33,7 @@ impl ServerError {
     /// the network.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServerError::Config(_) => 2,
+            ServerError::Config(_) | ServerError::Inherited(_) => 2,
             ServerError::Bind(_)
             | ServerError::Signals(_)
             | ServerError::Worker(_)

@@ -14,6 +14,7 @@
 //!   limits, graceful shutdown.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
+//! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
 //! - `metrics.rs`: the counters as Prometheus text, served on `--metrics`.
 //! - `command.rs`: [`command`]: binding both transports on one port, a worker thread per core
 //!   with sockets of its own, signals, the ready lines.
@@ -25,6 +26,7 @@ mod args;
 mod command;
 mod config;
 mod error;
+mod inherit;
 mod metrics;
 mod policy;
 mod run;
@@ -34,7 +36,8 @@ pub use args::ServerArgs;
 pub use command::command;
 pub use config::Settings;
 pub use error::{ConfigError, ServerError};
+pub use inherit::stderr_is_a_socket;
 pub use metrics::{prometheus, serve_metrics};
 pub use policy::{Access, parse_network};
-pub use run::{Options, Service, run, serve};
+pub use run::{Options, Service, run, serve, serve_connection};
 pub use stats::{Event, Totals};

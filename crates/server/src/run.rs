@@ -108,6 +108,28 @@ where
     service.totals()
 }
 
+/// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
+/// its end.
+pub async fn serve_connection<P, X>(peer: P, transform: X, service: &Arc<Service>)
+where
+    P: Peer,
+    X: Transform,
+{
+    let Some(slot) = service.admit(peer.addr(), PeerKind::Connection, 0) else {
+        return;
+    };
+    let open = Open::new(service);
+    serve_peer(
+        peer,
+        PeerKind::Connection,
+        transform,
+        Arc::clone(service),
+        (None, slot),
+    )
+    .await;
+    drop(open);
+}
+
 /// What the listeners of one server share: its limits, its counters, and the signal that ends
 /// the drain.
 pub struct Service {

@@ -147,6 +147,31 @@ pub struct BoundSocket {
 }
 
 impl BoundSocket {
+    /// A listening TCP socket made elsewhere: inherited from systemd or inetd.
+    ///
+    /// # Errors
+    /// When the socket cannot be made non-blocking or has no address.
+    pub fn from_tcp_listener(listener: std::net::TcpListener) -> std::io::Result<Self> {
+        Self::inherited(listener.into())
+    }
+
+    /// A bound UDP socket made elsewhere: inherited from systemd or inetd.
+    ///
+    /// # Errors
+    /// As for [`from_tcp_listener`](Self::from_tcp_listener).
+    pub fn from_udp_socket(socket: std::net::UdpSocket) -> std::io::Result<Self> {
+        Self::inherited(socket.into())
+    }
+
+    fn inherited(socket: socket2::Socket) -> std::io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        let addr = socket
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| std::io::Error::other("the socket is not an IP socket"))?;
+        Ok(Self { socket, addr })
+    }
+
     /// The address the socket is bound to, with the real port when port 0 was asked for.
     ///
     /// # Errors

@@ -111,6 +111,24 @@ pub struct TcpPeer {
     finished: bool,
 }
 
+impl TcpPeer {
+    /// A connection accepted elsewhere (by inetd, for one), served as if this side had
+    /// accepted it. Must be called inside a runtime.
+    ///
+    /// # Errors
+    /// When the connection has no peer address (it is closed) or the runtime cannot take it.
+    pub fn from_stream(stream: std::net::TcpStream) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        let addr = stream.peer_addr()?;
+        Ok(Self {
+            stream: TcpStream::from_std(stream)?,
+            addr,
+            buf: Vec::new(),
+            finished: false,
+        })
+    }
+}
+
 impl Peer for TcpPeer {
     fn addr(&self) -> SocketAddr {
         self.addr

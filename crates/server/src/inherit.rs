@@ -1,0 +1,118 @@
+//! Sockets the server is handed rather than binds: systemd's socket activation (`LISTEN_FDS`)
+//! and inetd's socket on standard input (`--inetd`).
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use socket2::{SockRef, Type};
+use tokio::time::sleep;
+use tracing::info;
+use upcase_transport::{BoundSocket, TcpPeer, Transport, Udp};
+
+use crate::{ServerError, Service, Settings, serve, serve_connection};
+
+/// One TCP and one UDP socket at most.
+pub(crate) type Sockets = (Option<BoundSocket>, Option<BoundSocket>);
+
+/// The sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), if it passed any: a listening TCP
+/// socket, a UDP socket, or one of each.
+///
+/// # Errors
+/// [`ServerError::Inherited`] when a passed socket is of another kind, or two are of one kind.
+pub(crate) fn from_systemd() -> Result<Option<Sockets>, ServerError> {
+    let mut passed = listenfd::ListenFd::from_env();
+    if passed.len() == 0 {
+        return Ok(None);
+    }
+    let (mut tcp, mut udp) = (None, None);
+    for index in 0..passed.len() {
+        let bad = |why: String| {
+            ServerError::Inherited(format!("socket {} of LISTEN_FDS {why}", index + 3))
+        };
+        let slot = if let Ok(Some(listener)) = passed.take_tcp_listener(index) {
+            (&mut tcp, BoundSocket::from_tcp_listener(listener))
+        } else if let Ok(Some(socket)) = passed.take_udp_socket(index) {
+            (&mut udp, BoundSocket::from_udp_socket(socket))
+        } else {
+            return Err(bad(
+                "is neither a TCP nor a UDP socket; give upcase ListenStream= and ListenDatagram= sockets".into(),
+            ));
+        };
+        let socket = slot
+            .1
+            .map_err(|error| bad(format!("cannot be used: {error}")))?;
+        if slot.0.replace(socket).is_some() {
+            return Err(bad(
+                "is a second socket of its kind; give upcase one TCP and one UDP socket at most"
+                    .into(),
+            ));
+        }
+    }
+    Ok(Some((tcp, udp)))
+}
+
+/// Whether standard error is a socket, as it is under inetd, which hands the connection to
+/// standard input, output and error alike: logging there would talk to the client.
+pub fn stderr_is_a_socket() -> bool {
+    SockRef::from(&io::stderr()).r#type().is_ok()
+}
+
+/// `--inetd`: serves the socket on standard input. A connected TCP socket (inetd's `nowait`)
+/// is served to its end; a UDP socket (`wait`) is served until `--idle-timeout` passes without
+/// a datagram, so that inetd takes the port back.
+///
+/// # Errors
+/// [`ServerError::Inherited`] when standard input is not such a socket.
+pub(crate) async fn inetd(settings: &Settings, service: &Arc<Service>) -> Result<(), ServerError> {
+    let stdin = io::stdin();
+    let bad = |why: &str| {
+        ServerError::Inherited(format!(
+            "--inetd needs {why} on standard input, as inetd gives; run it from inetd, or without --inetd"
+        ))
+    };
+    let kind = SockRef::from(&stdin)
+        .r#type()
+        .map_err(|_| bad("a socket"))?;
+    let owned = stdin
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|error| ServerError::Inherited(format!("cannot take standard input: {error}")))?;
+    if kind == Type::STREAM {
+        let stream = std::net::TcpStream::from(owned);
+        let peer = TcpPeer::from_stream(stream)
+            .map_err(|_| bad("a connected TCP socket (inetd's nowait)"))?;
+        serve_connection(peer, settings.transform, service).await;
+        return Ok(());
+    }
+    if kind != Type::DGRAM {
+        return Err(bad("a TCP or UDP socket"));
+    }
+    let socket = BoundSocket::from_udp_socket(std::net::UdpSocket::from(owned))
+        .and_then(|socket| Udp::listen(socket).map_err(io::Error::other))
+        .map_err(|_| bad("a bound UDP socket (inetd's wait)"))?;
+    let idle = settings.options.idle_timeout;
+    serve(
+        socket,
+        settings.transform,
+        service,
+        quiet_for(service, idle),
+    )
+    .await;
+    info!("no datagram for {idle:?} (--idle-timeout); leaving the port to inetd");
+    Ok(())
+}
+
+/// Completes once `service` has seen no traffic for `idle`.
+async fn quiet_for(service: &Service, idle: Duration) {
+    let mut seen = service.totals();
+    loop {
+        sleep(idle).await;
+        let now = service.totals();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}

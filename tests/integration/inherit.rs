@@ -1,0 +1,126 @@
+//! Sockets handed to `upcase server` instead of bound by it: systemd's socket activation and
+//! inetd's socket on standard input.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use predicates::prelude::*;
+
+use crate::util::{PATIENCE, binary, spawn_server, upcase, wait_with_patience};
+
+fn activate(kind: &str) -> Command {
+    let mut command = Command::new("python3");
+    command
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/socket_activate.py"))
+        .arg(kind)
+        .arg(binary())
+        .arg("server");
+    command
+}
+
+#[test]
+fn systemd_sockets_are_served_as_given() {
+    // --port and --bind are ignored: the sockets are systemd's.
+    let mut command = activate("both");
+    command.args(["--port", "1", "--workers", "3"]);
+    let server = spawn_server(&mut command, &["udp", "tcp"]);
+    assert_eq!(server.udp().port(), server.tcp().port());
+
+    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    udp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    udp.send_to(b"over udp", server.udp()).expect("send");
+    let mut reply = [0; 32];
+    let n = udp.recv(&mut reply).expect("reply");
+    assert_eq!(&reply[..n], b"OVER UDP");
+
+    let mut tcp = TcpStream::connect(server.tcp()).expect("connect");
+    tcp.write_all(b"over tcp").expect("send");
+    tcp.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = String::new();
+    tcp.read_to_string(&mut reply).expect("reply");
+    assert_eq!(reply, "OVER TCP");
+    assert!(server.signal("TERM").success());
+
+    let server = spawn_server(&mut activate("udp"), &["udp"]);
+    assert!(server.signal("TERM").success());
+}
+
+#[test]
+fn a_systemd_socket_of_another_kind_is_refused() {
+    let output = activate("file").output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        "upcase: socket 3 of LISTEN_FDS is neither a TCP nor a UDP socket; give upcase ListenStream= and ListenDatagram= sockets\n"
+    );
+}
+
+#[test]
+fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    // As inetd does: the connection is standard input, output and error.
+    let socket = OwnedFd::from(accepted);
+    let mut server = Command::new(binary())
+        .args(["server", "--inetd"])
+        .stdin(Stdio::from(socket.try_clone().expect("dup")))
+        .stdout(Stdio::from(socket.try_clone().expect("dup")))
+        .stderr(Stdio::from(socket))
+        .spawn()
+        .expect("start the server");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client.write_all("straße".as_bytes()).expect("send");
+    client.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).expect("reply");
+    assert_eq!(reply, "STRASSE", "nothing but the reply, no log lines");
+    assert!(wait_with_patience(&mut server).success());
+}
+
+#[test]
+fn inetd_wait_serves_datagrams_until_idle() {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("address");
+    let mut server = Command::new(binary())
+        .args(["server", "--inetd", "--idle-timeout", "300ms"])
+        .stdin(Stdio::from(OwnedFd::from(socket)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("start the server");
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    for message in ["one", "two"] {
+        client.send_to(message.as_bytes(), addr).expect("send");
+        let mut reply = [0; 16];
+        let n = client.recv(&mut reply).expect("reply");
+        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
+    }
+    assert!(wait_with_patience(&mut server).success(), "exits once idle");
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(log.contains("leaving the port to inetd"), "{log}");
+}
+
+#[test]
+fn inetd_without_a_socket_says_how_to_run_it() {
+    upcase()
+        .args(["server", "--inetd"])
+        .write_stdin("not a socket")
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicate::eq(
+            "upcase: --inetd needs a socket on standard input, as inetd gives; run it from inetd, or without --inetd\n",
+        ));
+}
