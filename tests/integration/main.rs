@@ -3,22 +3,26 @@
 //! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
+//! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `ping`: `upcase client --count N` and `--json`.
+//! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
 
 mod abuse;
+mod balancer;
 mod bench;
 mod client;
 mod examples;
 mod generated;
 mod inherit;
 mod ping;
+mod proxy;
 mod server;
 mod textbook;
 mod util;

@@ -79,6 +79,11 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
 
+    /// Expect a PROXY protocol header (v1 or v2) at the start of every TCP connection, as a load
+    /// balancer sends it, and serve, log, limit and filter by the client address it gives
+    #[arg(long)]
+    pub proxy_protocol: bool,
+
     /// Serve the counters as Prometheus text at http://ADDR/metrics, like 127.0.0.1:9100
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,

@@ -16,6 +16,7 @@
 //! drain-timeout = "5s"
 //! workers = 4
 //! metrics = "127.0.0.1:9100"
+//! proxy-protocol = false
 //! ```
 
 use std::net::IpAddr;
@@ -51,6 +52,7 @@ struct File {
     drain_timeout: Option<String>,
     workers: Option<u32>,
     metrics: Option<String>,
+    proxy_protocol: Option<bool>,
 }
 
 /// What the server will do: the flags, over the config file, over the defaults.
@@ -160,6 +162,7 @@ impl Settings {
             drain_timeout: duration(args.drain_timeout, file.drain_timeout, bad("drain-timeout"))?
                 .unwrap_or(defaults.drain_timeout),
             access,
+            proxy_protocol: args.proxy_protocol || file.proxy_protocol.unwrap_or(false),
         };
         Ok(Settings {
             udp,

@@ -40,4 +40,4 @@ pub use inherit::stderr_is_a_socket;
 pub use metrics::{prometheus, serve_metrics};
 pub use policy::{Access, parse_network};
 pub use run::{Options, Service, run, serve, serve_connection};
-pub use stats::{Event, Totals};
+pub use stats::{EVENTS, Event, Totals};

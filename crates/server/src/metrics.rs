@@ -31,6 +31,7 @@ fn reason(event: Event) -> &'static str {
         Event::IdleTimeout => "idle_timeout",
         Event::Failed => "network_failure",
         Event::Cut => "cut_at_shutdown",
+        Event::ProxyHeader => "bad_proxy_header",
     }
 }
 

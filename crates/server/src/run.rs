@@ -40,6 +40,10 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Who may be served.
     pub access: Access,
+    /// Whether every TCP connection starts with a PROXY protocol header (version 1 or 2) from
+    /// a load balancer, whose client address is then the one logged, limited and filtered.
+    /// A connection without a valid header within the idle timeout is closed.
+    pub proxy_protocol: bool,
 }
 
 impl Default for Options {
@@ -52,6 +56,7 @@ impl Default for Options {
             max_line: 64 * 1024,
             drain_timeout: Duration::from_secs(5),
             access: Access::default(),
+            proxy_protocol: false,
         }
     }
 }
@@ -106,6 +111,35 @@ where
     let service = Service::new(options);
     serve(listener, transform, &service, shutdown).await;
     service.totals()
+}
+
+/// Reads a connection's PROXY header, then admits and serves it by the client address the header
+/// gives.
+async fn serve_proxied<P: Peer, X: Transform>(
+    mut peer: P,
+    transform: X,
+    shared: Arc<Service>,
+    held: Option<(OwnedSemaphorePermit, Open)>,
+) {
+    let wait = shared.options.idle_timeout;
+    let refusal = match timeout(wait, peer.read_proxy_header()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_elapsed) => Some(format!(
+            "no PROXY protocol header from {} within {wait:?}",
+            peer.addr()
+        )),
+    };
+    if let Some(why) = refusal {
+        shared.log_throttled(Event::ProxyHeader, || {
+            format!("closed the connection: {why} (--proxy-protocol)")
+        });
+        return;
+    }
+    let Some(slot) = shared.admit(peer.addr(), PeerKind::Connection, 0) else {
+        return;
+    };
+    serve_peer(peer, PeerKind::Connection, transform, shared, (held, slot)).await;
 }
 
 /// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
@@ -237,6 +271,14 @@ pub async fn serve<L, X>(
                 continue;
             }
         };
+        if L::KIND == PeerKind::Connection && shared.options.proxy_protocol {
+            // The client's address comes with the header, which may take a while: admission
+            // waits for it on the connection's own task.
+            let held = permit.map(|permit| (permit, Open::new(shared)));
+            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(shared), held);
+            drop(tasks.spawn(proxied));
+            continue;
+        }
         let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port) else {
             continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
         };

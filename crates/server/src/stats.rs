@@ -29,11 +29,16 @@ pub enum Event {
     Failed,
     /// Ended at shutdown, when the drain timeout ran out.
     Cut,
+    /// Refused: `--proxy-protocol` is on and the connection did not start with a valid header.
+    ProxyHeader,
 }
+
+/// How many kinds of [`Event`] there are.
+pub const EVENTS: usize = 12;
 
 impl Event {
     /// Every event, in the order of [`Totals::counts`].
-    pub const ALL: [Event; 11] = [
+    pub const ALL: [Event; EVENTS] = [
         Event::Served,
         Event::Denied,
         Event::SourceLimit,
@@ -45,6 +50,7 @@ impl Event {
         Event::IdleTimeout,
         Event::Failed,
         Event::Cut,
+        Event::ProxyHeader,
     ];
 
     /// A short name for logs and reports.
@@ -61,6 +67,7 @@ impl Event {
             Event::IdleTimeout => "idle timeouts",
             Event::Failed => "network failures",
             Event::Cut => "cut at shutdown",
+            Event::ProxyHeader => "bad PROXY headers",
         }
     }
 
@@ -73,7 +80,7 @@ impl Event {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     /// How often each [`Event`] happened, indexed as [`Event::ALL`].
-    pub counts: [u64; 11],
+    pub counts: [u64; EVENTS],
     /// Bytes received from peers that were served.
     pub bytes_in: u64,
     /// Bytes sent back.
@@ -127,12 +134,12 @@ impl std::fmt::Display for Totals {
 /// The live counters behind [`Totals`], shared by every task of one [`run`](crate::run).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
-    counts: [AtomicU64; 11],
+    counts: [AtomicU64; EVENTS],
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     invalid_bytes: AtomicU64,
     /// When each event was last logged, and how many went unlogged since.
-    throttles: [Mutex<Throttle>; 11],
+    throttles: [Mutex<Throttle>; EVENTS],
 }
 
 #[derive(Debug, Default)]

@@ -52,7 +52,7 @@ fn every_flag_has_a_key() {
          allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
          max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
          idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n\
-         metrics = \"127.0.0.1:9100\"\n",
+         metrics = \"127.0.0.1:9100\"\nproxy-protocol = true\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
@@ -77,6 +77,7 @@ fn every_flag_has_a_key() {
                 allow: vec![net("10.0.0.0/8"), net("::1/128")],
                 deny: vec![net("10.6.6.6/32")],
             },
+            proxy_protocol: true,
         }
     );
 }

@@ -7,6 +7,14 @@ use std::time::Duration;
 /// An error of a transport, server side or client side.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// A connection did not start with a valid PROXY protocol header.
+    #[error("no valid PROXY protocol header from {peer}: {reason}")]
+    ProxyHeader {
+        /// The connection's address (the balancer's).
+        peer: SocketAddr,
+        /// What was wrong.
+        reason: String,
+    },
     /// The server socket could not be bound.
     #[error("cannot listen on {transport} {addr}: {}", describe(.source))]
     Bind {

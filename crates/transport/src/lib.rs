@@ -54,6 +54,7 @@
 //! - `lib.rs`: the [`Transport`] trait and its two implementations' names, [`Tcp`] and [`Udp`].
 //! - `server.rs`: the server side, [`Listener`] and [`Peer`].
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
+//! - `proxy.rs`: the PROXY protocol header that load balancers send first, versions 1 and 2.
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
 //!   socket2.
@@ -69,6 +70,7 @@ use std::net::SocketAddr;
 mod batch;
 mod client;
 mod error;
+mod proxy;
 mod resolve;
 mod server;
 mod socket;

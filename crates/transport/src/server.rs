@@ -60,6 +60,24 @@ pub trait Peer: Send + 'static {
     /// For TCP, the connection failed.
     fn write(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// Reads the PROXY protocol header (version 1 or 2) that a load balancer sends before the
+    /// client's bytes, and takes the client address it carries as [`addr`](Peer::addr); a
+    /// header without one (the balancer's own health check) leaves the address as it was.
+    /// Bytes after the header are the first that [`read`](Peer::read) returns.
+    ///
+    /// # Errors
+    /// [`TransportError::ProxyHeader`] when the stream does not start with a valid header; UDP
+    /// has no such header.
+    fn read_proxy_header(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send {
+        let peer = self.addr();
+        async move {
+            Err(TransportError::ProxyHeader {
+                peer,
+                reason: "the PROXY protocol is for TCP connections".into(),
+            })
+        }
+    }
+
     /// Ends the exchange: TCP closes its sending side after all bytes are out, then discards
     /// what the client still sends until it closes too (for half a second at most), so that the
     /// connection ends with a clean close rather than a reset; UDP sends the reply datagram, or,

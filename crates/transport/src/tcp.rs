@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
+use crate::proxy::{self, Parsed};
 use crate::{
     BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Sharing, Tcp, Transport,
     TransportError, socket,
@@ -93,6 +94,7 @@ impl Listener for TcpListener {
             addr,
             buf: Vec::new(),
             finished: false,
+            carried: false,
         })
     }
 }
@@ -109,6 +111,8 @@ pub struct TcpPeer {
     buf: Vec<u8>,
     /// Whether the client has finished sending (a read returned end of stream).
     finished: bool,
+    /// Whether `buf` holds bytes that came after a PROXY header, for the next read.
+    carried: bool,
 }
 
 impl TcpPeer {
@@ -125,6 +129,7 @@ impl TcpPeer {
             addr,
             buf: Vec::new(),
             finished: false,
+            carried: false,
         })
     }
 }
@@ -135,6 +140,9 @@ impl Peer for TcpPeer {
     }
 
     async fn read(&mut self) -> io::Result<&[u8]> {
+        if std::mem::take(&mut self.carried) {
+            return Ok(&self.buf);
+        }
         loop {
             self.stream.readable().await?;
             self.buf.clear();
@@ -153,6 +161,37 @@ impl Peer for TcpPeer {
 
     async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes).await
+    }
+
+    async fn read_proxy_header(&mut self) -> Result<(), TransportError> {
+        let peer = self.addr;
+        let fail = |reason: String| TransportError::ProxyHeader { peer, reason };
+        let mut header = Vec::new();
+        let mut chunk = [0; 512];
+        loop {
+            match proxy::parse(&header) {
+                Parsed::Header { len, client } => {
+                    if let Some(client) = client {
+                        self.addr = client;
+                    }
+                    self.buf = header.split_off(len);
+                    self.carried = !self.buf.is_empty();
+                    return Ok(());
+                }
+                Parsed::Invalid(reason) => return Err(fail(reason)),
+                Parsed::Incomplete if header.len() >= proxy::MAX_HEADER => {
+                    return Err(fail(format!(
+                        "no header end within {} bytes",
+                        proxy::MAX_HEADER
+                    )));
+                }
+                Parsed::Incomplete => {}
+            }
+            match self.stream.read(&mut chunk).await? {
+                0 => return Err(fail("the connection ended before the header did".into())),
+                n => header.extend_from_slice(&chunk[..n]),
+            }
+        }
     }
 
     async fn close(mut self) -> Result<(), TransportError> {

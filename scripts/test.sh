@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test, after installing what the end-to-end tests need where it is missing:
+# python3 (the textbook's programs), kill (signals), a C compiler (a test shim), and nginx with
+# its stream module (the load-balancer test). Installing needs apt-get and root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v python3 >/dev/null || missing+=(python3)
+command -v kill >/dev/null || missing+=(procps)
+command -v cc >/dev/null || missing+=(gcc libc6-dev)
+{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
+[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]}" >&2
+  # Packages must not start services here (nginx's default site would listen on port 80).
+  added_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+cargo test --workspace

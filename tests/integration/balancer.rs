@@ -1,0 +1,201 @@
+//! Three upcase servers behind nginx's stream module, a real L4 load balancer, for TCP (with the
+//! PROXY protocol) and UDP: every reply checked, every server used, every client seen by its
+//! own address. `scripts/test.sh` installs nginx and its stream module.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::{PATIENCE, Server, start_server_logged};
+
+/// The stream module as Debian's libnginx-mod-stream installs it.
+const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+fn nginx_binary() -> PathBuf {
+    let path = Path::new("/usr/sbin/nginx");
+    assert!(
+        path.exists() && Path::new(STREAM_MODULE).exists(),
+        "nginx or its stream module is missing: run the tests with `bash scripts/test.sh`, \
+         which installs nginx and libnginx-mod-stream"
+    );
+    path.to_owned()
+}
+
+fn free_port() -> u16 {
+    // A port free for both TCP and UDP, found by binding both.
+    loop {
+        let tcp = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("address").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// nginx in the foreground, killed when dropped.
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
+    let servers: String = upstreams
+        .iter()
+        .map(|p| format!("server 127.0.0.1:{p};"))
+        .collect();
+    let config = format!(
+        "daemon off;\nmaster_process off;\nworker_processes 1;\n\
+         error_log {dir}/error.log warn;\npid {dir}/nginx.pid;\n\
+         load_module {STREAM_MODULE};\n\
+         events {{ worker_connections 256; }}\n\
+         stream {{\n\
+           upstream tcp_servers {{ {servers} }}\n\
+           upstream udp_servers {{ {servers} }}\n\
+           server {{ listen 127.0.0.1:{port}; proxy_pass tcp_servers; proxy_protocol on; \
+                     proxy_half_close on; }}\n\
+           server {{ listen 127.0.0.1:{port} udp; proxy_pass udp_servers; \
+                     proxy_responses 1; proxy_timeout 5s; }}\n\
+         }}\n",
+        dir = dir.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, config).expect("write nginx.conf");
+    let child = Command::new(nginx_binary())
+        .arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    let nginx = Nginx(child);
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "nginx did not start listening"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nginx
+}
+
+/// Each server's `upcase_requests_total`, read from its metrics endpoint.
+fn requests(metrics: &[SocketAddr]) -> Vec<u64> {
+    metrics
+        .iter()
+        .map(|addr| {
+            let mut stream = TcpStream::connect(addr).expect("connect to metrics");
+            stream
+                .write_all(b"GET /metrics HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n")
+                .expect("ask");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).expect("metrics");
+            response
+                .lines()
+                .find_map(|line| line.strip_prefix("upcase_requests_total "))
+                .and_then(|n| n.parse().ok())
+                .expect("a request count")
+        })
+        .collect()
+}
+
+#[test]
+fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
+    let mut servers: Vec<Server> = (0..3)
+        .map(|_| {
+            start_server_logged(
+                &[
+                    "--bind",
+                    "127.0.0.1",
+                    "--proxy-protocol",
+                    "--metrics",
+                    "127.0.0.1:0",
+                    "--max-datagrams-per-source",
+                    "0",
+                ],
+                "debug",
+            )
+        })
+        .collect();
+    let metrics: Vec<SocketAddr> = servers
+        .iter_mut()
+        .map(|server| {
+            let line = server.next_line();
+            line.trim_end()
+                .strip_prefix("listening on http ")
+                .and_then(|addr| addr.parse().ok())
+                .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"))
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = free_port();
+    let upstreams: Vec<u16> = servers.iter().map(Server::port).collect();
+    let nginx = start_nginx(dir.path(), port, &upstreams);
+
+    // TCP: nginx balances connections round-robin.
+    let mut client_ports = Vec::new();
+    for i in 0..30 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect through nginx");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        client_ports.push(stream.local_addr().expect("address").port());
+        let message = format!("stream {i} straße");
+        stream.write_all(message.as_bytes()).expect("send");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("reply");
+        assert_eq!(reply, message.to_uppercase());
+    }
+    let after_tcp = requests(&metrics);
+    assert!(
+        after_tcp.iter().all(|&n| n > 0),
+        "a server got no TCP client: {after_tcp:?}"
+    );
+    // The 30 clients, and the connection that waited for nginx to listen.
+    assert_eq!(after_tcp.iter().sum::<u64>(), 31);
+
+    // UDP: each client socket is a session of its own, balanced round-robin.
+    for i in 0..30 {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let message = format!("datagram {i}");
+        socket
+            .send_to(message.as_bytes(), ("127.0.0.1", port))
+            .expect("send");
+        let mut reply = [0; 64];
+        let n = socket.recv(&mut reply).expect("reply through nginx");
+        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
+    }
+    let after_udp = requests(&metrics);
+    for (before, after) in after_tcp.iter().zip(&after_udp) {
+        assert!(
+            after > before,
+            "a server got no UDP client: {after_tcp:?} then {after_udp:?}"
+        );
+    }
+    assert_eq!(after_udp.iter().sum::<u64>(), 61);
+    drop(nginx);
+
+    // Behind the balancer, each connection was logged by its client's own address and port.
+    let logs: String = servers
+        .into_iter()
+        .map(|server| server.signal_and_log("TERM").1)
+        .collect();
+    for client in client_ports {
+        let line = format!("connection from 127.0.0.1:{client}: served");
+        assert!(
+            logs.contains(&line),
+            "{line:?} missing from the servers' logs:\n{logs}"
+        );
+    }
+}
