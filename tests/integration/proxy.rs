@@ -72,3 +72,47 @@ fn the_header_s_client_is_served_logged_and_filtered() {
     }
     assert!(log.contains("bad PROXY headers 1"), "{log}");
 }
+
+#[test]
+fn per_source_limits_count_the_header_s_client() {
+    let server = start_server_logged(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--tcp",
+            "--proxy-protocol",
+            "--max-connections-per-source",
+            "1",
+        ],
+        "warn",
+    );
+    let port = server.tcp().port();
+    let header =
+        |client: &str, from: u16| format!("PROXY TCP4 {client} 127.0.0.1 {from} {port}\r\n");
+    // One connection open for 198.51.100.7, through the balancer's one address.
+    let mut first = TcpStream::connect(server.tcp()).expect("connect");
+    first
+        .write_all(header("198.51.100.7", 40000).as_bytes())
+        .expect("send");
+    first.write_all(b"first").expect("send");
+    first.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut reply = [0; 5];
+    first.read_exact(&mut reply).expect("the first is served");
+    assert_eq!(&reply, b"FIRST");
+
+    // A second for the same client is over its limit; another client is not.
+    let second = format!("{}second", header("198.51.100.7", 40001));
+    assert_eq!(exchange(server.tcp(), second.as_bytes(), 1 << 16), b"");
+    let other = format!("{}other", header("198.51.100.8", 40002));
+    assert_eq!(exchange(server.tcp(), other.as_bytes(), 1 << 16), b"OTHER");
+    drop(first);
+
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(
+        log.contains(
+            "refused connection from 198.51.100.7:40001: its source has 1 connections open already"
+        ),
+        "{log}"
+    );
+}

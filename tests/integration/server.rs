@@ -306,7 +306,7 @@ fn v_and_q_set_the_log_level_over_rust_log() {
     let (status, log) = server.signal_and_log("TERM");
     assert!(status.success());
     assert!(
-        log.contains(" INFO ") && log.contains("serving transform upper; workers "),
+        log.contains(" INFO ") && log.contains("serving tcp (bound); transform upper; workers "),
         "{log}"
     );
     assert!(

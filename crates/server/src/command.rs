@@ -35,9 +35,9 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         return crate::inherit::inetd(&settings, &service).await;
     }
     // Sockets from systemd's socket activation are served as they are, by one worker.
-    let sockets = match crate::inherit::from_systemd()? {
-        Some(sockets) => vec![sockets],
-        None => bind(&settings).map_err(ServerError::Bind)?,
+    let (sockets, source) = match crate::inherit::from_systemd()? {
+        Some(sockets) => (vec![sockets], "sockets from systemd"),
+        None => (bind(&settings).map_err(ServerError::Bind)?, "bound"),
     };
     let mut ready_lines = Vec::new();
     if let Some((tcp, udp)) = sockets.first() {
@@ -70,7 +70,7 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         None => None,
     };
     raise_open_file_limit(&settings);
-    info!("serving {}", describe(&settings));
+    info!("serving {}", describe(&settings, &sockets, source));
 
     let service = Service::new(settings.options.clone());
     let stop = CancellationToken::new();
@@ -216,8 +216,13 @@ async fn serve_some<L: Listener>(
 }
 
 /// The effective configuration, in one line for the log.
-fn describe(settings: &Settings) -> String {
+fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> String {
     let options = &settings.options;
+    let transports = match sockets.first() {
+        Some((Some(_), Some(_))) => "udp and tcp",
+        Some((Some(_), None)) => "tcp",
+        _ => "udp",
+    };
     let networks = |list: &[ipnet::IpNet]| {
         let names: Vec<String> = list.iter().map(ToString::to_string).collect();
         if names.is_empty() {
@@ -227,10 +232,12 @@ fn describe(settings: &Settings) -> String {
         }
     };
     format!(
-        "transform {}; workers {}; metrics {}; max-connections {}, per source {}; max-datagrams-per-source {}/s; \
-         idle-timeout {:?}; max-line {}; drain-timeout {:?}; allow {}; deny {}",
+        "{transports} ({source}); transform {}; workers {}; proxy-protocol {}; metrics {}; \
+         max-connections {}, per source {}; max-datagrams-per-source {}/s; idle-timeout {:?}; \
+         max-line {}; drain-timeout {:?}; allow {}; deny {}",
         settings.transform,
-        settings.workers,
+        sockets.len(),
+        if options.proxy_protocol { "on" } else { "off" },
         settings
             .metrics
             .map_or_else(|| "-".to_owned(), |addr| format!("http://{addr}/metrics")),
