@@ -3,12 +3,13 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, Sleep, sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
@@ -522,43 +523,72 @@ async fn transform_stream<P: Peer, X: Transform>(
         return transform_datagram(peer, stream, flow).await;
     }
     let idle = shared.options.idle_timeout;
+    // One idle timer and one drain signal for the connection's whole life: made afresh for each
+    // read and write, each would be registered and unregistered on every request. The timer
+    // fires at most once per idle period and is then set again from the last progress.
+    let idle_timer = sleep(idle);
+    let cut = shared.cut.cancelled();
+    tokio::pin!(idle_timer, cut);
+    let mut progress = Instant::now();
     let mut end = End::Finished;
     loop {
-        let chunk: &[u8] = tokio::select! {
-            read = timeout(idle, peer.read()) => match read {
-                Ok(Ok(chunk)) => chunk,
-                Ok(Err(error)) => return Err(Stop::Io(error)),
-                Err(_elapsed) => return Err(Stop::Idle),
-            },
-            // At the end of the drain, the stream ends as if the client had finished: what it
-            // sent is answered. Datagrams are never cut: they are whole already.
-            () = shared.cut.cancelled(), if kind == PeerKind::Connection => {
-                end = End::Cut;
-                &[]
-            }
+        let (out, finished, fed) = {
+            let read = peer.read();
+            tokio::pin!(read);
+            let chunk: &[u8] = loop {
+                tokio::select! {
+                    read = &mut read => break read.map_err(Stop::Io)?,
+                    () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
+                    // At the end of the drain, the stream ends as if the client had finished:
+                    // what it sent is answered.
+                    () = &mut cut => {
+                        end = End::Cut;
+                        break &[];
+                    }
+                }
+            };
+            progress = Instant::now();
+            let finished = chunk.is_empty();
+            // A buffer per chunk, freed once sent, so that an idle connection holds none.
+            let mut out = Vec::new();
+            let fed = if finished {
+                stream.finish(&mut out);
+                Ok(())
+            } else {
+                flow.bytes_in += chunk.len();
+                stream.feed(chunk, &mut out)
+            };
+            (out, finished, fed)
         };
-        let finished = chunk.is_empty();
-        // A buffer per chunk, freed once sent, so that an idle connection holds none.
-        let mut out = Vec::new();
-        let fed = if finished {
-            stream.finish(&mut out);
-            Ok(())
-        } else {
-            flow.bytes_in += chunk.len();
-            stream.feed(chunk, &mut out)
-        };
-        if kind == PeerKind::Connection || fed.is_ok() {
-            match timeout(idle, peer.write(&out)).await {
-                Ok(Ok(())) => flow.bytes_out += out.len(),
-                Ok(Err(error)) => return Err(Stop::Io(error)),
-                Err(_elapsed) => return Err(Stop::Idle),
+        let write = peer.write(&out);
+        tokio::pin!(write);
+        loop {
+            tokio::select! {
+                written = &mut write => {
+                    written.map_err(Stop::Io)?;
+                    break;
+                }
+                () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
             }
         }
+        flow.bytes_out += out.len();
+        progress = Instant::now();
         fed.map_err(Stop::LineTooLong)?;
         if finished {
             return Ok(end);
         }
     }
+}
+
+/// When the idle timer fires: [`Stop::Idle`] if nothing moved for `idle` since `progress`;
+/// otherwise the timer is set for `idle` after `progress`.
+fn still_active(timer: Pin<&mut Sleep>, progress: Instant, idle: Duration) -> Result<(), Stop> {
+    let deadline = progress + idle;
+    if Instant::now() >= deadline {
+        return Err(Stop::Idle);
+    }
+    timer.reset(deadline);
+    Ok(())
 }
 
 /// [`transform_stream`] for a datagram, which is in memory already: its one read and its one

@@ -228,6 +228,30 @@ async fn a_connection_idle_past_the_timeout_is_closed() {
 }
 
 #[tokio::test]
+async fn a_connection_active_within_each_idle_period_stays_open_past_it() {
+    let options = Options {
+        idle_timeout: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let server = start_server::<Tcp>("127.0.0.1:0", "upper", options).await;
+    let mut steady = TcpStream::connect(server.addr).await.expect("connect");
+    // A byte every 100 ms for a second: over three idle periods in all, never one idle.
+    for byte in b"abcdefghij" {
+        steady.write_all(&[*byte]).await.expect("send");
+        assert_eq!(
+            read_exactly(&mut steady, 1).await,
+            [byte.to_ascii_uppercase()]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    steady.shutdown().await.expect("half-close");
+    assert_eq!(read_to_close(&mut steady).await, b"");
+    let totals = server.shut_down().await;
+    assert_eq!(totals.count(Event::IdleTimeout), 0, "{totals:?}");
+    assert_eq!(totals.count(Event::Served), 1, "{totals:?}");
+}
+
+#[tokio::test]
 async fn a_client_that_never_reads_is_held_back_not_buffered() {
     let log = capture_log();
     let options = Options {
