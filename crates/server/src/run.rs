@@ -604,6 +604,6 @@ async fn transform_datagram<P: Peer, X: Transform>(
     stream.feed(request, &mut out).map_err(Stop::LineTooLong)?;
     stream.finish(&mut out);
     flow.bytes_out = out.len();
-    peer.write(&out).await.map_err(Stop::Io)?;
+    peer.write_owned(out).await.map_err(Stop::Io)?;
     Ok(End::Finished)
 }

@@ -60,6 +60,15 @@ pub trait Peer: Send + 'static {
     /// For TCP, the connection failed.
     fn write(&mut self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
 
+    /// [`write`](Peer::write) for bytes the caller is done with, which a UDP peer takes as its
+    /// reply without copying them.
+    ///
+    /// # Errors
+    /// As for [`write`](Peer::write).
+    fn write_owned(&mut self, bytes: Vec<u8>) -> impl Future<Output = io::Result<()>> + Send {
+        async move { self.write(&bytes).await }
+    }
+
     /// Reads the PROXY protocol header (version 1 or 2) that a load balancer sends before the
     /// client's bytes, and takes the client address it carries as [`addr`](Peer::addr); a
     /// header without one (the balancer's own health check) leaves the address as it was.

@@ -173,6 +173,15 @@ impl Peer for UdpPeer {
         Ok(())
     }
 
+    async fn write_owned(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        if self.reply.is_empty() {
+            self.reply = bytes;
+        } else {
+            self.reply.extend_from_slice(&bytes);
+        }
+        Ok(())
+    }
+
     async fn close(self) -> Result<(), TransportError> {
         let max = max_datagram(self.addr);
         if self.reply.len() > max {

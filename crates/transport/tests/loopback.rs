@@ -470,3 +470,21 @@ async fn replies_waiting_for_their_batch_go_when_the_listener_is_dropped() {
         .expect("receive");
     assert_eq!(&buf[..n], b"ONE");
 }
+
+#[tokio::test]
+async fn a_udp_reply_may_be_written_in_borrowed_and_owned_parts() {
+    let mut listener = Udp::bind(addr(V4)).await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let client = UdpSocket::bind(V4).await.expect("client socket");
+    client.send_to(b"x", server).await.expect("send");
+    let mut peer = listener.accept().await.expect("datagram");
+    peer.write(b"borrowed ").await.expect("write");
+    peer.write_owned(b"owned".to_vec()).await.expect("write");
+    peer.close().await.expect("send the reply");
+    let mut buf = [0; 32];
+    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+        .await
+        .expect("a reply")
+        .expect("receive");
+    assert_eq!(&buf[..n], b"borrowed owned");
+}
