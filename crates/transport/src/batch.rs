@@ -67,7 +67,18 @@ impl Received {
         let Self { slots, got, .. } = self;
         socket
             .async_io(Interest::READABLE, || sys::recv(socket, slots, got))
-            .await
+            .await?;
+        if got.len() == 1 && slots.len() > 1 {
+            // A lone datagram: the queue is empty, and the client is likely waiting for this
+            // reply before it sends again. Forget the readiness now, so that the next wait goes
+            // to epoll rather than through a receive that would block. (Under load, a receive
+            // finds new datagrams often enough to be worth trying.) A datagram that came
+            // meanwhile raises a new event, which this does not clear.
+            let _ = socket.try_io(Interest::READABLE, || {
+                Err::<(), _>(io::ErrorKind::WouldBlock.into())
+            });
+        }
+        Ok(())
     }
 }
 
