@@ -48,6 +48,10 @@ def run(cmd, **kw):
 def build():
     run(["cargo", "build", "--release", "--quiet", "--bin", "upcase", "--example", "naive_server"])
     run(["cc", "-O2", "-o", FLOOR, "bench/floor.c"])
+
+
+def install_peers():
+    """socat is a peer; install it where it is missing (apt-get, as root)."""
     if shutil.which("socat") is None:
         run(["apt-get", "update", "-qq"])
         run(["apt-get", "install", "-y", "-qq", "socat", "coreutils"])
@@ -220,6 +224,7 @@ def main():
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
     if not args.no_build:
         build()
+    install_peers()
     if args.servers:
         wanted = args.servers.split(",")
         servers = [e for e in SERVERS + EXTRA_SERVERS if e[0] in wanted]
