@@ -1,17 +1,13 @@
 //! TCP: a connection carries a byte stream in each direction.
 
-use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use socket2::Type;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
-use tokio_util::io::poll_read_buf;
 
 use crate::proxy::{self, Parsed};
 use crate::{
@@ -151,25 +147,14 @@ impl Peer for TcpPeer {
             self.stream.readable().await?;
             self.buf.clear();
             self.buf.reserve_exact(CHUNK);
-            // One poll of tokio's own read rather than `try_read`: after a read shorter than
-            // the buffer it forgets the readiness, so that the next wait goes to epoll at once
-            // instead of through a read that can only say "would block".
-            let read =
-                poll_fn(
-                    |cx| match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.buf) {
-                        Poll::Ready(read) => Poll::Ready(Some(read)),
-                        Poll::Pending => Poll::Ready(None),
-                    },
-                )
-                .await;
-            match read {
-                Some(Ok(n)) => {
+            match self.stream.try_read_buf(&mut self.buf) {
+                Ok(n) => {
                     self.finished = n == 0;
                     return Ok(&self.buf);
                 }
-                Some(Err(error)) => return Err(error),
                 // Nothing to read after all: give the buffer back before waiting.
-                None => self.buf = Vec::new(),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.buf = Vec::new(),
+                Err(error) => return Err(error),
             }
         }
     }
