@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{PATIENCE, Server, start_server_logged};
+use crate::util::{PATIENCE, Server, http_get, start_server_logged};
 
 /// The stream module as Debian's libnginx-mod-stream installs it.
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -100,14 +100,8 @@ fn start_nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
 fn requests(metrics: &[SocketAddr]) -> Vec<u64> {
     metrics
         .iter()
-        .map(|addr| {
-            let mut stream = TcpStream::connect(addr).expect("connect to metrics");
-            stream
-                .write_all(b"GET /metrics HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n")
-                .expect("ask");
-            let mut response = String::new();
-            stream.read_to_string(&mut response).expect("metrics");
-            response
+        .map(|&addr| {
+            http_get(addr, "/metrics")
                 .lines()
                 .find_map(|line| line.strip_prefix("upcase_requests_total "))
                 .and_then(|n| n.parse().ok())

@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 
 use predicates::prelude::*;
 
-use crate::util::{PATIENCE, binary, spawn_server, upcase, wait_with_patience};
+use crate::util::{
+    PATIENCE, binary, spawn_server, tcp_exchange, udp_exchange, upcase, wait_with_patience,
+};
 
 fn activate(kind: &str) -> Command {
     let mut command = Command::new("python3");
@@ -29,19 +31,11 @@ fn systemd_sockets_are_served_as_given() {
     let server = spawn_server(&mut command, &["udp", "tcp"]);
     assert_eq!(server.udp().port(), server.tcp().port());
 
-    let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    udp.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    udp.send_to(b"over udp", server.udp()).expect("send");
-    let mut reply = [0; 32];
-    let n = udp.recv(&mut reply).expect("reply");
-    assert_eq!(&reply[..n], b"OVER UDP");
-
-    let mut tcp = TcpStream::connect(server.tcp()).expect("connect");
-    tcp.write_all(b"over tcp").expect("send");
-    tcp.shutdown(Shutdown::Write).expect("half-close");
-    let mut reply = String::new();
-    tcp.read_to_string(&mut reply).expect("reply");
-    assert_eq!(reply, "OVER TCP");
+    assert_eq!(
+        udp_exchange(server.udp(), "127.0.0.1:0", b"over udp"),
+        b"OVER UDP"
+    );
+    assert_eq!(tcp_exchange(server.tcp(), b"over tcp"), b"OVER TCP");
     assert!(server.signal("TERM").success());
 
     let server = spawn_server(&mut activate("udp"), &["udp"]);

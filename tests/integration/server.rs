@@ -1,40 +1,14 @@
 //! `upcase server` as users run it.
 
 use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::process::Command;
 
 use predicates::prelude::*;
 
-use crate::util::{binary, spawn_server, start_server, upcase};
-
-/// One UDP exchange with `server`, from a socket on `from`.
-fn udp_exchange(server: std::net::SocketAddr, from: &str, message: &[u8]) -> Vec<u8> {
-    let socket = UdpSocket::bind(from).expect("bind");
-    socket
-        .set_read_timeout(Some(crate::util::PATIENCE))
-        .expect("timeout");
-    socket.send_to(message, server).expect("send");
-    let mut buf = vec![0; 65_536];
-    let (n, _) = socket.recv_from(&mut buf).expect("reply");
-    buf.truncate(n);
-    buf
-}
-
-/// One TCP exchange: send, half-close, read to the end.
-fn tcp_exchange(server: std::net::SocketAddr, message: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(server).expect("connect");
-    stream
-        .set_read_timeout(Some(crate::util::PATIENCE))
-        .expect("timeout");
-    stream.write_all(message).expect("send");
-    stream
-        .shutdown(std::net::Shutdown::Write)
-        .expect("half-close");
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("reply");
-    reply
-}
+use crate::util::{
+    binary, http_get, spawn_server, start_server, tcp_exchange, udp_exchange, upcase,
+};
 
 #[test]
 fn ready_lines_name_each_socket_with_its_real_address() {
@@ -327,22 +301,6 @@ fn v_and_q_set_the_log_level_over_rust_log() {
         .stderr(predicate::str::starts_with(
             "upcase: the argument '--verbose...' cannot be used with '--quiet...'",
         ));
-}
-
-/// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
-fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(crate::util::PATIENCE))
-        .expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
@@ -252,4 +253,40 @@ pub fn start_textbook_server(name: &str) -> (Child, u16) {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     (child, port)
+}
+
+/// One UDP exchange with `server`, from a socket on `from`.
+pub fn udp_exchange(server: SocketAddr, from: &str, message: &[u8]) -> Vec<u8> {
+    let socket = UdpSocket::bind(from).expect("bind");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    socket.send_to(message, server).expect("send");
+    let mut buf = vec![0; 65_536];
+    let (n, _) = socket.recv_from(&mut buf).expect("reply");
+    buf.truncate(n);
+    buf
+}
+
+/// One TCP exchange: send, half-close, read to the end.
+pub fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
+    let mut stream = TcpStream::connect(server).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    stream.write_all(message).expect("send");
+    stream.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("reply");
+    reply
+}
+
+/// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
+pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
 }

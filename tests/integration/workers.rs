@@ -1,10 +1,8 @@
 //! `upcase server --workers N`: threads with sockets of their own on one shared port.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream, UdpSocket};
 
-use crate::util::{PATIENCE, start_server, upcase};
+use crate::util::{start_server, tcp_exchange, udp_exchange, upcase};
 
 /// Voluntary context switches of each worker thread, by thread name. A worker blocked in
 /// epoll with nothing to do makes none; one that serves makes at least one per wake-up.
@@ -45,22 +43,16 @@ fn every_worker_serves_a_share_of_many_clients() {
     // Clients differ by source port, which is what the kernel spreads them by: with 64 of each,
     // the chance that a worker gets none is below one in ten million.
     for i in 0..64 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        udp.set_read_timeout(Some(PATIENCE)).expect("timeout");
         let message = format!("datagram {i}");
-        udp.send_to(message.as_bytes(), server.udp()).expect("send");
-        let mut reply = [0; 64];
-        let n = udp.recv(&mut reply).expect("a reply");
-        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
-
-        let mut tcp = TcpStream::connect(server.tcp()).expect("connect");
-        tcp.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        assert_eq!(
+            udp_exchange(server.udp(), "127.0.0.1:0", message.as_bytes()),
+            message.to_uppercase().as_bytes()
+        );
         let message = format!("stream {i}");
-        tcp.write_all(message.as_bytes()).expect("send");
-        tcp.shutdown(Shutdown::Write).expect("half-close");
-        let mut reply = String::new();
-        tcp.read_to_string(&mut reply).expect("the reply");
-        assert_eq!(reply, message.to_uppercase());
+        assert_eq!(
+            tcp_exchange(server.tcp(), message.as_bytes()),
+            message.to_uppercase().as_bytes()
+        );
     }
 
     let after = worker_switches(server.child.id());
