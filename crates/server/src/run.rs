@@ -242,8 +242,7 @@ pub async fn serve<L, X>(
     X: Transform,
 {
     let own_port = listener.local_addr().map_or(0, |addr| addr.port());
-    let shared = service;
-    let drain_timeout = shared.options.drain_timeout;
+    let drain_timeout = service.options.drain_timeout;
     let tasks = TaskTracker::new();
     tokio::pin!(shutdown);
 
@@ -253,7 +252,7 @@ pub async fn serve<L, X>(
         let permit = match L::KIND {
             PeerKind::Connection => tokio::select! {
                 _ = &mut shutdown => break,
-                permit = Arc::clone(&shared.connections).acquire_owned() => match permit {
+                permit = Arc::clone(&service.connections).acquire_owned() => match permit {
                     Ok(permit) => Some(permit),
                     Err(_closed) => break,
                 },
@@ -272,15 +271,15 @@ pub async fn serve<L, X>(
                 continue;
             }
         };
-        if L::KIND == PeerKind::Connection && shared.options.proxy_protocol {
+        if L::KIND == PeerKind::Connection && service.options.proxy_protocol {
             // The client's address comes with the header, which may take a while: admission
             // waits for it on the connection's own task.
-            let held = permit.map(|permit| (permit, Open::new(shared)));
-            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(shared), held);
+            let held = permit.map(|permit| (permit, Open::new(service)));
+            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), held);
             drop(tasks.spawn(proxied));
             continue;
         }
-        let Some(slot) = shared.admit(peer.addr(), L::KIND, own_port) else {
+        let Some(slot) = service.admit(peer.addr(), L::KIND, own_port) else {
             continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
         };
         // The permit and the slot go into the peer's future rather than a wrapper around it:
@@ -290,8 +289,8 @@ pub async fn serve<L, X>(
             peer,
             L::KIND,
             transform.clone(),
-            Arc::clone(shared),
-            (permit.map(|permit| (permit, Open::new(shared))), slot),
+            Arc::clone(service),
+            (permit.map(|permit| (permit, Open::new(service))), slot),
         );
         match L::KIND {
             PeerKind::Connection => drop(tasks.spawn(served)),
@@ -314,7 +313,7 @@ pub async fn serve<L, X>(
              answering what they sent and closing them",
             tasks.len()
         );
-        shared.cut.cancel();
+        service.cut.cancel();
         if timeout(CUT_GRACE, tasks.wait()).await.is_err() {
             warn!(
                 "{} connections did not take their last replies; dropping them",
@@ -433,7 +432,10 @@ async fn serve_peer<P: Peer, X: Transform>(
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
     let mut flow = Flow::default();
-    let ended = transform_stream(&mut peer, kind, &mut stream, &shared, &mut flow).await;
+    let ended = match kind {
+        PeerKind::Connection => transform_stream(&mut peer, &mut stream, &shared, &mut flow).await,
+        PeerKind::Datagram => transform_datagram(&mut peer, &mut stream, &mut flow).await,
+    };
     let stats = &shared.stats;
     let mut sent = 0;
     match ended {
@@ -510,18 +512,14 @@ async fn serve_peer<P: Peer, X: Transform>(
     stats.bytes(flow.bytes_in as u64, sent as u64, stream.invalid_bytes());
 }
 
-/// Reads the peer's stream to its end, writing each chunk's transform back as soon as it is
+/// Reads a connection's stream to its end, writing each chunk's transform back as soon as it is
 /// made.
 async fn transform_stream<P: Peer, X: Transform>(
     peer: &mut P,
-    kind: PeerKind,
     stream: &mut Transformer<X>,
     shared: &Service,
     flow: &mut Flow,
 ) -> Result<End, Stop> {
-    if kind == PeerKind::Datagram {
-        return transform_datagram(peer, stream, flow).await;
-    }
     let idle = shared.options.idle_timeout;
     // One idle timer and one drain signal for the connection's whole life: made afresh for each
     // read and write, each would be registered and unregistered on every request. The timer
