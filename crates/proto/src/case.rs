@@ -58,30 +58,29 @@ impl Transform for Lower {
 
 /// The mapping of every character that UTF-8 encodes in two bytes, as UTF-8: entry
 /// `(lead & 0x1F) << 6 | (continuation & 0x3F)` holds its length, then its bytes.
-struct TwoByteTable(Box<[[u8; 8]]>);
+struct TwoByteTable(Box<[[u8; 8]; 0x800]>);
 
 /// The length of an entry whose mapping is too long to hold (none is, as of Unicode 16).
 const TOO_LONG: u8 = u8::MAX;
 
 impl TwoByteTable {
     fn new<I: Iterator<Item = char>>(full: fn(char) -> I) -> Self {
-        let entries = (0..0x800)
-            .map(|code| {
-                let mut entry = [0; 8];
-                let Some(c) = char::from_u32(code).filter(|_| code >= 0x80) else {
-                    return entry; // Below U+0080: never looked up.
-                };
-                let mapped: String = full(c).collect();
-                match u8::try_from(mapped.len()) {
-                    Ok(len) if mapped.len() < entry.len() => {
-                        entry[0] = len;
-                        entry[1..=mapped.len()].copy_from_slice(mapped.as_bytes());
-                    }
-                    _ => entry[0] = TOO_LONG,
+        // A fixed-size table: its index, 11 bits wide, is then in bounds without a check.
+        let mut entries = Box::new([[0; 8]; 0x800]);
+        // Below U+0080 entries stay empty: ASCII is never looked up.
+        for (code, entry) in (0x80..).zip(&mut entries[0x80..]) {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let mapped: String = full(c).collect();
+            match u8::try_from(mapped.len()) {
+                Ok(len) if mapped.len() < entry.len() => {
+                    entry[0] = len;
+                    entry[1..=mapped.len()].copy_from_slice(mapped.as_bytes());
                 }
-                entry
-            })
-            .collect();
+                _ => entry[0] = TOO_LONG,
+            }
+        }
         Self(entries)
     }
 }

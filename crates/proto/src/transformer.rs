@@ -133,11 +133,11 @@ impl<X: Transform> Transformer<X> {
             }
         }
 
-        // std's validator is fast on valid text, which is nearly all text; each error it
-        // reports is one invalid sequence (Unicode's "maximal subpart"), or a character cut off
-        // at the end of the chunk.
+        // A SIMD validator: std's checks text outside ASCII a byte at a time, which cost as much
+        // as the case mapping itself. Its errors are std's: each is one invalid sequence
+        // (Unicode's "maximal subpart"), or a character cut off at the end of the chunk.
         loop {
-            let error = match std::str::from_utf8(input) {
+            let error = match simdutf8::compat::from_utf8(input) {
                 Ok(text) => {
                     if !text.is_empty() {
                         self.transform.text(text, out);
@@ -147,7 +147,7 @@ impl<X: Transform> Transformer<X> {
                 Err(error) => error,
             };
             let (valid, rest) = input.split_at(error.valid_up_to());
-            match std::str::from_utf8(valid) {
+            match simdutf8::basic::from_utf8(valid) {
                 Ok(text) if !text.is_empty() => self.transform.text(text, out),
                 Ok(_) => {}
                 // Not reached (the validator just vouched for these bytes); were it reached,
