@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::Type;
+use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -95,6 +96,7 @@ impl Listener for TcpListener {
             buf: Vec::new(),
             finished: false,
             carried: false,
+            drained: false,
         })
     }
 }
@@ -113,6 +115,8 @@ pub struct TcpPeer {
     finished: bool,
     /// Whether `buf` holds bytes that came after a PROXY header, for the next read.
     carried: bool,
+    /// Whether the last read took everything the socket held, so the next one will wait.
+    drained: bool,
 }
 
 impl TcpPeer {
@@ -130,6 +134,7 @@ impl TcpPeer {
             buf: Vec::new(),
             finished: false,
             carried: false,
+            drained: false,
         })
     }
 }
@@ -144,17 +149,36 @@ impl Peer for TcpPeer {
             return Ok(&self.buf);
         }
         loop {
+            if self.drained {
+                // The last read emptied the socket, so this one will wait: without its buffer,
+                // so that an idle connection holds none.
+                self.buf = Vec::new();
+            }
             self.stream.readable().await?;
             self.buf.clear();
             self.buf.reserve_exact(CHUNK);
-            match self.stream.try_read_buf(&mut self.buf) {
-                Ok(n) => {
-                    self.finished = n == 0;
-                    return Ok(&self.buf);
+            let room = self.buf.capacity();
+            let mut got = None;
+            // A read shorter than the buffer took all the socket had: the readiness is forgotten
+            // then (returning "would block" from `try_io` clears it, as tokio's own `poll_read`
+            // does), so the next wait goes to epoll at once instead of through a read that could
+            // only fail. The readiness is dropped only if no new event came meanwhile.
+            let read = self.stream.try_io(Interest::READABLE, || {
+                let n = self.stream.try_read_buf(&mut self.buf)?;
+                got = Some(n);
+                match n {
+                    n if n > 0 && n < room => Err(io::ErrorKind::WouldBlock.into()),
+                    _ => Ok(()),
                 }
-                // Nothing to read after all: give the buffer back before waiting.
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => self.buf = Vec::new(),
-                Err(error) => return Err(error),
+            });
+            if let Some(n) = got {
+                self.finished = n == 0;
+                self.drained = n < room;
+                return Ok(&self.buf);
+            }
+            match read {
+                Err(error) if error.kind() != io::ErrorKind::WouldBlock => return Err(error),
+                _ => self.drained = true,
             }
         }
     }
