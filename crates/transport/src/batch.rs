@@ -5,11 +5,15 @@
 //! Replies wait in an [`Outbox`] only while more datagrams of the same batch are still to be
 //! served: the reply to the last one sends them all. So a reply never waits for the next
 //! request, and a lone ping-pong client pays no extra latency.
+//!
+//! Where the kernel offers UDP segmentation offload (GSO, Linux 4.18 and later), the replies of
+//! a batch that go to one client with one size leave in a single `sendmsg`: the kernel walks
+//! its stack once for them all and cuts them into datagrams at the end, as quinn-udp does.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -83,15 +87,27 @@ impl Received {
 }
 
 /// Replies waiting for the rest of their batch to be served.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Outbox {
     /// The replies.
     replies: Mutex<Vec<Reply>>,
     /// Datagrams of the current batch not yet handed out: while there are some, replies wait.
     pending: AtomicUsize,
+    /// Whether replies to one client may leave as one segmented send (GSO): the kernel has it,
+    /// and no send has yet shown that the network device lacks it.
+    segmentation: AtomicBool,
 }
 
 impl Outbox {
+    /// An empty outbox for `socket`.
+    pub(crate) fn new(socket: &UdpSocket) -> Self {
+        Self {
+            replies: Mutex::default(),
+            pending: AtomicUsize::new(0),
+            segmentation: AtomicBool::new(sys::can_segment(socket)),
+        }
+    }
+
     /// Records how many datagrams of the batch are still to be handed out.
     pub(crate) fn set_pending(&self, n: usize) {
         self.pending.store(n, Ordering::Release);
@@ -115,12 +131,19 @@ impl Outbox {
     /// As for [`push`](Self::push).
     pub(crate) async fn flush(&self, socket: &UdpSocket) -> io::Result<()> {
         let mut replies = std::mem::take(&mut *self.lock());
+        let segmentation = &self.segmentation;
+        if segmentation.load(Ordering::Relaxed) {
+            // Each client's replies side by side, so that they can leave together. The sort is
+            // stable: a client's replies keep their order, and different clients' replies have
+            // none to keep.
+            replies.sort_by_key(|(to, _)| *to);
+        }
         let mut first_error = None;
         let mut sent = 0;
         while sent < replies.len() {
             let rest = &replies[sent..];
             match socket
-                .async_io(Interest::WRITABLE, || sys::send(socket, rest))
+                .async_io(Interest::WRITABLE, || sys::send(socket, rest, segmentation))
                 .await
             {
                 Ok(n) => sent += n,
@@ -142,7 +165,10 @@ impl Outbox {
         let replies = std::mem::take(&mut *self.lock());
         let mut sent = 0;
         while sent < replies.len() {
-            match socket.try_io(Interest::WRITABLE, || sys::send(socket, &replies[sent..])) {
+            let rest = &replies[sent..];
+            match socket.try_io(Interest::WRITABLE, || {
+                sys::send(socket, rest, &self.segmentation)
+            }) {
                 Ok(n) => sent += n,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => sent += 1,
@@ -172,8 +198,12 @@ mod sys {
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
     use std::os::fd::AsRawFd;
 
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use nix::errno::Errno;
     use nix::sys::socket::{
-        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg,
+        ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
+        sendmsg, sockopt,
     };
     use tokio::net::UdpSocket;
 
@@ -208,8 +238,102 @@ mod sys {
         Ok(())
     }
 
+    /// The most datagrams one segmented send may make (the kernel's `UDP_MAX_SEGMENTS`, which
+    /// is 64 on older kernels).
+    const MAX_SEGMENTS: usize = 64;
+
+    /// The most bytes one segmented send may carry: a datagram's limit, less the headers.
+    const MAX_SEGMENTED: usize = 65_000;
+
+    /// The largest reply sent segmented: a segment must fit the path's MTU, and this one fits
+    /// Ethernet's over IPv4 and IPv6 alike. Larger replies go one by one, where the kernel may
+    /// fragment them.
+    const MAX_SEGMENT: usize = 1_452;
+
+    /// Whether the kernel offers UDP segmentation offload on `socket`.
+    pub(super) fn can_segment(socket: &UdpSocket) -> bool {
+        getsockopt(socket, sockopt::UdpGsoSegment).is_ok()
+    }
+
+    /// Sends the first of `replies`, with those after it when they can go in the same call;
+    /// how many were sent. `segmentation` is turned off for good if the device cannot do it.
+    pub(super) fn send(
+        socket: &UdpSocket,
+        replies: &[Reply],
+        segmentation: &AtomicBool,
+    ) -> io::Result<usize> {
+        if !segmentation.load(Ordering::Relaxed) {
+            return send_each(socket, replies);
+        }
+        let run = segmentable(replies);
+        if run < 2 {
+            // Single replies up to where a run of segmentable ones starts.
+            let singles = (1..replies.len())
+                .find(|&at| segmentable(&replies[at..]) >= 2)
+                .unwrap_or(replies.len());
+            return send_each(socket, &replies[..singles]);
+        }
+        match send_segmented(socket, &replies[..run]) {
+            Ok(()) => Ok(run),
+            // EIO: the device cannot segment; EINVAL: the segment is larger than the path's
+            // MTU. Either way the replies still go, one by one.
+            Err(error) if error.raw_os_error() == Some(Errno::EIO as i32) => {
+                segmentation.store(false, Ordering::Relaxed);
+                send_each(socket, &replies[..run])
+            }
+            Err(error) if error.raw_os_error() == Some(Errno::EINVAL as i32) => {
+                send_each(socket, &replies[..run])
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// How many replies at the start of `replies` can leave as one segmented send: to one
+    /// address, each as long as the first, but for a shorter last one.
+    pub(super) fn segmentable(replies: &[Reply]) -> usize {
+        let Some((to, first)) = replies.first() else {
+            return 0;
+        };
+        let size = first.len();
+        if size == 0 || size > MAX_SEGMENT {
+            return 0;
+        }
+        let mut count = 0;
+        for (next_to, bytes) in replies.iter().take(MAX_SEGMENTS.min(MAX_SEGMENTED / size)) {
+            if next_to != to || bytes.len() > size || bytes.is_empty() {
+                break;
+            }
+            count += 1;
+            if bytes.len() < size {
+                break; // Only the last segment may be shorter.
+            }
+        }
+        count
+    }
+
+    /// One `sendmsg` of `replies`, all to one address, cut by the kernel into datagrams of the
+    /// first one's size.
+    fn send_segmented(socket: &UdpSocket, replies: &[Reply]) -> io::Result<()> {
+        let Some((to, first)) = replies.first() else {
+            return Ok(());
+        };
+        let size = u16::try_from(first.len()).map_err(|_| io::Error::from(Errno::EINVAL))?;
+        let payloads: Vec<IoSlice<'_>> = replies
+            .iter()
+            .map(|(_, bytes)| IoSlice::new(bytes))
+            .collect();
+        sendmsg(
+            socket.as_raw_fd(),
+            &payloads,
+            &[ControlMessage::UdpGsoSegments(&size)],
+            MsgFlags::empty(),
+            Some(&SockaddrStorage::from(*to)),
+        )?;
+        Ok(())
+    }
+
     /// One `sendmmsg` of as many of `replies` as fit in a batch; how many were sent.
-    pub(super) fn send(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
+    fn send_each(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
         let replies = &replies[..replies.len().min(super::BATCH)];
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
         let payloads: Vec<[IoSlice<'_>; 1]> = replies
@@ -245,6 +369,7 @@ mod sys {
 mod sys {
     use std::io;
     use std::net::SocketAddr;
+    use std::sync::atomic::AtomicBool;
 
     use tokio::net::UdpSocket;
 
@@ -259,8 +384,57 @@ mod sys {
         Ok(())
     }
 
-    pub(super) fn send(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
+    pub(super) fn can_segment(_: &UdpSocket) -> bool {
+        false
+    }
+
+    pub(super) fn send(
+        socket: &UdpSocket,
+        replies: &[Reply],
+        _segmentation: &AtomicBool,
+    ) -> io::Result<usize> {
         let (to, bytes) = &replies[0];
         socket.try_send_to(bytes, *to).map(|_| 1)
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::Reply;
+    use super::sys::segmentable;
+
+    fn reply(to: &str, len: usize) -> Reply {
+        (to.parse().expect("a literal address"), vec![b'x'; len])
+    }
+
+    const A: &str = "127.0.0.1:1000";
+    const B: &str = "[::1]:1000";
+
+    #[test]
+    fn a_run_is_one_client_one_size_and_a_shorter_last() {
+        let replies = [reply(A, 4), reply(A, 4), reply(A, 2), reply(A, 2)];
+        assert_eq!(segmentable(&replies), 3);
+        let replies = [reply(A, 4), reply(A, 4), reply(A, 5)];
+        assert_eq!(segmentable(&replies), 2);
+        let replies = [reply(A, 4), reply(A, 4), reply(B, 4)];
+        assert_eq!(segmentable(&replies), 2);
+        assert_eq!(segmentable(&[reply(A, 4)]), 1);
+        assert_eq!(segmentable(&[]), 0);
+    }
+
+    #[test]
+    fn empty_and_large_replies_are_not_segmented() {
+        assert_eq!(segmentable(&[reply(A, 0), reply(A, 0)]), 0);
+        assert_eq!(segmentable(&[reply(A, 4), reply(A, 0)]), 1);
+        assert_eq!(segmentable(&[reply(A, 1_453), reply(A, 1_453)]), 0);
+        assert_eq!(segmentable(&[reply(A, 1_452), reply(A, 1_452)]), 2);
+    }
+
+    #[test]
+    fn a_run_stops_at_the_kernels_limits() {
+        let many: Vec<Reply> = (0..100).map(|_| reply(A, 10)).collect();
+        assert_eq!(segmentable(&many), 64);
+        let big: Vec<Reply> = (0..60).map(|_| reply(A, 1_400)).collect();
+        assert_eq!(segmentable(&big), 65_000 / 1_400);
     }
 }

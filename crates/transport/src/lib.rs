@@ -59,7 +59,8 @@
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
 //!   socket2.
 //! - `tcp.rs`, `udp.rs`: the two implementations.
-//! - `batch.rs`: datagrams received and replies sent many to a system call (recvmmsg, sendmmsg).
+//! - `batch.rs`: datagrams received and replies sent many to a system call (recvmmsg, sendmmsg,
+//!   and segmentation offload where the kernel has it).
 //! - `error.rs`: [`TransportError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

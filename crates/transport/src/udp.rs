@@ -50,8 +50,8 @@ impl Transport for Udp {
             })?;
         Ok(UdpListener {
             shared: Arc::new(Shared {
+                outbox: Outbox::new(&socket),
                 socket,
-                outbox: Outbox::default(),
             }),
             received: Received::new(),
         })

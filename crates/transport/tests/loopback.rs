@@ -430,6 +430,58 @@ async fn burst(server: SocketAddr, c: usize, count: usize, window: usize) {
     assert!(extra.is_err(), "one reply per datagram, no more");
 }
 
+/// What one client of [`replies_sent_together_stay_separate_datagrams_in_order`] sends: runs of
+/// one size broken by a longer and a shorter datagram, as segmented sends must cut them.
+fn mixed_sizes(client: char) -> Vec<String> {
+    let mut messages: Vec<String> = (0..12).map(|i| format!("{client}{i:03}")).collect();
+    messages.insert(5, format!("{client} is longer"));
+    messages.push(format!("{client}"));
+    messages.extend((12..20).map(|i| format!("{client}{i:03}")));
+    messages
+}
+
+#[tokio::test]
+async fn replies_sent_together_stay_separate_datagrams_in_order() {
+    for at in [V4, V6] {
+        let listener = Udp::bind(addr(at)).await.expect("bind");
+        let server = listener.local_addr().expect("address");
+        let clients = [
+            UdpSocket::bind(at).await.expect("client socket"),
+            UdpSocket::bind(at).await.expect("client socket"),
+        ];
+        let sent = [mixed_sizes('a'), mixed_sizes('b')];
+        // Interleaved and all queued before the server reads, so that one batch holds both
+        // clients' datagrams and its replies leave together.
+        for i in 0..sent[0].len() {
+            for (client, messages) in clients.iter().zip(&sent) {
+                client
+                    .send_to(messages[i].as_bytes(), server)
+                    .await
+                    .expect("send");
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let serving = tokio::spawn(serve_in_place(listener));
+        for (client, messages) in clients.iter().zip(&sent) {
+            for message in messages {
+                let mut buf = [0; 64];
+                let (n, from) =
+                    tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+                        .await
+                        .expect("every datagram is answered")
+                        .expect("receive");
+                assert_eq!(from, server);
+                assert_eq!(
+                    String::from_utf8_lossy(&buf[..n]),
+                    message.to_uppercase(),
+                    "on {at}: each reply its own datagram, in the order sent"
+                );
+            }
+        }
+        serving.abort();
+    }
+}
+
 #[tokio::test]
 async fn a_reply_waiting_for_its_batch_goes_when_the_rest_is_dropped_unanswered() {
     let mut listener = Udp::bind(addr(V6)).await.expect("bind");
