@@ -8,7 +8,8 @@ if it is missing (apt-get, as root), starts each server in turn on loopback, loa
 `upcase bench`, and prints a Markdown table: replies per second, the server's CPU time per reply
 (utime + stime from /proc, its threads and child processes included) and latency percentiles,
 each also as a ratio to the floor. Each cell is measured --repeat times, the servers taking
-turns, and the run with the median replies/s is shown. Then the server memory held per idle
+turns, and the run with the median replies/s is shown; its ratio is the median, over the
+turns, of the figure over the floor's in the same turn. Then the server memory held per idle
 TCP connection.
 Absolute figures drift between runs and machines; compare within one run.
 """
@@ -19,6 +20,7 @@ import os
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -202,10 +204,25 @@ def idle_memory(server_entry, count):
     return (after - before) / count
 
 
-def ratio(value, floor):
-    if value is None or not floor:
+def paired_ratio(reports, floor_reports, get):
+    """The median, over the turns, of a server's figure over the floor's in the same turn.
+
+    The machine drifts between states that move every server's figures together, so a ratio
+    within one turn is steadier than a ratio of two medians taken from different turns."""
+    ratios = []
+    for report, floor in zip(reports, floor_reports):
+        if not usable(report) or not usable(floor):
+            continue
+        value, base = get(report), get(floor)
+        if value is not None and base:
+            ratios.append(value / base)
+    if not ratios:
         return ""
-    return f" ({value / floor:.2f}x)"
+    return f" ({statistics.median(ratios):.2f}x)"
+
+
+def usable(report):
+    return report is not None and "error" not in report and report.get("ok", True)
 
 
 def main():
@@ -232,7 +249,7 @@ def main():
         servers = SERVERS
     scenarios = [s for s in SCENARIOS if args.only.lower() in s[0].lower()]
 
-    results = {}
+    results, every_run = {}, {}
     for scenario in scenarios:
         runs = {entry[0]: [] for entry in servers}
         for turn in range(args.repeat):
@@ -242,12 +259,13 @@ def main():
                       file=sys.stderr)
         for name, reports in runs.items():
             results[(scenario[0], name)] = median(reports)
+            every_run[(scenario[0], name)] = reports
 
     names = [entry[0] for entry in servers]
     print(f"| scenario | measure | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
     for label, flags, kind in scenarios:
-        floor = results.get((label, "floor")) or {}
+        floor_runs = every_run.get((label, "floor"))
         rows = [
             ("replies/s", lambda r: r.get("replies_per_second"), "{:,.0f}"),
             ("CPU µs/reply", lambda r: r.get("cpu_us_per_reply"), "{:.2f}"),
@@ -267,7 +285,9 @@ def main():
                     cell = fmt.format(value) if value is not None else "-"
                     if not r.get("ok", True) or r.get("lost") or r.get("wrong"):
                         cell += f" (lost {r.get('lost')}, wrong {r.get('wrong')})"
-                    cells.append(cell + ratio(value, get(floor) if floor else None))
+                    if floor_runs:
+                        cell += paired_ratio(every_run[(label, name)], floor_runs, get)
+                    cells.append(cell)
             print(f"| {label} | {measure_name} | " + " | ".join(cells) + " |")
     if not args.idle:
         return
