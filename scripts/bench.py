@@ -33,14 +33,27 @@ TEXTBOOK = os.path.join(ROOT, "tests/textbook")
 TICK = os.sysconf("SC_CLK_TCK")
 
 # (name, upcase bench flags, what it needs: "udp", "tcp" (persistent) or "reconnect")
+# name, load generator flags, what the server must serve, whether server and load generator
+# are pinned to a CPU each
 SCENARIOS = [
-    ("UDP ping-pong, 1 client", ["--udp"], "udp"),
-    ("UDP, 2 clients x 64 in flight", ["--udp", "--conns", "2", "--window", "64"], "udp"),
-    ("TCP ping-pong, 1 connection", ["--tcp"], "tcp"),
-    ("TCP ping-pong, 100 connections", ["--tcp", "--conns", "100"], "tcp"),
-    ("TCP connect-send-receive-close", ["--reconnect"], "reconnect"),
-    ("TCP stream, 1 MiB x 4 in flight", ["--tcp", "--size", "1048576", "--window", "4"], "tcp"),
+    ("UDP ping-pong, 1 client", ["--udp"], "udp", True),
+    ("UDP, 2 clients x 64 in flight", ["--udp", "--conns", "2", "--window", "64"], "udp", False),
+    ("TCP ping-pong, 1 connection", ["--tcp"], "tcp", True),
+    ("TCP ping-pong, 100 connections", ["--tcp", "--conns", "100"], "tcp", False),
+    ("TCP connect-send-receive-close", ["--reconnect"], "reconnect", False),
+    ("TCP stream, 1 MiB x 4 in flight", ["--tcp", "--size", "1048576", "--window", "4"], "tcp",
+     False),
 ]
+
+# A ping-pong round trip costs three times as much when the two sides wake each other across
+# CPUs as when they share one, and where the scheduler puts them changes from run to run. Pinned,
+# the server on one CPU and the load generator on another, every round trip crosses CPUs, as it
+# would cross a network.
+SERVER_CPU, CLIENT_CPU = "0", "1"
+
+
+def pinned(cmd, cpu):
+    return ["taskset", "-c", cpu] + cmd
 
 
 def run(cmd, **kw):
@@ -68,7 +81,9 @@ def free_port():
 class Server:
     """A server process whose ready line names its port."""
 
-    def __init__(self, cmd, port=None):
+    def __init__(self, cmd, port=None, cpu=None):
+        if cpu is not None:
+            cmd = pinned(cmd, cpu)
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         if port is None:
@@ -120,46 +135,50 @@ def descendants(pid):
 
 
 SERVERS = [
-    # name, how to start it (for udp, tcp, reconnect), what it serves
-    ("floor", lambda kind: Server([FLOOR, "0"]), {"udp", "tcp", "reconnect"}),
-    ("upcase", lambda kind: upcase_server([]), {"udp", "tcp", "reconnect"}),
-    ("naive tokio", lambda kind: Server([NAIVE, "0"]), {"udp", "tcp", "reconnect"}),
-    ("textbook Python", lambda kind: Server(
-        ["python3", os.path.join(TEXTBOOK, "UDPServer.py" if kind == "udp" else "TCPServer.py")]),
+    # name, how to start it (for udp, tcp, reconnect; on a CPU or any), what it serves
+    ("floor", lambda kind, cpu: Server([FLOOR, "0"], cpu=cpu), {"udp", "tcp", "reconnect"}),
+    ("upcase", lambda kind, cpu: upcase_server([], cpu), {"udp", "tcp", "reconnect"}),
+    ("naive tokio", lambda kind, cpu: Server([NAIVE, "0"], cpu=cpu),
+     {"udp", "tcp", "reconnect"}),
+    ("textbook Python", lambda kind, cpu: Server(
+        ["python3", os.path.join(TEXTBOOK, "UDPServer.py" if kind == "udp" else "TCPServer.py")],
+        cpu=cpu),
      {"udp", "reconnect"}),
-    ("socat + tr", lambda kind: (lambda p: Server(
+    ("socat + tr", lambda kind, cpu: (lambda p: Server(
         ["socat", f"TCP-LISTEN:{p},fork,reuseaddr,bind=127.0.0.1",
-         "SYSTEM:stdbuf -o0 tr a-z A-Z"], port=p))(free_port()),
+         "SYSTEM:stdbuf -o0 tr a-z A-Z"], port=p, cpu=cpu))(free_port()),
      {"tcp", "reconnect"}),
 ]
 
 
 # Measured only when named by --servers: upcase on one worker thread, to show the scaling.
 EXTRA_SERVERS = [
-    ("upcase 1 worker", lambda kind: upcase_server(["--workers", "1"]),
+    ("upcase 1 worker", lambda kind, cpu: upcase_server(["--workers", "1"], cpu),
      {"udp", "tcp", "reconnect"}),
 ]
 
 
-def upcase_server(flags):
+def upcase_server(flags, cpu):
     """upcase with its per-source limits off: the load comes from one address."""
     return Server([UPCASE, "server", "--bind", "127.0.0.1", "--port", "0",
                    "--max-datagrams-per-source", "0", "--max-connections-per-source", "0"]
-                  + flags)
+                  + flags, cpu=cpu)
 
 
 def measure(server_entry, scenario, duration):
     name, start, serves = server_entry
-    label, flags, kind = scenario
+    label, flags, kind, pin = scenario
     if kind not in serves:
         return None
-    server = start(kind)
+    pin = pin and len(os.sched_getaffinity(0)) >= 2
+    server = start(kind, SERVER_CPU if pin else None)
+    load = [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(server.port),
+            "--duration", f"{duration}s", "--timeout", "5s", "--json"] + flags
     try:
         time.sleep(0.3)
         before = server.cpu_seconds()
         out = subprocess.run(
-            [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(server.port),
-             "--duration", f"{duration}s", "--timeout", "5s", "--json"] + flags,
+            pinned(load, CLIENT_CPU) if pin else load,
             cwd=ROOT, capture_output=True, text=True, timeout=duration + 60)
         cpu = server.cpu_seconds() - before
     finally:
@@ -188,7 +207,7 @@ def idle_memory(server_entry, count):
     name, start, serves = server_entry
     if "tcp" not in serves or name.startswith("socat"):
         return None  # socat forks a process per connection: 10,000 processes is another test
-    server = start("tcp")
+    server = start("tcp", None)
     conns = []
     try:
         time.sleep(0.3)
@@ -264,7 +283,7 @@ def main():
     names = [entry[0] for entry in servers]
     print(f"| scenario | measure | " + " | ".join(names) + " |")
     print("|---|---|" + "---|" * len(names))
-    for label, flags, kind in scenarios:
+    for label, _flags, _kind, _pin in scenarios:
         floor_runs = every_run.get((label, "floor"))
         rows = [
             ("replies/s", lambda r: r.get("replies_per_second"), "{:,.0f}"),
