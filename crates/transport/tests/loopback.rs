@@ -376,6 +376,18 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
 }
 
 /// Serves datagrams in place, one after another, as the server crate does.
+/// The next datagram `client` receives, and its source; fails with `what` (the reply awaited)
+/// if none comes within 10 s.
+async fn next_reply(client: &UdpSocket, what: &str) -> (Vec<u8>, SocketAddr) {
+    let mut buf = vec![0; 65_536];
+    let (n, from) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+        .expect("receive");
+    buf.truncate(n);
+    (buf, from)
+}
+
 async fn serve_in_place(mut listener: <Udp as Transport>::Listener) {
     while let Ok(peer) = listener.accept().await {
         let _ = serve_peer(peer).await;
@@ -403,7 +415,6 @@ async fn burst(server: SocketAddr, c: usize, count: usize, window: usize) {
     let client = UdpSocket::bind(V4).await.expect("client socket");
     let mut sent = 0;
     let mut replies = Vec::new();
-    let mut buf = [0; 64];
     while replies.len() < count {
         while sent < count && sent - replies.len() < window {
             let message = format!("client {c} datagram {sent}");
@@ -413,12 +424,9 @@ async fn burst(server: SocketAddr, c: usize, count: usize, window: usize) {
                 .expect("send");
             sent += 1;
         }
-        let (n, from) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
-            .await
-            .expect("every datagram is answered")
-            .expect("receive");
+        let (reply, from) = next_reply(&client, "every datagram is answered").await;
         assert_eq!(from, server);
-        replies.push(String::from_utf8(buf[..n].to_vec()).expect("text"));
+        replies.push(String::from_utf8(reply).expect("text"));
     }
     replies.sort();
     let mut expected: Vec<String> = (0..count)
@@ -426,6 +434,7 @@ async fn burst(server: SocketAddr, c: usize, count: usize, window: usize) {
         .collect();
     expected.sort();
     assert_eq!(replies, expected);
+    let mut buf = [0; 64];
     let extra = tokio::time::timeout(Duration::from_millis(100), client.recv_from(&mut buf)).await;
     assert!(extra.is_err(), "one reply per datagram, no more");
 }
@@ -464,15 +473,10 @@ async fn replies_sent_together_stay_separate_datagrams_in_order() {
         let serving = tokio::spawn(serve_in_place(listener));
         for (client, messages) in clients.iter().zip(&sent) {
             for message in messages {
-                let mut buf = [0; 64];
-                let (n, from) =
-                    tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
-                        .await
-                        .expect("every datagram is answered")
-                        .expect("receive");
+                let (reply, from) = next_reply(client, "every datagram is answered").await;
                 assert_eq!(from, server);
                 assert_eq!(
-                    String::from_utf8_lossy(&buf[..n]),
+                    String::from_utf8_lossy(&reply),
                     message.to_uppercase(),
                     "on {at}: each reply its own datagram, in the order sent"
                 );
@@ -494,13 +498,9 @@ async fn a_reply_waiting_for_its_batch_goes_when_the_rest_is_dropped_unanswered(
     serve_peer(first).await.expect("served");
     // The second was taken in the same batch; a server that refuses it drops it.
     drop(listener.accept().await.expect("second datagram"));
-    let mut buf = [0; 64];
     tokio::spawn(serve_in_place(listener));
-    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
-        .await
-        .expect("the first datagram is answered")
-        .expect("receive");
-    assert_eq!(&buf[..n], b"ANSWER ME");
+    let (reply, _) = next_reply(&client, "the first datagram is answered").await;
+    assert_eq!(reply, b"ANSWER ME");
 }
 
 #[tokio::test]
@@ -515,12 +515,8 @@ async fn replies_waiting_for_their_batch_go_when_the_listener_is_dropped() {
         .await
         .expect("served");
     drop(listener);
-    let mut buf = [0; 16];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
-        .await
-        .expect("the reply is sent as the socket closes")
-        .expect("receive");
-    assert_eq!(&buf[..n], b"ONE");
+    let (reply, _) = next_reply(&client, "the reply is sent as the socket closes").await;
+    assert_eq!(reply, b"ONE");
 }
 
 #[tokio::test]
@@ -533,10 +529,6 @@ async fn a_udp_reply_may_be_written_in_borrowed_and_owned_parts() {
     peer.write(b"borrowed ").await.expect("write");
     peer.write_owned(b"owned".to_vec()).await.expect("write");
     peer.close().await.expect("send the reply");
-    let mut buf = [0; 32];
-    let (n, _) = tokio::time::timeout(Duration::from_secs(10), client.recv_from(&mut buf))
-        .await
-        .expect("a reply")
-        .expect("receive");
-    assert_eq!(&buf[..n], b"borrowed owned");
+    let (reply, _) = next_reply(&client, "a reply").await;
+    assert_eq!(reply, b"borrowed owned");
 }
