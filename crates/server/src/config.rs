@@ -104,15 +104,12 @@ impl Settings {
         if !udp && !tcp {
             return Err(bad("udp")("udp and tcp are both off; turn one on".into()));
         }
-        let bind = match (args.bind, file.bind) {
-            (Some(ip), _) => Some(ip),
-            (None, Some(text)) => Some(text.parse().map_err(|_| {
-                bad("bind")(format!(
-                    "`{text}` is not an IP address, like \"::\" or \"127.0.0.1\""
-                ))
-            })?),
-            (None, None) => None,
-        };
+        let bind = parsed(
+            args.bind,
+            file.bind,
+            "an IP address, like \"::\" or \"127.0.0.1\"",
+            bad("bind"),
+        )?;
         let transform = match (args.transform, file.transform) {
             (Some(transform), _) => transform,
             (None, Some(name)) => name.parse().map_err(|e| bad("transform")(format!("{e}")))?,
@@ -122,30 +119,21 @@ impl Settings {
             allow: networks(&args.allow, file.allow, bad("allow"))?,
             deny: networks(&args.deny, file.deny, bad("deny"))?,
         };
-        let max_connections = match args.max_connections.or(file.max_connections) {
-            Some(0) => return Err(bad("max-connections")("must be at least 1".into())),
-            Some(n) => n as usize,
-            None => defaults.max_connections,
-        };
-        let max_line = match args.max_line.or(file.max_line) {
-            Some(0) => return Err(bad("max-line")("must be at least 1".into())),
-            Some(n) => n as usize,
-            None => defaults.max_line,
-        };
-        let workers = match args.workers.or(file.workers) {
-            Some(0) => return Err(bad("workers")("must be at least 1".into())),
-            Some(n) => n as usize,
-            None => std::thread::available_parallelism().map_or(1, usize::from),
-        };
-        let metrics = match (args.metrics, file.metrics) {
-            (Some(addr), _) => Some(addr),
-            (None, Some(text)) => Some(text.parse().map_err(|_| {
-                bad("metrics")(format!(
-                    "`{text}` is not an address and port, like \"127.0.0.1:9100\""
-                ))
-            })?),
-            (None, None) => None,
-        };
+        let max_connections = at_least_one(
+            args.max_connections.or(file.max_connections),
+            bad("max-connections"),
+        )?
+        .unwrap_or(defaults.max_connections);
+        let max_line = at_least_one(args.max_line.or(file.max_line), bad("max-line"))?
+            .unwrap_or(defaults.max_line);
+        let workers = at_least_one(args.workers.or(file.workers), bad("workers"))?
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let metrics = parsed(
+            args.metrics,
+            file.metrics,
+            "an address and port, like \"127.0.0.1:9100\"",
+            bad("metrics"),
+        )?;
         let options = Options {
             max_connections,
             max_connections_per_source: args
@@ -174,6 +162,34 @@ impl Settings {
             metrics,
             options,
         })
+    }
+}
+
+/// The flag's value, else the file's text parsed; `what` says what the text should have been.
+fn parsed<T: std::str::FromStr>(
+    flag: Option<T>,
+    file: Option<String>,
+    what: &str,
+    bad: impl Fn(String) -> ConfigError,
+) -> Result<Option<T>, ConfigError> {
+    match (flag, file) {
+        (Some(value), _) => Ok(Some(value)),
+        (None, Some(text)) => match text.parse() {
+            Ok(value) => Ok(Some(value)),
+            Err(_) => Err(bad(format!("`{text}` is not {what}"))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// A count that must be at least 1, if one was given.
+fn at_least_one(
+    count: Option<u32>,
+    bad: impl Fn(String) -> ConfigError,
+) -> Result<Option<usize>, ConfigError> {
+    match count {
+        Some(0) => Err(bad("must be at least 1".into())),
+        count => Ok(count.map(|n| n as usize)),
     }
 }
 
