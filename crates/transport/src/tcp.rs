@@ -96,7 +96,6 @@ impl Listener for TcpListener {
             buf: Vec::new(),
             finished: false,
             carried: false,
-            drained: false,
         })
     }
 }
@@ -115,8 +114,6 @@ pub struct TcpPeer {
     finished: bool,
     /// Whether `buf` holds bytes that came after a PROXY header, for the next read.
     carried: bool,
-    /// Whether the last read took everything the socket held, so the next one will wait.
-    drained: bool,
 }
 
 impl TcpPeer {
@@ -134,7 +131,6 @@ impl TcpPeer {
             buf: Vec::new(),
             finished: false,
             carried: false,
-            drained: false,
         })
     }
 }
@@ -149,9 +145,9 @@ impl Peer for TcpPeer {
             return Ok(&self.buf);
         }
         loop {
-            if self.drained {
-                // The last read emptied the socket, so this one will wait: without its buffer,
-                // so that an idle connection holds none.
+            if self.buf.len() < self.buf.capacity() {
+                // The last read was short, so it emptied the socket and this one will wait:
+                // without its buffer, so that an idle connection holds none.
                 self.buf = Vec::new();
             }
             self.stream.readable().await?;
@@ -173,12 +169,12 @@ impl Peer for TcpPeer {
             });
             if let Some(n) = got {
                 self.finished = n == 0;
-                self.drained = n < room;
                 return Ok(&self.buf);
             }
-            match read {
-                Err(error) if error.kind() != io::ErrorKind::WouldBlock => return Err(error),
-                _ => self.drained = true,
+            if let Err(error) = read
+                && error.kind() != io::ErrorKind::WouldBlock
+            {
+                return Err(error);
             }
         }
     }
