@@ -195,8 +195,7 @@ def median(reports):
     """The run with the median replies/s, so that its figures belong together; any failure wins."""
     if any(r is None for r in reports):
         return None
-    failed = [r for r in reports if "error" in r or not r.get("ok", True) or r.get("lost")
-              or r.get("wrong")]
+    failed = [r for r in reports if not usable(r) or r.get("lost") or r.get("wrong")]
     if failed:
         return failed[0]
     ranked = sorted(reports, key=lambda r: r["replies_per_second"])
