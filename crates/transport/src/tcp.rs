@@ -1,5 +1,6 @@
 //! TCP: a connection carries a byte stream in each direction.
 
+use std::cell::Cell;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +26,13 @@ const CHUNK: usize = 16 * 1024;
 
 /// How long a closed connection waits for its client to close too (see [`TcpPeer::close`]).
 const LINGER: Duration = Duration::from_millis(500);
+
+thread_local! {
+    /// A read buffer put down by a connection about to wait, for the next connection that reads
+    /// on this thread: with many connections each sending a little, one buffer passes from one
+    /// to the next instead of being allocated and freed for every request.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
 
 impl Transport for Tcp {
     const NAME: &'static str = "tcp";
@@ -148,9 +156,12 @@ impl Peer for TcpPeer {
             if self.buf.len() < self.buf.capacity() {
                 // The last read was short, so it emptied the socket and this one will wait:
                 // without its buffer, so that an idle connection holds none.
-                self.buf = Vec::new();
+                SPARE.set(std::mem::take(&mut self.buf));
             }
             self.stream.readable().await?;
+            if self.buf.capacity() == 0 {
+                self.buf = SPARE.take();
+            }
             self.buf.clear();
             self.buf.reserve_exact(CHUNK);
             let room = self.buf.capacity();
