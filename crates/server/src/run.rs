@@ -120,6 +120,7 @@ async fn serve_proxied<P: Peer, X: Transform>(
     mut peer: P,
     transform: X,
     shared: Arc<Service>,
+    cut: CancellationToken,
     held: Option<(OwnedSemaphorePermit, Open)>,
 ) {
     let wait = shared.options.idle_timeout;
@@ -140,7 +141,8 @@ async fn serve_proxied<P: Peer, X: Transform>(
     let Some(slot) = shared.admit(peer.addr(), PeerKind::Connection, 0) else {
         return;
     };
-    serve_peer(peer, PeerKind::Connection, transform, shared, (held, slot)).await;
+    let kind = PeerKind::Connection;
+    serve_peer(peer, kind, transform, shared, cut, (held, slot)).await;
 }
 
 /// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
@@ -159,6 +161,7 @@ where
         PeerKind::Connection,
         transform,
         Arc::clone(service),
+        service.cut.clone(),
         (None, slot),
     )
     .await;
@@ -244,6 +247,9 @@ pub async fn serve<L, X>(
     let own_port = listener.local_addr().map_or(0, |addr| addr.port());
     let drain_timeout = service.options.drain_timeout;
     let tasks = TaskTracker::new();
+    // The listener's own handle on the drain's end: its connections check it on every request,
+    // and a shared one would pass between the workers' CPUs each time.
+    let cut = service.cut.child_token();
     tokio::pin!(shutdown);
 
     loop {
@@ -275,7 +281,13 @@ pub async fn serve<L, X>(
             // The client's address comes with the header, which may take a while: admission
             // waits for it on the connection's own task.
             let held = permit.map(|permit| (permit, Open::new(service)));
-            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), held);
+            let proxied = serve_proxied(
+                peer,
+                transform.clone(),
+                Arc::clone(service),
+                cut.clone(),
+                held,
+            );
             drop(tasks.spawn(proxied));
             continue;
         }
@@ -290,6 +302,7 @@ pub async fn serve<L, X>(
             L::KIND,
             transform.clone(),
             Arc::clone(service),
+            cut.clone(),
             (permit.map(|permit| (permit, Open::new(service))), slot),
         );
         match L::KIND {
@@ -427,13 +440,17 @@ async fn serve_peer<P: Peer, X: Transform>(
     kind: PeerKind,
     transform: X,
     shared: Arc<Service>,
+    cut: CancellationToken,
     _held: (Option<(OwnedSemaphorePermit, Open)>, Option<SourceSlot>),
 ) {
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
     let mut flow = Flow::default();
     let ended = match kind {
-        PeerKind::Connection => transform_stream(&mut peer, &mut stream, &shared, &mut flow).await,
+        PeerKind::Connection => {
+            let idle = shared.options.idle_timeout;
+            transform_stream(&mut peer, &mut stream, idle, &cut, &mut flow).await
+        }
         PeerKind::Datagram => transform_datagram(&mut peer, &mut stream, &mut flow).await,
     };
     let stats = &shared.stats;
@@ -517,16 +534,16 @@ async fn serve_peer<P: Peer, X: Transform>(
 async fn transform_stream<P: Peer, X: Transform>(
     peer: &mut P,
     stream: &mut Transformer<X>,
-    shared: &Service,
+    idle: Duration,
+    cut: &CancellationToken,
     flow: &mut Flow,
 ) -> Result<End, Stop> {
-    let idle = shared.options.idle_timeout;
     // One idle timer and one drain signal for the connection's whole life: made afresh for each
     // read and write, each would be registered and unregistered on every request. The timer
     // fires at most once per idle period and is then set again from the last progress.
     let idle_timer = sleep(idle);
-    let cut = shared.cut.cancelled();
-    tokio::pin!(idle_timer, cut);
+    let cancelled = cut.cancelled();
+    tokio::pin!(idle_timer, cancelled);
     let mut progress = Instant::now();
     let mut end = End::Finished;
     loop {
@@ -535,11 +552,16 @@ async fn transform_stream<P: Peer, X: Transform>(
             tokio::pin!(read);
             let chunk: &[u8] = loop {
                 tokio::select! {
+                    // The read first: when it is ready, as it is whenever the connection was
+                    // woken for it, the timer and the drain signal are not polled at all. A client
+                    // that never pauses still lets them through: tokio's budget makes even a
+                    // ready read wait once the task has had its share.
+                    biased;
                     read = &mut read => break read.map_err(Stop::Io)?,
                     () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
-                    () = &mut cut => {
+                    () = &mut cancelled => {
                         end = End::Cut;
                         break &[];
                     }

@@ -163,6 +163,48 @@ async fn after_the_drain_timeout_each_connection_is_answered_and_closed() {
     assert_eq!(totals.count(Event::Cut), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_drain_timeout_a_client_that_never_pauses_is_cut_too() {
+    let options = Options {
+        drain_timeout: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let server = start_server::<Tcp>("127.0.0.1:0", "upper", options).await;
+    let client = TcpStream::connect(server.addr).await.expect("connect");
+    client.set_nodelay(true).expect("nodelay");
+    let (mut from_server, mut to_server) = client.into_split();
+    // The client sends and reads as fast as it can, so the server always has a request waiting.
+    let sending = tokio::spawn(async move {
+        let chunk = vec![b'x'; 1024];
+        while to_server.write_all(&chunk).await.is_ok() {}
+    });
+    let reading = tokio::spawn(async move {
+        let mut buf = vec![0; 64 * 1024];
+        let mut answered = 0;
+        loop {
+            match from_server.read(&mut buf).await {
+                Ok(0) | Err(_) => return answered,
+                Ok(n) => {
+                    assert!(
+                        buf[..n].iter().all(|&b| b == b'X'),
+                        "only answers come back"
+                    );
+                    answered += n;
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let totals = server.shut_down().await;
+    assert_eq!(totals.count(Event::Cut), 1);
+    let answered = tokio::time::timeout(PATIENCE, reading)
+        .await
+        .expect("the server closes the connection")
+        .expect("reader");
+    assert!(answered > 0, "answered until the cut");
+    sending.abort();
+}
+
 #[tokio::test]
 async fn shutdown_gives_up_on_a_client_that_never_reads() {
     let options = Options {
