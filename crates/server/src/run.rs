@@ -250,7 +250,14 @@ pub async fn serve<L, X>(
     // The listener's own handle on the drain's end: its connections check it on every request,
     // and a shared one would pass between the workers' CPUs each time.
     let cut = service.cut.child_token();
-    tokio::pin!(shutdown);
+    // A timer of the listener's own, kept `idle` ahead. Each new connection sets an idle timer;
+    // when that would be the runtime's earliest, tokio wakes its driver to take it into account
+    // (a write to an eventfd, and one more epoll_wait), which on short connections is a wake-up
+    // per connection. With this one always earlier, a connection's timer never is.
+    let idle = service.options.idle_timeout;
+    let pacing = L::KIND == PeerKind::Connection && !idle.is_zero();
+    let pacer = sleep(idle);
+    tokio::pin!(shutdown, pacer);
 
     loop {
         // The permit is taken before accepting, so that a full server leaves new connections
@@ -265,10 +272,14 @@ pub async fn serve<L, X>(
             },
             PeerKind::Datagram => None,
         };
-        let peer = tokio::select! {
-            _ = &mut shutdown => break,
-            peer = listener.accept() => peer,
+        let accepted = loop {
+            tokio::select! {
+                _ = &mut shutdown => break None,
+                peer = listener.accept() => break Some(peer),
+                () = &mut pacer, if pacing => pacer.as_mut().reset(Instant::now() + idle),
+            }
         };
+        let Some(peer) = accepted else { break };
         let peer = match peer {
             Ok(peer) => peer,
             Err(error) => {
