@@ -5,7 +5,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use socket2::Type;
+use socket2::{SockRef, Type};
 use tokio::io::Interest;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -98,13 +98,7 @@ impl Listener for TcpListener {
 
     async fn accept(&mut self) -> io::Result<TcpPeer> {
         let (stream, addr) = self.inner.accept().await?;
-        Ok(TcpPeer {
-            stream,
-            addr,
-            buf: Vec::new(),
-            finished: false,
-            carried: false,
-        })
+        Ok(TcpPeer::new(stream, addr))
     }
 }
 
@@ -122,6 +116,8 @@ pub struct TcpPeer {
     finished: bool,
     /// Whether `buf` holds bytes that came after a PROXY header, for the next read.
     carried: bool,
+    /// Whether nothing was read from the connection yet.
+    fresh: bool,
 }
 
 impl TcpPeer {
@@ -133,13 +129,39 @@ impl TcpPeer {
     pub fn from_stream(stream: std::net::TcpStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
         let addr = stream.peer_addr()?;
-        Ok(Self {
-            stream: TcpStream::from_std(stream)?,
+        Ok(Self::new(TcpStream::from_std(stream)?, addr))
+    }
+
+    fn new(stream: TcpStream, addr: SocketAddr) -> Self {
+        Self {
+            stream,
             addr,
             buf: Vec::new(),
             finished: false,
             carried: false,
-        })
+            fresh: true,
+        }
+    }
+
+    /// Reads what the socket holds without waiting for tokio to report it readable; `false`
+    /// when it held nothing yet.
+    fn read_at_once(&mut self) -> io::Result<bool> {
+        let mut buf = SPARE.take();
+        buf.clear();
+        buf.resize(CHUNK, 0);
+        match io::Read::read(&mut &*SockRef::from(&self.stream), &mut buf) {
+            Ok(n) => {
+                buf.truncate(n);
+                self.buf = buf;
+                self.finished = n == 0;
+                Ok(true)
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                SPARE.set(buf);
+                Ok(false)
+            }
+            Err(error) => Err(error),
+        }
     }
 }
 
@@ -150,6 +172,12 @@ impl Peer for TcpPeer {
 
     async fn read(&mut self) -> io::Result<&[u8]> {
         if std::mem::take(&mut self.carried) {
+            return Ok(&self.buf);
+        }
+        // A new connection's first request is usually there already, but tokio learns that a
+        // socket is readable only from epoll's next report: a read tried at once saves a trip
+        // through the event loop for every short connection.
+        if std::mem::take(&mut self.fresh) && self.read_at_once()? {
             return Ok(&self.buf);
         }
         loop {
@@ -197,6 +225,7 @@ impl Peer for TcpPeer {
     async fn read_proxy_header(&mut self) -> Result<(), TransportError> {
         let peer = self.addr;
         let fail = |reason: String| TransportError::ProxyHeader { peer, reason };
+        self.fresh = false;
         let mut header = Vec::new();
         let mut chunk = [0; 512];
         loop {

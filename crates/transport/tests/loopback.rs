@@ -375,7 +375,64 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
     );
 }
 
-/// Serves datagrams in place, one after another, as the server crate does.
+/// Everything `peer` reads until the client's end of stream, chunk by chunk.
+async fn read_all<P: Peer>(peer: &mut P) -> Vec<u8> {
+    let mut all = Vec::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), peer.read())
+            .await
+            .expect("a read ends in time")
+            .expect("read");
+        if chunk.is_empty() {
+            return all;
+        }
+        all.extend_from_slice(chunk);
+    }
+}
+
+#[tokio::test]
+async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
+    use tokio::io::AsyncWriteExt;
+    for at in [V4, V6] {
+        let mut listener = Tcp::bind(addr(at)).await.expect("bind on loopback");
+        let server = listener.local_addr().expect("address");
+
+        // Sent, more than one read's worth, and finished before the server accepts.
+        let sent: Vec<u8> = (0..40_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let mut client = tokio::net::TcpStream::connect(server)
+            .await
+            .expect("connect");
+        client.write_all(&sent).await.expect("send");
+        client.shutdown().await.expect("half-close");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut peer = listener.accept().await.expect("accept");
+        assert_eq!(read_all(&mut peer).await, sent, "everything sent early");
+
+        // Sent only after the server is already reading.
+        let mut client = tokio::net::TcpStream::connect(server)
+            .await
+            .expect("connect");
+        let mut peer = listener.accept().await.expect("accept");
+        let late = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            client.write_all(b"late").await.expect("send");
+            client.shutdown().await.expect("half-close");
+            client
+        });
+        assert_eq!(read_all(&mut peer).await, b"late", "what came later");
+        drop(late.await.expect("client"));
+
+        // Closed without a word.
+        let client = tokio::net::TcpStream::connect(server)
+            .await
+            .expect("connect");
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut peer = listener.accept().await.expect("accept");
+        assert_eq!(read_all(&mut peer).await, b"", "nothing, then the end");
+    }
+}
+
 /// The next datagram `client` receives, and its source; fails with `what` (the reply awaited)
 /// if none comes within 10 s.
 async fn next_reply(client: &UdpSocket, what: &str) -> (Vec<u8>, SocketAddr) {
@@ -388,6 +445,7 @@ async fn next_reply(client: &UdpSocket, what: &str) -> (Vec<u8>, SocketAddr) {
     (buf, from)
 }
 
+/// Serves datagrams in place, one after another, as the server crate does.
 async fn serve_in_place(mut listener: <Udp as Transport>::Listener) {
     while let Ok(peer) = listener.accept().await {
         let _ = serve_peer(peer).await;
