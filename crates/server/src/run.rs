@@ -120,7 +120,6 @@ async fn serve_proxied<P: Peer, X: Transform>(
     mut peer: P,
     transform: X,
     shared: Arc<Service>,
-    cut: CancellationToken,
     held: Option<(OwnedSemaphorePermit, Open)>,
 ) {
     let wait = shared.options.idle_timeout;
@@ -141,8 +140,7 @@ async fn serve_proxied<P: Peer, X: Transform>(
     let Some(slot) = shared.admit(peer.addr(), PeerKind::Connection, 0) else {
         return;
     };
-    let kind = PeerKind::Connection;
-    serve_peer(peer, kind, transform, shared, cut, (held, slot)).await;
+    serve_peer(peer, PeerKind::Connection, transform, shared, (held, slot)).await;
 }
 
 /// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
@@ -161,7 +159,6 @@ where
         PeerKind::Connection,
         transform,
         Arc::clone(service),
-        service.cut.clone(),
         (None, slot),
     )
     .await;
@@ -247,9 +244,6 @@ pub async fn serve<L, X>(
     let own_port = listener.local_addr().map_or(0, |addr| addr.port());
     let drain_timeout = service.options.drain_timeout;
     let tasks = TaskTracker::new();
-    // The listener's own handle on the drain's end: its connections check it on every request,
-    // and a shared one would pass between the workers' CPUs each time.
-    let cut = service.cut.child_token();
     // A timer of the listener's own, kept `idle` ahead. Each new connection sets an idle timer;
     // when that would be the runtime's earliest, tokio wakes its driver to take it into account
     // (a write to an eventfd, and one more epoll_wait), which on short connections is a wake-up
@@ -292,13 +286,7 @@ pub async fn serve<L, X>(
             // The client's address comes with the header, which may take a while: admission
             // waits for it on the connection's own task.
             let held = permit.map(|permit| (permit, Open::new(service)));
-            let proxied = serve_proxied(
-                peer,
-                transform.clone(),
-                Arc::clone(service),
-                cut.clone(),
-                held,
-            );
+            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), held);
             drop(tasks.spawn(proxied));
             continue;
         }
@@ -313,7 +301,6 @@ pub async fn serve<L, X>(
             L::KIND,
             transform.clone(),
             Arc::clone(service),
-            cut.clone(),
             (permit.map(|permit| (permit, Open::new(service))), slot),
         );
         match L::KIND {
@@ -451,17 +438,13 @@ async fn serve_peer<P: Peer, X: Transform>(
     kind: PeerKind,
     transform: X,
     shared: Arc<Service>,
-    cut: CancellationToken,
     _held: (Option<(OwnedSemaphorePermit, Open)>, Option<SourceSlot>),
 ) {
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
     let mut flow = Flow::default();
     let ended = match kind {
-        PeerKind::Connection => {
-            let idle = shared.options.idle_timeout;
-            transform_stream(&mut peer, &mut stream, idle, &cut, &mut flow).await
-        }
+        PeerKind::Connection => transform_stream(&mut peer, &mut stream, &shared, &mut flow).await,
         PeerKind::Datagram => transform_datagram(&mut peer, &mut stream, &mut flow).await,
     };
     let stats = &shared.stats;
@@ -545,15 +528,15 @@ async fn serve_peer<P: Peer, X: Transform>(
 async fn transform_stream<P: Peer, X: Transform>(
     peer: &mut P,
     stream: &mut Transformer<X>,
-    idle: Duration,
-    cut: &CancellationToken,
+    shared: &Service,
     flow: &mut Flow,
 ) -> Result<End, Stop> {
+    let idle = shared.options.idle_timeout;
     // One idle timer and one drain signal for the connection's whole life: made afresh for each
     // read and write, each would be registered and unregistered on every request. The timer
     // fires at most once per idle period and is then set again from the last progress.
     let idle_timer = sleep(idle);
-    let cancelled = cut.cancelled();
+    let cancelled = shared.cut.cancelled();
     tokio::pin!(idle_timer, cancelled);
     let mut progress = Instant::now();
     let mut end = End::Finished;
