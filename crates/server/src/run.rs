@@ -536,8 +536,8 @@ async fn transform_stream<P: Peer, X: Transform>(
     // read and write, each would be registered and unregistered on every request. The timer
     // fires at most once per idle period and is then set again from the last progress.
     let idle_timer = sleep(idle);
-    let cancelled = shared.cut.cancelled();
-    tokio::pin!(idle_timer, cancelled);
+    let cut = shared.cut.cancelled();
+    tokio::pin!(idle_timer, cut);
     let mut progress = Instant::now();
     let mut end = End::Finished;
     loop {
@@ -555,7 +555,7 @@ async fn transform_stream<P: Peer, X: Transform>(
                     () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
-                    () = &mut cancelled => {
+                    () = &mut cut => {
                         end = End::Cut;
                         break &[];
                     }
