@@ -25,14 +25,14 @@ pub struct Lower;
 impl Transform for Upper {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_ascii() {
-            return map_ascii(text.as_bytes(), out, <[u8]>::make_ascii_uppercase);
+            return map_ascii(text.as_bytes(), out, upper_ascii);
         }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_uppercase));
         map_case(
             text,
             out,
-            (<[u8]>::make_ascii_uppercase, |b: u8| b.to_ascii_uppercase()),
+            (upper_ascii, |b: u8| b.to_ascii_uppercase()),
             char::to_uppercase,
             table,
         );
@@ -42,14 +42,14 @@ impl Transform for Upper {
 impl Transform for Lower {
     fn text(&mut self, text: &str, out: &mut Vec<u8>) {
         if text.is_ascii() {
-            return map_ascii(text.as_bytes(), out, <[u8]>::make_ascii_lowercase);
+            return map_ascii(text.as_bytes(), out, lower_ascii);
         }
         static TWO_BYTE: OnceLock<TwoByteTable> = OnceLock::new();
         let table = TWO_BYTE.get_or_init(|| TwoByteTable::new(char::to_lowercase));
         map_case(
             text,
             out,
-            (<[u8]>::make_ascii_lowercase, |b: u8| b.to_ascii_lowercase()),
+            (lower_ascii, |b: u8| b.to_ascii_lowercase()),
             char::to_lowercase,
             table,
         );
@@ -93,6 +93,22 @@ fn map_ascii(text: &[u8], out: &mut Vec<u8>, ascii: fn(&mut [u8])) {
     let start = out.len();
     out.extend_from_slice(text);
     ascii(&mut out[start..]);
+}
+
+/// `<[u8]>::make_ascii_uppercase` as a loop that the compiler vectorises: std's, an indexed
+/// loop, took 43% of the time on ASCII text (`perf record` on the bench), and this one is
+/// about 1.2x as fast overall.
+fn upper_ascii(bytes: &mut [u8]) {
+    for b in bytes {
+        *b ^= u8::from(b.is_ascii_lowercase()) << 5;
+    }
+}
+
+/// `<[u8]>::make_ascii_lowercase`, vectorised as [`upper_ascii`] is.
+fn lower_ascii(bytes: &mut [u8]) {
+    for b in bytes {
+        *b |= u8::from(b.is_ascii_uppercase()) << 5;
+    }
 }
 
 /// The most bytes a case mapping makes of one byte of UTF-8: `ΐ`, two bytes, upper-cases to
@@ -193,6 +209,16 @@ fn ascii_prefix(bytes: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_loops_map_every_byte_as_std_does() {
+        let every: Vec<u8> = (0..=u8::MAX).collect();
+        let (mut upper, mut lower) = (every.clone(), every.clone());
+        upper_ascii(&mut upper);
+        lower_ascii(&mut lower);
+        assert_eq!(upper, every.to_ascii_uppercase());
+        assert_eq!(lower, every.to_ascii_lowercase());
+    }
 
     /// `map_case` sizes its output by this bound: a character that grew more would overrun it.
     #[test]
