@@ -2,6 +2,7 @@
 """Whole-server benchmarks: upcase beside its peers, measured in one run with one load generator.
 
     python3 scripts/bench.py [--duration 3] [--repeat 3] [--idle 10000] [--only TEXT] [--servers A,B]
+                             [--compare OTHER_UPCASE_BINARY]
 
 Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
 if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
@@ -158,9 +159,9 @@ EXTRA_SERVERS = [
 ]
 
 
-def upcase_server(flags, cpu):
+def upcase_server(flags, cpu, binary=UPCASE):
     """upcase with its per-source limits off: the load comes from one address."""
-    return Server([UPCASE, "server", "--bind", "127.0.0.1", "--port", "0",
+    return Server([binary, "server", "--bind", "127.0.0.1", "--port", "0",
                    "--max-datagrams-per-source", "0", "--max-connections-per-source", "0"]
                   + flags, cpu=cpu)
 
@@ -254,6 +255,8 @@ def main():
     parser.add_argument("--servers", default="",
                         help="comma-separated servers to measure [default: all]")
     parser.add_argument("--no-build", action="store_true", help="use what is built already")
+    parser.add_argument("--compare", metavar="BINARY", default="",
+                        help="another upcase build, measured beside this one as 'upcase at BINARY'")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
@@ -265,6 +268,11 @@ def main():
         servers = [e for e in SERVERS + EXTRA_SERVERS if e[0] in wanted]
     else:
         servers = SERVERS
+    if args.compare:
+        other = os.path.abspath(args.compare)
+        servers = servers + [(f"upcase at {args.compare}",
+                              lambda kind, cpu: upcase_server([], cpu, other),
+                              {"udp", "tcp", "reconnect"})]
     scenarios = [s for s in SCENARIOS if args.only.lower() in s[0].lower()]
 
     results, every_run = {}, {}
