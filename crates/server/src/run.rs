@@ -545,12 +545,9 @@ async fn transform_stream<P: Peer, X: Transform>(
             let read = peer.read();
             tokio::pin!(read);
             let chunk: &[u8] = loop {
+                // Not `biased` toward the read: with a client that never pauses the read is
+                // always ready, and the drain's end must still be seen.
                 tokio::select! {
-                    // The read first: when it is ready, as it is whenever the connection was
-                    // woken for it, the timer and the drain signal are not polled at all. A client
-                    // that never pauses still lets them through: tokio's budget makes even a
-                    // ready read wait once the task has had its share.
-                    biased;
                     read = &mut read => break read.map_err(Stop::Io)?,
                     () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
                     // At the end of the drain, the stream ends as if the client had finished:
