@@ -147,7 +147,8 @@ impl TcpPeer {
     /// when it held nothing yet.
     fn read_at_once(&mut self) -> io::Result<bool> {
         let mut buf = SPARE.take();
-        buf.clear();
+        // Not cleared first: the spare's old bytes are read over or truncated away, so only the
+        // room past them needs zeroing.
         buf.resize(CHUNK, 0);
         match io::Read::read(&mut &*SockRef::from(&self.stream), &mut buf) {
             Ok(n) => {
