@@ -226,6 +226,8 @@ impl Peer for TcpPeer {
     async fn read_proxy_header(&mut self) -> Result<(), TransportError> {
         let peer = self.addr;
         let fail = |reason: String| TransportError::ProxyHeader { peer, reason };
+        // The header's reads waited for the socket to be readable and took what it held, so a
+        // read tried at once after them would most likely find nothing.
         self.fresh = false;
         let mut header = Vec::new();
         let mut chunk = [0; 512];
