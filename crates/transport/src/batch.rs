@@ -33,8 +33,8 @@ pub(crate) type Reply = (SocketAddr, Vec<u8>);
 pub(crate) struct Received {
     /// One buffer per datagram of a batch.
     slots: Vec<Box<[u8]>>,
-    /// Length and source of each datagram of the current batch.
-    got: Vec<(usize, SocketAddr)>,
+    /// Slot, length and source of each datagram of the current batch.
+    got: Vec<(usize, usize, SocketAddr)>,
     /// The next datagram of `got` to hand out.
     next: usize,
 }
@@ -58,10 +58,9 @@ impl Received {
 
     /// The next datagram of the current batch, if any is left.
     pub(crate) fn pop(&mut self) -> Option<(&[u8], SocketAddr)> {
-        let &(len, from) = self.got.get(self.next)?;
-        let slot = &self.slots[self.next];
+        let &(slot, len, from) = self.got.get(self.next)?;
         self.next += 1;
-        Some((&slot[..len], from))
+        Some((&self.slots[slot][..len], from))
     }
 
     /// Waits for at least one datagram and takes as many as are queued, up to a batch.
@@ -70,7 +69,9 @@ impl Received {
         self.next = 0;
         let Self { slots, got, .. } = self;
         socket
-            .async_io(Interest::READABLE, || sys::recv(socket, slots, got))
+            .async_io(Interest::READABLE, || {
+                sys::recv(socket, slots, got, sys::NO_WAIT)
+            })
             .await?;
         if got.len() == 1 && slots.len() > 1 {
             // A lone datagram: the queue is empty, and the client is likely waiting for this
@@ -84,6 +85,60 @@ impl Received {
         }
         Ok(())
     }
+
+    /// [`fill`](Self::fill) for a blocking socket: sleeps in the kernel until a datagram comes,
+    /// then takes it with those queued behind it. Returns with none when the socket was shut
+    /// down for reading.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn fill_blocking(&mut self, socket: &socket2::Socket) -> io::Result<()> {
+        self.got.clear();
+        self.next = 0;
+        sys::recv(socket, &mut self.slots, &mut self.got, sys::FIRST_WAITS)
+    }
+}
+
+/// Puts each client's replies side by side, so that they can leave in one segmented send. The
+/// sort is stable: a client's replies keep their order, and different clients' replies have
+/// none to keep.
+fn group_by_client(replies: &mut [Reply], segmentation: &AtomicBool) {
+    if segmentation.load(Ordering::Relaxed) {
+        replies.sort_by_key(|(to, _)| *to);
+    }
+}
+
+/// Whether replies on `socket` may leave as one segmented send (GSO), as in [`Outbox`].
+#[cfg(target_os = "linux")]
+pub(crate) fn segmentation(socket: &socket2::Socket) -> AtomicBool {
+    AtomicBool::new(sys::can_segment(socket))
+}
+
+/// Sends all of `replies` on a blocking socket, waiting for room in it when there is none, and
+/// empties `replies`.
+///
+/// # Errors
+/// The first error of a reply that could not be sent; the others were sent.
+#[cfg(target_os = "linux")]
+pub(crate) fn send_all(
+    socket: &socket2::Socket,
+    replies: &mut Vec<Reply>,
+    segmentation: &AtomicBool,
+) -> io::Result<()> {
+    group_by_client(replies, segmentation);
+    let mut first_error = None;
+    let mut sent = 0;
+    while sent < replies.len() {
+        match sys::send(socket, &replies[sent..], segmentation) {
+            Ok(n) => sent += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            // As in `Outbox::flush`: skip the reply that failed, send the others.
+            Err(error) => {
+                sent += 1;
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    replies.clear();
+    first_error.map_or(Ok(()), Err)
 }
 
 /// Replies waiting for the rest of their batch to be served.
@@ -132,12 +187,7 @@ impl Outbox {
     pub(crate) async fn flush(&self, socket: &UdpSocket) -> io::Result<()> {
         let mut replies = std::mem::take(&mut *self.lock());
         let segmentation = &self.segmentation;
-        if segmentation.load(Ordering::Relaxed) {
-            // Each client's replies side by side, so that they can leave together. The sort is
-            // stable: a client's replies keep their order, and different clients' replies have
-            // none to keep.
-            replies.sort_by_key(|(to, _)| *to);
-        }
+        group_by_client(&mut replies, segmentation);
         let mut first_error = None;
         let mut sent = 0;
         while sent < replies.len() {
@@ -196,7 +246,7 @@ impl Outbox {
 mod sys {
     use std::io::{self, IoSlice, IoSliceMut};
     use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
-    use std::os::fd::AsRawFd;
+    use std::os::fd::{AsFd, AsRawFd};
 
     use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -205,15 +255,21 @@ mod sys {
         ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
         sendmsg, sockopt,
     };
-    use tokio::net::UdpSocket;
 
     use super::Reply;
 
+    /// Receive what is queued, without waiting.
+    pub(super) const NO_WAIT: MsgFlags = MsgFlags::MSG_DONTWAIT;
+
+    /// On a blocking socket, wait for a first datagram, then take only what is queued.
+    pub(super) const FIRST_WAITS: MsgFlags = MsgFlags::MSG_WAITFORONE;
+
     /// One `recvmmsg`: fills `slots` from the front, recording each datagram in `got`.
     pub(super) fn recv(
-        socket: &UdpSocket,
+        socket: &impl AsFd,
         slots: &mut [Box<[u8]>],
-        got: &mut Vec<(usize, SocketAddr)>,
+        got: &mut Vec<(usize, usize, SocketAddr)>,
+        flags: MsgFlags,
     ) -> io::Result<()> {
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), None);
         let mut buffers: Vec<[IoSliceMut<'_>; 1]> = slots
@@ -221,19 +277,18 @@ mod sys {
             .map(|slot| [IoSliceMut::new(slot)])
             .collect();
         let received = recvmmsg(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             &mut headers,
             buffers.iter_mut(),
-            MsgFlags::MSG_DONTWAIT,
+            flags,
             None,
         )?;
-        for message in received {
-            // A datagram without a source cannot be answered; its slot stays unused.
-            let from = message.address.as_ref().and_then(to_std);
-            got.push((
-                message.bytes,
-                from.unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
-            ));
+        for (slot, message) in received.enumerate() {
+            // Without a source there is no one to answer; its slot stays unused. (A socket shut
+            // down for reading returns one such empty message.)
+            if let Some(from) = message.address.as_ref().and_then(to_std) {
+                got.push((slot, message.bytes, from));
+            }
         }
         Ok(())
     }
@@ -251,14 +306,14 @@ mod sys {
     const MAX_SEGMENT: usize = 1_452;
 
     /// Whether the kernel offers UDP segmentation offload on `socket`.
-    pub(super) fn can_segment(socket: &UdpSocket) -> bool {
+    pub(super) fn can_segment(socket: &impl AsFd) -> bool {
         getsockopt(socket, sockopt::UdpGsoSegment).is_ok()
     }
 
     /// Sends the first of `replies`, with those after it when they can go in the same call;
     /// how many were sent. `segmentation` is turned off for good if the device cannot do it.
     pub(super) fn send(
-        socket: &UdpSocket,
+        socket: &impl AsFd,
         replies: &[Reply],
         segmentation: &AtomicBool,
     ) -> io::Result<usize> {
@@ -313,7 +368,7 @@ mod sys {
 
     /// One `sendmsg` of `replies`, all to one address, cut by the kernel into datagrams of the
     /// first one's size.
-    fn send_segmented(socket: &UdpSocket, replies: &[Reply]) -> io::Result<()> {
+    fn send_segmented(socket: &impl AsFd, replies: &[Reply]) -> io::Result<()> {
         let Some((to, first)) = replies.first() else {
             return Ok(());
         };
@@ -323,7 +378,7 @@ mod sys {
             .map(|(_, bytes)| IoSlice::new(bytes))
             .collect();
         sendmsg(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             &payloads,
             &[ControlMessage::UdpGsoSegments(&size)],
             MsgFlags::empty(),
@@ -333,7 +388,7 @@ mod sys {
     }
 
     /// One `sendmmsg` of as many of `replies` as fit in a batch; how many were sent.
-    fn send_each(socket: &UdpSocket, replies: &[Reply]) -> io::Result<usize> {
+    fn send_each(socket: &impl AsFd, replies: &[Reply]) -> io::Result<usize> {
         let replies = &replies[..replies.len().min(super::BATCH)];
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
         let payloads: Vec<[IoSlice<'_>; 1]> = replies
@@ -346,7 +401,7 @@ mod sys {
             .collect();
         let none: [ControlMessage<'_>; 0] = [];
         let sent = sendmmsg(
-            socket.as_raw_fd(),
+            socket.as_fd().as_raw_fd(),
             &mut headers,
             &payloads,
             addrs,
@@ -375,12 +430,17 @@ mod sys {
 
     use super::Reply;
 
+    /// Flags have no meaning here: the one receive never waits.
+    pub(super) const NO_WAIT: () = ();
+
     pub(super) fn recv(
         socket: &UdpSocket,
         slots: &mut [Box<[u8]>],
-        got: &mut Vec<(usize, SocketAddr)>,
+        got: &mut Vec<(usize, usize, SocketAddr)>,
+        _flags: (),
     ) -> io::Result<()> {
-        got.push(socket.try_recv_from(&mut slots[0])?);
+        let (len, from) = socket.try_recv_from(&mut slots[0])?;
+        got.push((0, len, from));
         Ok(())
     }
 

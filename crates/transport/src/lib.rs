@@ -61,6 +61,8 @@
 //! - `tcp.rs`, `udp.rs`: the two implementations.
 //! - `batch.rs`: datagrams received and replies sent many to a system call (recvmmsg, sendmmsg,
 //!   and segmentation offload where the kernel has it).
+//! - `blocking_udp.rs`: [`BlockingUdp`], a UDP server socket served by a thread of its own that
+//!   sleeps in `recvmmsg`, with no event loop (Linux).
 //! - `error.rs`: [`TransportError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -69,6 +71,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 mod batch;
+#[cfg(target_os = "linux")]
+mod blocking_udp;
 mod client;
 mod error;
 mod proxy;
@@ -78,6 +82,8 @@ mod socket;
 mod tcp;
 mod udp;
 
+#[cfg(target_os = "linux")]
+pub use blocking_udp::{BatchError, BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions};
 pub use error::{TransportError, describe};
 pub use resolve::resolve;

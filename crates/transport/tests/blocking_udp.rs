@@ -1,0 +1,168 @@
+//! [`BlockingUdp`] over real sockets on 127.0.0.1 and ::1: batches, replies, and stopping.
+#![cfg(target_os = "linux")]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use upcase_transport::{BlockingUdp, Sharing, Transport, Udp};
+
+/// How long a test waits for anything before it fails instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn bind(at: &str) -> BlockingUdp {
+    let bound = Udp::bind_socket(at.parse().expect("a literal address"), Sharing::Exclusive)
+        .expect("bind on loopback");
+    BlockingUdp::new(bound).expect("a blocking socket")
+}
+
+/// A client socket on `at`, connected to `server`, that gives up on a reply after `PATIENCE`.
+fn client(at: &str, server: SocketAddr) -> UdpSocket {
+    let socket = UdpSocket::bind(at).expect("bind");
+    socket.connect(server).expect("connect");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    socket
+}
+
+fn upper(request: &[u8]) -> Vec<u8> {
+    request.to_ascii_uppercase()
+}
+
+/// Serves `socket` on a thread until it is stopped, answering with `upper`; the receiver gets
+/// how many datagrams each batch held, and then the thread's end.
+fn serve(mut socket: BlockingUdp) -> mpsc::Receiver<Option<usize>> {
+    let (report, reports) = mpsc::channel();
+    thread::spawn(move || {
+        loop {
+            let mut held = 0;
+            let more = socket
+                .answer_batch(|_, request| {
+                    held += 1;
+                    Some(upper(request))
+                })
+                .expect("a batch served");
+            let _ = report.send(Some(held));
+            if !more {
+                let _ = report.send(None);
+                return;
+            }
+        }
+    });
+    reports
+}
+
+/// Waits for the serving thread to end, or fails the test.
+fn wait_for_end(reports: &mpsc::Receiver<Option<usize>>) {
+    loop {
+        match reports.recv_timeout(PATIENCE) {
+            Ok(Some(_)) => {}
+            Ok(None) => return,
+            Err(error) => panic!("the serving thread did not stop: {error}"),
+        }
+    }
+}
+
+#[test]
+fn answers_each_datagram_over_ipv4_and_ipv6() {
+    for at in ["127.0.0.1:0", "[::1]:0"] {
+        let socket = bind(at);
+        let server = socket.local_addr().expect("address");
+        let stopper = socket.stopper();
+        let reports = serve(socket);
+        let client = client(at, server);
+        let mut buf = [0; 64];
+        for message in [&b"hello"[..], b"", b"twice"] {
+            client.send(message).expect("send");
+            let n = client.recv(&mut buf).expect("a reply");
+            assert_eq!(&buf[..n], upper(message), "{at}");
+        }
+        stopper.stop();
+        wait_for_end(&reports);
+    }
+}
+
+#[test]
+fn datagrams_queued_together_are_taken_and_answered_in_batches_of_64() {
+    let mut socket = bind("127.0.0.1:0");
+    let server = socket.local_addr().expect("address");
+    let client = client("127.0.0.1:0", server);
+    for i in 0..100 {
+        client.send(format!("n{i}").as_bytes()).expect("send");
+    }
+    let mut batches = Vec::new();
+    while batches.iter().sum::<usize>() < 100 {
+        let mut held = 0;
+        let more = socket
+            .answer_batch(|from, request| {
+                assert_eq!(from, client.local_addr().expect("address"));
+                held += 1;
+                Some(upper(request))
+            })
+            .expect("a batch served");
+        assert!(more, "not stopped");
+        batches.push(held);
+    }
+    assert_eq!(batches, [64, 36]);
+    let mut buf = [0; 16];
+    for i in 0..100 {
+        let n = client.recv(&mut buf).expect("a reply");
+        assert_eq!(&buf[..n], format!("N{i}").as_bytes(), "replies in order");
+    }
+}
+
+#[test]
+fn a_datagram_answered_with_none_gets_no_reply_and_the_others_do() {
+    let mut socket = bind("[::1]:0");
+    let server = socket.local_addr().expect("address");
+    let client = client("[::1]:0", server);
+    for message in ["keep 1", "drop", "keep 2"] {
+        client.send(message.as_bytes()).expect("send");
+    }
+    let mut answered = 0;
+    while answered < 3 {
+        socket
+            .answer_batch(|_, request| {
+                answered += 1;
+                (!request.starts_with(b"drop")).then(|| upper(request))
+            })
+            .expect("a batch served");
+    }
+    let mut buf = [0; 16];
+    for expected in [&b"KEEP 1"[..], b"KEEP 2"] {
+        let n = client.recv(&mut buf).expect("a reply");
+        assert_eq!(&buf[..n], expected);
+    }
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    assert!(
+        client.recv(&mut buf).is_err(),
+        "nothing for the dropped one"
+    );
+}
+
+#[test]
+fn stop_wakes_a_socket_that_waits_for_datagrams() {
+    let socket = bind("127.0.0.1:0");
+    let stopper = socket.stopper();
+    let reports = serve(socket);
+    // Long enough for the thread to be asleep in its receive.
+    thread::sleep(Duration::from_millis(100));
+    stopper.stop();
+    assert_eq!(
+        reports.recv_timeout(PATIENCE).expect("woken"),
+        Some(0),
+        "an empty last batch"
+    );
+    wait_for_end(&reports);
+}
+
+#[test]
+fn a_socket_stopped_before_it_waits_returns_at_once() {
+    let socket = bind("[::1]:0");
+    socket.stopper().stop();
+    let reports = serve(socket);
+    assert_eq!(reports.recv_timeout(PATIENCE).expect("no wait"), Some(0));
+    wait_for_end(&reports);
+}
