@@ -183,6 +183,14 @@ impl Worker {
             stop,
             ready,
         } = self;
+        // On Linux, UDP gets a thread of its own that sleeps in `recvmmsg`, with no event loop
+        // between a datagram and its reply (see `BlockingUdp`); elsewhere the runtime serves it.
+        #[cfg(target_os = "linux")]
+        let (udp_thread, udp) = (
+            udp.map(|socket| UdpThread::start(socket, transform, &service))
+                .transpose()?,
+            None::<BoundSocket>,
+        );
         runtime.block_on(async {
             let tcp = tcp
                 .map(Tcp::listen)
@@ -197,9 +205,78 @@ impl Worker {
             tokio::join!(
                 serve_some(tcp, transform, &service, &stop),
                 serve_some(udp, transform, &service, &stop),
+                async {
+                    #[cfg(target_os = "linux")]
+                    if let Some(thread) = &udp_thread {
+                        stop.cancelled().await;
+                        thread.stop();
+                    }
+                },
             );
-            Ok(())
+            Ok::<_, ServerError>(())
+        })?;
+        #[cfg(target_os = "linux")]
+        if let Some(thread) = udp_thread {
+            thread.join()?;
+        }
+        Ok(())
+    }
+}
+
+/// A thread serving one UDP socket with blocking calls. Dropped without
+/// [`join`](Self::join), as when its worker fails, it is stopped and waited for all the same.
+#[cfg(target_os = "linux")]
+struct UdpThread {
+    stopper: upcase_transport::UdpStopper,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(target_os = "linux")]
+impl UdpThread {
+    fn start(
+        socket: BoundSocket,
+        transform: Builtin,
+        service: &Arc<Service>,
+    ) -> Result<Self, ServerError> {
+        let socket = upcase_transport::BlockingUdp::new(socket).map_err(ServerError::Bind)?;
+        let stopper = socket.stopper();
+        let service = Arc::clone(service);
+        let name = match std::thread::current().name() {
+            Some(worker) => worker.replace("worker", "udp"),
+            None => "upcase-udp".to_owned(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || crate::serve_blocking_udp(socket, transform, &service))
+            .map_err(ServerError::Worker)?;
+        Ok(Self {
+            stopper,
+            thread: Some(thread),
         })
+    }
+
+    /// Tells the thread to stop once it has answered what it received.
+    fn stop(&self) {
+        self.stopper.stop();
+    }
+
+    /// Stops the thread and waits for it to end.
+    fn join(mut self) -> Result<(), ServerError> {
+        self.stop();
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Err(_panic)) => Err(ServerError::WorkerPanicked),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for UdpThread {
+    fn drop(&mut self) {
+        self.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

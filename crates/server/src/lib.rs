@@ -12,6 +12,9 @@
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
 //! - `run.rs`: [`run`], [`serve`], [`Service`] and [`Options`]: the accept loop, admission,
 //!   limits, graceful shutdown.
+//! - `datagram.rs`: answering one datagram under the service's rules, and
+//!   [`serve_blocking_udp`], which does it on a thread of its own for a blocking UDP socket
+//!   (Linux).
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
@@ -25,6 +28,7 @@
 mod args;
 mod command;
 mod config;
+mod datagram;
 mod error;
 mod inherit;
 mod metrics;
@@ -35,6 +39,8 @@ mod stats;
 pub use args::ServerArgs;
 pub use command::command;
 pub use config::Settings;
+#[cfg(target_os = "linux")]
+pub use datagram::serve_blocking_udp;
 pub use error::{ConfigError, ServerError};
 pub use inherit::stderr_is_a_socket;
 pub use metrics::{prometheus, serve_metrics};

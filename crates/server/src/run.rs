@@ -14,8 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use upcase_proto::{LineTooLong, Transform, Transformer};
-use upcase_transport::{Listener, Peer, PeerKind, TransportError};
+use upcase_transport::{Listener, Peer, PeerKind};
 
+use crate::datagram::answer_peer;
 use crate::policy::{Access, DatagramRate, SourceConnections, SourceSlot, reflection_risk};
 use crate::stats::{Event, Stats, Totals};
 
@@ -64,7 +65,7 @@ impl Default for Options {
 
 /// How long to wait after a failed accept. Most failures (too many open files, a connection
 /// reset before it was accepted) pass; retrying at once would only spin.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// After the drain timeout, how long connections get to send their last replies and close
 /// before they are dropped.
@@ -72,7 +73,7 @@ const CUT_GRACE: Duration = Duration::from_secs(1);
 
 /// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
 /// bound for QUIC): more would let a forged request make the server a traffic amplifier.
-const MAX_AMPLIFICATION: usize = 3;
+pub(crate) const MAX_AMPLIFICATION: usize = 3;
 
 /// Serves every peer of `listener` with a fresh copy of `transform`, until `shutdown`
 /// completes, and returns what it did.
@@ -140,7 +141,7 @@ async fn serve_proxied<P: Peer, X: Transform>(
     let Some(slot) = shared.admit(peer.addr(), PeerKind::Connection, 0) else {
         return;
     };
-    serve_peer(peer, PeerKind::Connection, transform, shared, (held, slot)).await;
+    serve_peer(peer, transform, shared, (held, slot)).await;
 }
 
 /// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
@@ -154,14 +155,7 @@ where
         return;
     };
     let open = Open::new(service);
-    serve_peer(
-        peer,
-        PeerKind::Connection,
-        transform,
-        Arc::clone(service),
-        (None, slot),
-    )
-    .await;
+    serve_peer(peer, transform, Arc::clone(service), (None, slot)).await;
     drop(open);
 }
 
@@ -227,6 +221,14 @@ impl Service {
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Relaxed)
     }
+
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
 }
 
 /// [`run`] for one of several listeners sharing `service`: serves `listener` until `shutdown`
@@ -282,7 +284,11 @@ pub async fn serve<L, X>(
                 continue;
             }
         };
-        if L::KIND == PeerKind::Connection && service.options.proxy_protocol {
+        if L::KIND == PeerKind::Datagram {
+            answer_peer(peer, transform.clone(), service, own_port).await;
+            continue;
+        }
+        if service.options.proxy_protocol {
             // The client's address comes with the header, which may take a while: admission
             // waits for it on the connection's own task.
             let held = permit.map(|permit| (permit, Open::new(service)));
@@ -291,22 +297,18 @@ pub async fn serve<L, X>(
             continue;
         }
         let Some(slot) = service.admit(peer.addr(), L::KIND, own_port) else {
-            continue; // Dropping the peer closes a connection; a datagram just goes unanswered.
+            continue; // Dropping the peer closes the connection.
         };
         // The permit and the slot go into the peer's future rather than a wrapper around it:
         // a future awaited inside another is stored twice, and this one stays alive as long as
         // its connection, idle or not.
         let served = serve_peer(
             peer,
-            L::KIND,
             transform.clone(),
             Arc::clone(service),
             (permit.map(|permit| (permit, Open::new(service))), slot),
         );
-        match L::KIND {
-            PeerKind::Connection => drop(tasks.spawn(served)),
-            PeerKind::Datagram => served.await,
-        }
+        drop(tasks.spawn(served));
     }
 
     // Close the port now: new clients are refused at once instead of queued for the drain.
@@ -337,7 +339,12 @@ pub async fn serve<L, X>(
 impl Service {
     /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
     /// counted against its source until the slot is dropped.
-    fn admit(&self, addr: SocketAddr, kind: PeerKind, own_port: u16) -> Option<Option<SourceSlot>> {
+    pub(crate) fn admit(
+        &self,
+        addr: SocketAddr,
+        kind: PeerKind,
+        own_port: u16,
+    ) -> Option<Option<SourceSlot>> {
         let refuse = |event, why: String| {
             self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
             None
@@ -385,7 +392,7 @@ impl Service {
 
     /// Counts `event` and logs `message` at warning level, unless one like it was logged less
     /// than a second ago.
-    fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
+    pub(crate) fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
         if let Some(suppressed) = self
             .stats
             .count_and_throttle(event, Instant::now().into_std())
@@ -430,12 +437,10 @@ struct Flow {
     bytes_out: usize,
 }
 
-/// Serves one admitted peer to the end, then counts and logs how it ended; `_held` (its
-/// connection permit, its place in the open count and its source slot) is let go when it
-/// returns.
+/// Serves one admitted connection to the end, then counts and logs how it ended; `_held` (its
+/// permit, its place in the open count and its source slot) is let go when it returns.
 async fn serve_peer<P: Peer, X: Transform>(
     mut peer: P,
-    kind: PeerKind,
     transform: X,
     shared: Arc<Service>,
     _held: (Option<(OwnedSemaphorePermit, Open)>, Option<SourceSlot>),
@@ -443,26 +448,12 @@ async fn serve_peer<P: Peer, X: Transform>(
     let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
     let mut flow = Flow::default();
-    let ended = match kind {
-        PeerKind::Connection => transform_stream(&mut peer, &mut stream, &shared, &mut flow).await,
-        PeerKind::Datagram => transform_datagram(&mut peer, &mut stream, &mut flow).await,
-    };
+    let ended = transform_stream(&mut peer, &mut stream, &shared, &mut flow).await;
     let stats = &shared.stats;
-    let mut sent = 0;
+    let mut sent = flow.bytes_out;
     match ended {
-        Ok(_)
-            if kind == PeerKind::Datagram && flow.bytes_out > MAX_AMPLIFICATION * flow.bytes_in =>
-        {
-            shared.log_throttled(Event::Amplification, || {
-                format!(
-                    "dropped the reply to {addr}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
-                    flow.bytes_out, flow.bytes_in
-                )
-            });
-        }
         Ok(end) => match peer.close().await {
             Ok(()) => {
-                sent = flow.bytes_out;
                 let event = match end {
                     End::Finished => Event::Served,
                     End::Cut => Event::Cut,
@@ -473,37 +464,24 @@ async fn serve_peer<P: Peer, X: Transform>(
                     n => format!(", {n} not UTF-8 (passed through)"),
                 };
                 debug!(
-                    "{}: {}, {} bytes in, {} out{invalid}",
-                    describe(addr, kind),
+                    "connection from {addr}: {}, {} bytes in, {sent} out{invalid}",
                     event.name(),
                     flow.bytes_in,
-                    sent
                 );
             }
-            Err(error @ TransportError::ReplyTooLarge { .. }) => {
-                shared.log_throttled(Event::ReplyTooLarge, || error.to_string());
-            }
             Err(error) => {
+                sent = 0;
                 stats.count(Event::Failed);
-                debug!("{}: {error}", describe(addr, kind));
+                debug!("connection from {addr}: {error}");
             }
         },
         Err(Stop::LineTooLong(error)) => {
-            // What came before the long line was answered; for a datagram, nothing was sent.
-            sent = if kind == PeerKind::Connection {
-                flow.bytes_out
-            } else {
-                0
-            };
-            shared.log_throttled(Event::LineTooLong, || match kind {
-                PeerKind::Connection => {
-                    format!("closing connection from {addr}: {error} (--max-line)")
-                }
-                PeerKind::Datagram => format!("dropped datagram from {addr}: {error} (--max-line)"),
+            // What came before the long line was answered.
+            shared.log_throttled(Event::LineTooLong, || {
+                format!("closing connection from {addr}: {error} (--max-line)")
             });
         }
         Err(Stop::Idle) => {
-            sent = flow.bytes_out;
             stats.count(Event::IdleTimeout);
             debug!(
                 "closing connection from {addr}: idle for {:?} (--idle-timeout)",
@@ -511,11 +489,9 @@ async fn serve_peer<P: Peer, X: Transform>(
             );
         }
         Err(Stop::Io(error)) => {
-            sent = flow.bytes_out;
             stats.count(Event::Failed);
             debug!(
-                "{}: {}",
-                describe(addr, kind),
+                "connection from {addr}: {}",
                 upcase_transport::describe(&error)
             );
         }
@@ -600,21 +576,4 @@ fn still_active(timer: Pin<&mut Sleep>, progress: Instant, idle: Duration) -> Re
     }
     timer.reset(deadline);
     Ok(())
-}
-
-/// [`transform_stream`] for a datagram, which is in memory already: its one read and its one
-/// write cannot wait, so they need neither timeouts nor the drain's cut.
-async fn transform_datagram<P: Peer, X: Transform>(
-    peer: &mut P,
-    stream: &mut Transformer<X>,
-    flow: &mut Flow,
-) -> Result<End, Stop> {
-    let request = peer.read().await.map_err(Stop::Io)?;
-    flow.bytes_in = request.len();
-    let mut out = Vec::with_capacity(request.len());
-    stream.feed(request, &mut out).map_err(Stop::LineTooLong)?;
-    stream.finish(&mut out);
-    flow.bytes_out = out.len();
-    peer.write_owned(out).await.map_err(Stop::Io)?;
-    Ok(End::Finished)
 }
