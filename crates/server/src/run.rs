@@ -222,10 +222,12 @@ impl Service {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// The limits.
     pub(crate) fn options(&self) -> &Options {
         &self.options
     }
 
+    /// The counters.
     pub(crate) fn stats(&self) -> &Stats {
         &self.stats
     }

@@ -17,6 +17,10 @@
 //! 3. For each peer: [`Peer::read`] chunks until an empty one, [`Peer::write`] the replies as you
 //!    go, and [`Peer::close`] at the end, which for UDP is what sends the reply datagram.
 //!
+//! On Linux a UDP server socket can instead be served by a thread of its own, with no runtime:
+//! `BlockingUdp` answers a batch of datagrams per call through a closure, and costs one
+//! `recvmmsg` and one `sendmmsg` per batch.
+//!
 //! On the client side, [`Transport::connect`] to the resolved addresses, then call
 //! [`Client::exchange`] for each whole message, or [`Client::pipe`] once to stream a whole input.
 //!
