@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 /// Something that happened to a peer, counted in [`Totals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
-    /// Served to the end: a connection closed after its replies, a datagram answered.
+    /// Served to the end: a connection closed after its replies, a datagram whose reply was
+    /// handed to the socket.
     Served,
     /// Refused by `--allow` / `--deny`.
     Denied,
@@ -25,7 +26,8 @@ pub enum Event {
     LineTooLong,
     /// Ended: nothing read or written for `--idle-timeout`.
     IdleTimeout,
-    /// Ended by the network: reset, or another socket error.
+    /// Ended by the network: reset, or another socket error. For datagrams, a reply that the
+    /// socket then failed to send, already counted as served.
     Failed,
     /// Ended at shutdown, when the drain timeout ran out.
     Cut,
