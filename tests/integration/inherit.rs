@@ -6,11 +6,13 @@ use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use predicates::prelude::*;
 
 use crate::util::{
-    PATIENCE, binary, spawn_server, tcp_exchange, udp_exchange, upcase, wait_with_patience,
+    PATIENCE, binary, send_signal, spawn_server, tcp_exchange, udp_exchange, upcase,
+    wait_with_patience,
 };
 
 fn activate(kind: &str) -> Command {
@@ -104,6 +106,43 @@ fn inetd_wait_serves_datagrams_until_idle() {
         .read_to_string(&mut log)
         .expect("log");
     assert!(log.contains("leaving the port to inetd"), "{log}");
+}
+
+#[test]
+fn inetd_wait_with_no_idle_timeout_serves_until_sigterm() {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("address");
+    let mut server = Command::new(binary())
+        .args(["server", "--inetd", "--idle-timeout", "0"])
+        .stdin(Stdio::from(OwnedFd::from(socket)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("start the server");
+    let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    std::thread::sleep(Duration::from_millis(300));
+    client.send_to(b"late", addr).expect("send");
+    let mut reply = [0; 16];
+    let n = client
+        .recv(&mut reply)
+        .expect("still served after a quiet spell");
+    assert_eq!(&reply[..n], b"LATE");
+    send_signal(server.id(), "TERM");
+    assert!(
+        wait_with_patience(&mut server).success(),
+        "exits on SIGTERM"
+    );
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    assert!(log.contains("terminated; shutting down"), "{log}");
+    assert!(!log.contains("leaving the port to inetd"), "{log}");
 }
 
 #[test]

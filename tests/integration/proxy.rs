@@ -116,3 +116,32 @@ fn per_source_limits_count_the_header_s_client() {
         "{log}"
     );
 }
+
+#[test]
+fn with_an_idle_timeout_of_zero_a_late_header_is_still_read() {
+    let server = start_server_logged(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--tcp",
+            "--proxy-protocol",
+            "--idle-timeout",
+            "0",
+        ],
+        "info",
+    );
+    let port = server.tcp().port();
+    let mut stream = TcpStream::connect(server.tcp()).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let request = format!("PROXY TCP4 198.51.100.7 127.0.0.1 40000 {port}\r\nlate");
+    stream.write_all(request.as_bytes()).expect("send");
+    stream.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).expect("a clean close");
+    assert_eq!(reply, b"LATE");
+
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(log.contains("; idle-timeout off;"), "{log}");
+}

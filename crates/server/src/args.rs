@@ -59,8 +59,8 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     pub max_datagrams_per_source: Option<u32>,
 
-    /// Close a connection that has sent nothing and taken none of its replies for this long
-    /// [default: 5m]
+    /// Close a connection that has sent nothing and taken none of its replies for this long;
+    /// 0 for no limit [default: 5m]
     #[arg(long, value_name = "DURATION")]
     pub idle_timeout: Option<humantime::Duration>,
 

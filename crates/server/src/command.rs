@@ -32,7 +32,13 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
 
     if args.inetd {
         let service = Service::new(settings.options.clone());
-        return crate::inherit::inetd(&settings, &service).await;
+        let signalled = async {
+            tokio::select! {
+                _ = interrupt.recv() => info!("interrupted; shutting down"),
+                _ = terminate.recv() => info!("terminated; shutting down"),
+            }
+        };
+        return crate::inherit::inetd(&settings, &service, signalled).await;
     }
     // Sockets from systemd's socket activation are served as they are, by one worker.
     let (sockets, source) = match crate::inherit::from_systemd()? {
@@ -321,12 +327,25 @@ fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> Str
         options.max_connections,
         options.max_connections_per_source,
         options.max_datagrams_per_source,
-        options.idle_timeout,
+        Off(options.idle_timeout),
         options.max_line,
         options.drain_timeout,
         networks(&options.access.allow),
         networks(&options.access.deny),
     )
+}
+
+/// A duration in the log, where zero means no limit: `off`.
+struct Off(std::time::Duration);
+
+impl std::fmt::Debug for Off {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_zero() {
+            f.write_str("off")
+        } else {
+            self.0.fmt(f)
+        }
+    }
 }
 
 /// Each connection is a file descriptor, and the usual soft limit (often 1024) is far below

@@ -61,11 +61,15 @@ pub fn stderr_is_a_socket() -> bool {
 
 /// `--inetd`: serves the socket on standard input. A connected TCP socket (inetd's `nowait`)
 /// is served to its end; a UDP socket (`wait`) is served until `--idle-timeout` passes without
-/// a datagram, so that inetd takes the port back.
+/// a datagram, so that inetd takes the port back, or until `shutdown` completes.
 ///
 /// # Errors
 /// [`ServerError::Inherited`] when standard input is not such a socket.
-pub(crate) async fn inetd(settings: &Settings, service: &Arc<Service>) -> Result<(), ServerError> {
+pub(crate) async fn inetd(
+    settings: &Settings,
+    service: &Arc<Service>,
+    shutdown: impl Future,
+) -> Result<(), ServerError> {
     let stdin = io::stdin();
     let bad = |why: &str| {
         ServerError::Inherited(format!(
@@ -93,19 +97,23 @@ pub(crate) async fn inetd(settings: &Settings, service: &Arc<Service>) -> Result
         .and_then(|socket| Udp::listen(socket).map_err(io::Error::other))
         .map_err(|_| bad("a bound UDP socket (inetd's wait)"))?;
     let idle = settings.options.idle_timeout;
-    serve(
-        socket,
-        settings.transform,
-        service,
-        quiet_for(service, idle),
-    )
-    .await;
-    info!("no datagram for {idle:?} (--idle-timeout); leaving the port to inetd");
+    let ended = async {
+        tokio::select! {
+            () = quiet_for(service, idle) => {
+                info!("no datagram for {idle:?} (--idle-timeout); leaving the port to inetd");
+            }
+            _ = shutdown => {}
+        }
+    };
+    serve(socket, settings.transform, service, ended).await;
     Ok(())
 }
 
-/// Completes once `service` has seen no traffic for `idle`.
+/// Completes once `service` has seen no traffic for `idle`; never, if `idle` is zero.
 async fn quiet_for(service: &Service, idle: Duration) {
+    if idle.is_zero() {
+        return std::future::pending().await;
+    }
     let mut seen = service.totals();
     loop {
         sleep(idle).await;

@@ -33,6 +33,7 @@ pub struct Options {
     /// Most datagrams answered per second from one source; more are dropped. 0 for no limit.
     pub max_datagrams_per_source: u32,
     /// A connection that sends nothing and takes none of its replies for this long is closed.
+    /// Zero for no limit.
     pub idle_timeout: Duration,
     /// Longest line, in bytes, for transforms that answer lines (`count=C`). A longer line ends
     /// the connection after the lines before it are answered; over UDP it gets no reply.
@@ -44,7 +45,7 @@ pub struct Options {
     pub access: Access,
     /// Whether every TCP connection starts with a PROXY protocol header (version 1 or 2) from
     /// a load balancer, whose client address is then the one logged, limited and filtered.
-    /// A connection without a valid header within the idle timeout is closed.
+    /// A connection without a valid header within the idle timeout (if there is one) is closed.
     pub proxy_protocol: bool,
 }
 
@@ -124,7 +125,14 @@ async fn serve_proxied<P: Peer, X: Transform>(
     held: Option<(OwnedSemaphorePermit, Open)>,
 ) {
     let wait = shared.options.idle_timeout;
-    let refusal = match timeout(wait, peer.read_proxy_header()).await {
+    let header = async {
+        if wait.is_zero() {
+            Ok(peer.read_proxy_header().await)
+        } else {
+            timeout(wait, peer.read_proxy_header()).await
+        }
+    };
+    let refusal = match header.await {
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some(error.to_string()),
         Err(_elapsed) => Some(format!(
@@ -512,7 +520,8 @@ async fn transform_stream<P: Peer, X: Transform>(
     let idle = shared.options.idle_timeout;
     // One idle timer and one drain signal for the connection's whole life: made afresh for each
     // read and write, each would be registered and unregistered on every request. The timer
-    // fires at most once per idle period and is then set again from the last progress.
+    // fires at most once per idle period and is then set again from the last progress. With no
+    // idle timeout it is never polled, so never registered.
     let idle_timer = sleep(idle);
     let cut = shared.cut.cancelled();
     tokio::pin!(idle_timer, cut);
@@ -527,7 +536,9 @@ async fn transform_stream<P: Peer, X: Transform>(
                 // always ready, and the drain's end must still be seen.
                 tokio::select! {
                     read = &mut read => break read.map_err(Stop::Io)?,
-                    () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
+                    () = &mut idle_timer, if !idle.is_zero() => {
+                        still_active(idle_timer.as_mut(), progress, idle)?;
+                    }
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
                     () = &mut cut => {
@@ -557,7 +568,9 @@ async fn transform_stream<P: Peer, X: Transform>(
                     written.map_err(Stop::Io)?;
                     break;
                 }
-                () = &mut idle_timer => still_active(idle_timer.as_mut(), progress, idle)?,
+                () = &mut idle_timer, if !idle.is_zero() => {
+                    still_active(idle_timer.as_mut(), progress, idle)?;
+                }
             }
         }
         flow.bytes_out += out.len();

@@ -228,6 +228,30 @@ async fn a_connection_idle_past_the_timeout_is_closed() {
 }
 
 #[tokio::test]
+async fn with_an_idle_timeout_of_zero_a_quiet_connection_stays_open() {
+    let options = Options {
+        idle_timeout: Duration::ZERO,
+        ..Options::default()
+    };
+    let server = start_server::<Tcp>("127.0.0.1:0", "upper", options).await;
+    let mut quiet = TcpStream::connect(server.addr).await.expect("connect");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    quiet.write_all(b"late").await.expect("send");
+    assert_eq!(read_exactly(&mut quiet, 4).await, b"LATE");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    quiet.shutdown().await.expect("half-close");
+    assert_eq!(read_to_close(&mut quiet).await, b"");
+    let totals = server.shut_down().await;
+    assert_eq!(
+        (
+            totals.count(Event::IdleTimeout),
+            totals.count(Event::Served)
+        ),
+        (0, 1)
+    );
+}
+
+#[tokio::test]
 async fn a_connection_active_within_each_idle_period_stays_open_past_it() {
     let options = Options {
         idle_timeout: Duration::from_millis(300),
