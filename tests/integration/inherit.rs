@@ -78,6 +78,33 @@ fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
 }
 
 #[test]
+fn inetd_nowait_answers_and_closes_its_connection_on_sigterm() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let (accepted, _) = listener.accept().expect("accept");
+    let socket = OwnedFd::from(accepted);
+    let mut server = Command::new(binary())
+        .args(["server", "--inetd", "--drain-timeout", "200ms"])
+        .stdin(Stdio::from(socket.try_clone().expect("dup")))
+        .stdout(Stdio::from(socket.try_clone().expect("dup")))
+        .stderr(Stdio::from(socket))
+        .spawn()
+        .expect("start the server");
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client.write_all(b"still open").expect("send");
+    let mut reply = [0; 10];
+    client.read_exact(&mut reply).expect("reply");
+    assert_eq!(&reply, b"STILL OPEN");
+    send_signal(server.id(), "TERM");
+    let mut rest = Vec::new();
+    client
+        .read_to_end(&mut rest)
+        .expect("closed cleanly after the drain timeout");
+    assert_eq!(rest, b"", "nothing but the replies, no log lines");
+    assert!(wait_with_patience(&mut server).success(), "exits 0");
+}
+
+#[test]
 fn inetd_wait_serves_datagrams_until_idle() {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let addr = socket.local_addr().expect("address");

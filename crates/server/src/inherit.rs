@@ -60,8 +60,9 @@ pub fn stderr_is_a_socket() -> bool {
 }
 
 /// `--inetd`: serves the socket on standard input. A connected TCP socket (inetd's `nowait`)
-/// is served to its end; a UDP socket (`wait`) is served until `--idle-timeout` passes without
-/// a datagram, so that inetd takes the port back, or until `shutdown` completes.
+/// is served to its end, or drained as `serve` drains its connections once `shutdown`
+/// completes; a UDP socket (`wait`) is served until `--idle-timeout` passes without a datagram,
+/// so that inetd takes the port back, or until `shutdown` completes.
 ///
 /// # Errors
 /// [`ServerError::Inherited`] when standard input is not such a socket.
@@ -87,7 +88,12 @@ pub(crate) async fn inetd(
         let stream = std::net::TcpStream::from(owned);
         let peer = TcpPeer::from_stream(stream)
             .map_err(|_| bad("a connected TCP socket (inetd's nowait)"))?;
-        serve_connection(peer, settings.transform, service).await;
+        let served = serve_connection(peer, settings.transform, service);
+        tokio::pin!(served);
+        tokio::select! {
+            () = &mut served => {}
+            _ = shutdown => service.drain_connection(served).await,
+        }
         return Ok(());
     }
     if kind != Type::DGRAM {

@@ -347,6 +347,26 @@ pub async fn serve<L, X>(
 }
 
 impl Service {
+    /// After shutdown, for a connection served by [`serve_connection`]: lets it finish on its
+    /// own for up to the drain timeout, then has it answer what it was sent and close, as
+    /// [`serve`] does with its own.
+    pub(crate) async fn drain_connection(&self, served: impl Future<Output = ()>) {
+        tokio::pin!(served);
+        let drain_timeout = self.options.drain_timeout;
+        if timeout(drain_timeout, &mut served).await.is_err() {
+            warn!(
+                "the connection is still open after the drain timeout of {drain_timeout:?}; \
+                 answering what it sent and closing it"
+            );
+            self.cut.cancel();
+            if timeout(CUT_GRACE, served).await.is_err() {
+                warn!("the connection did not take its last replies; dropping it");
+            }
+        }
+    }
+}
+
+impl Service {
     /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
     /// counted against its source until the slot is dropped.
     pub(crate) fn admit(
