@@ -30,32 +30,37 @@ impl Service {
         let fed = stream.feed(request, &mut reply);
         stream.finish(&mut reply);
         let invalid = stream.invalid_bytes();
-        let refusal = if let Err(error) = fed {
-            Some((
-                Event::LineTooLong,
-                format!("dropped datagram from {from}: {error} (--max-line)"),
-            ))
+        // Each refusal's message is made only if the throttle lets it be logged: under a flood
+        // of them, most are only counted.
+        let max = max_datagram(from);
+        let refused = if let Err(error) = fed {
+            self.log_throttled(Event::LineTooLong, || {
+                format!("dropped datagram from {from}: {error} (--max-line)")
+            });
+            true
         } else if reply.len() > MAX_AMPLIFICATION * request.len() {
-            Some((
-                Event::Amplification,
+            self.log_throttled(Event::Amplification, || {
                 format!(
                     "dropped the reply to {from}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
                     reply.len(),
                     request.len()
-                ),
-            ))
-        } else if reply.len() > max_datagram(from) {
-            let error = TransportError::ReplyTooLarge {
-                peer: from,
-                len: reply.len(),
-                max: max_datagram(from),
-            };
-            Some((Event::ReplyTooLarge, error.to_string()))
+                )
+            });
+            true
+        } else if reply.len() > max {
+            self.log_throttled(Event::ReplyTooLarge, || {
+                let too_large = TransportError::ReplyTooLarge {
+                    peer: from,
+                    len: reply.len(),
+                    max,
+                };
+                too_large.to_string()
+            });
+            true
         } else {
-            None
+            false
         };
-        if let Some((event, why)) = refusal {
-            self.log_throttled(event, || why);
+        if refused {
             stats.bytes(request.len() as u64, 0, invalid);
             return None;
         }
