@@ -7,7 +7,8 @@ use std::process::Command;
 use predicates::prelude::*;
 
 use crate::util::{
-    binary, http_get, spawn_server, start_server, tcp_exchange, udp_exchange, upcase,
+    binary, http_get, spawn_server, start_server, start_server_logged, tcp_exchange, udp_exchange,
+    upcase,
 };
 
 #[test]
@@ -32,6 +33,21 @@ fn default_bind_is_every_address_dual_stack() {
     assert_eq!(udp_exchange(v6, "[::1]:0", b"v6"), b"V6");
     assert_eq!(tcp_exchange(v4, b"v4"), b"V4");
     assert_eq!(tcp_exchange(v6, b"v6"), b"V6");
+}
+
+#[test]
+fn ipv4_clients_of_the_dual_stack_socket_are_logged_as_ipv4() {
+    let server = start_server_logged(&[], "debug");
+    let v4 = format!("127.0.0.1:{}", server.port())
+        .parse()
+        .expect("address");
+    assert_eq!(udp_exchange(v4, "127.0.0.1:0", b"v4"), b"V4");
+    assert_eq!(tcp_exchange(v4, b"v4"), b"V4");
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(log.contains("datagram from 127.0.0.1:"), "{log}");
+    assert!(log.contains("connection from 127.0.0.1:"), "{log}");
+    assert!(!log.contains("::ffff:"), "{log}");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use tracing::debug;
 use upcase_proto::{Transform, Transformer, max_datagram};
 use upcase_transport::{Peer, PeerKind, TransportError};
 
-use crate::run::{MAX_AMPLIFICATION, Service};
+use crate::run::{MAX_AMPLIFICATION, Service, shown};
 use crate::stats::Event;
 
 impl Service {
@@ -25,6 +25,7 @@ impl Service {
     ) -> Option<Vec<u8>> {
         self.admit(from, PeerKind::Datagram, own_port)?;
         let stats = self.stats();
+        let client = shown(from);
         let mut stream = Transformer::new(transform).with_max_line(self.options().max_line);
         let mut reply = Vec::with_capacity(request.len());
         let fed = stream.feed(request, &mut reply);
@@ -35,13 +36,13 @@ impl Service {
         let max = max_datagram(from);
         let refused = if let Err(error) = fed {
             self.log_throttled(Event::LineTooLong, || {
-                format!("dropped datagram from {from}: {error} (--max-line)")
+                format!("dropped datagram from {client}: {error} (--max-line)")
             });
             true
         } else if reply.len() > MAX_AMPLIFICATION * request.len() {
             self.log_throttled(Event::Amplification, || {
                 format!(
-                    "dropped the reply to {from}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
+                    "dropped the reply to {client}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
                     reply.len(),
                     request.len()
                 )
@@ -50,7 +51,7 @@ impl Service {
         } else if reply.len() > max {
             self.log_throttled(Event::ReplyTooLarge, || {
                 let too_large = TransportError::ReplyTooLarge {
-                    peer: from,
+                    peer: client,
                     len: reply.len(),
                     max,
                 };
@@ -66,7 +67,7 @@ impl Service {
         }
         stats.count(Event::Served);
         debug!(
-            "datagram from {from}: served, {} bytes in, {} out{}",
+            "datagram from {client}: served, {} bytes in, {} out{}",
             request.len(),
             reply.len(),
             match invalid {
@@ -105,7 +106,7 @@ pub(crate) async fn answer_peer<P: Peer, X: Transform>(
 
 fn failed(service: &Service, from: SocketAddr, error: &TransportError) {
     service.stats().count(Event::Failed);
-    debug!("datagram from {from}: {error}");
+    debug!("datagram from {}: {error}", shown(from));
 }
 
 /// Serves `socket` on the calling thread under `service`'s rules, answering each datagram with

@@ -439,10 +439,17 @@ impl Service {
 }
 
 fn describe(addr: SocketAddr, kind: PeerKind) -> String {
+    let addr = shown(addr);
     match kind {
         PeerKind::Connection => format!("connection from {addr}"),
         PeerKind::Datagram => format!("datagram from {addr}"),
     }
+}
+
+/// `addr` as logs show it: an IPv4 client of a dual-stack socket as IPv4, not as
+/// `[::ffff:a.b.c.d]`. (A datagram's reply still goes to the address it came from.)
+pub(crate) fn shown(addr: SocketAddr) -> SocketAddr {
+    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// How a peer's stream ended, when it ended well.

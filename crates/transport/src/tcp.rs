@@ -135,7 +135,9 @@ impl TcpPeer {
     fn new(stream: TcpStream, addr: SocketAddr) -> Self {
         Self {
             stream,
-            addr,
+            // An IPv4 client of a dual-stack socket comes as `::ffff:a.b.c.d`; it is an IPv4
+            // client, and logs and limits should say so.
+            addr: SocketAddr::new(addr.ip().to_canonical(), addr.port()),
             buf: Vec::new(),
             finished: false,
             carried: false,

@@ -90,6 +90,18 @@ async fn udp_exchanges_over_ipv6() {
 }
 
 #[tokio::test]
+async fn an_ipv4_connection_to_a_dual_stack_listener_has_an_ipv4_address() {
+    let mut listener = Tcp::bind(addr("[::]:0")).await.expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let client = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect over IPv4");
+    let peer = listener.accept().await.expect("accept");
+    assert_eq!(peer.addr(), client.local_addr().expect("address"));
+    assert!(peer.addr().is_ipv4(), "{}", peer.addr());
+}
+
+#[tokio::test]
 async fn unspecified_ipv6_listens_dual_stack() {
     for_each_transport_dual_stack::<Tcp>().await;
     for_each_transport_dual_stack::<Udp>().await;
