@@ -330,39 +330,62 @@ pub async fn serve<L, X>(
             tasks.len()
         );
     }
-    if timeout(drain_timeout, tasks.wait()).await.is_err() {
-        warn!(
-            "{} connections still open after the drain timeout of {drain_timeout:?}; \
-             answering what they sent and closing them",
-            tasks.len()
-        );
-        service.cut.cancel();
-        if timeout(CUT_GRACE, tasks.wait()).await.is_err() {
-            warn!(
-                "{} connections did not take their last replies; dropping them",
-                tasks.len()
-            );
-        }
-    }
+    service
+        .drain(
+            tasks.wait(),
+            || {
+                warn!(
+                    "{} connections still open after the drain timeout of {drain_timeout:?}; \
+                     answering what they sent and closing them",
+                    tasks.len()
+                );
+            },
+            || {
+                warn!(
+                    "{} connections did not take their last replies; dropping them",
+                    tasks.len()
+                );
+            },
+        )
+        .await;
 }
 
 impl Service {
-    /// After shutdown, for a connection served by [`serve_connection`]: lets it finish on its
-    /// own for up to the drain timeout, then has it answer what it was sent and close, as
-    /// [`serve`] does with its own.
+    /// After shutdown: waits up to the drain timeout for `finished` (the open connections
+    /// ending on their own); then, after `cutting`, has every connection answer what it was
+    /// sent and close, and waits [`CUT_GRACE`] more, after which `dropping`.
+    async fn drain(
+        &self,
+        finished: impl Future<Output = ()>,
+        cutting: impl FnOnce(),
+        dropping: impl FnOnce(),
+    ) {
+        tokio::pin!(finished);
+        if timeout(self.options.drain_timeout, &mut finished)
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        cutting();
+        self.cut.cancel();
+        if timeout(CUT_GRACE, finished).await.is_err() {
+            dropping();
+        }
+    }
+
+    /// [`drain`](Self::drain) for a connection served by [`serve_connection`], as [`serve`]
+    /// drains its own.
     pub(crate) async fn drain_connection(&self, served: impl Future<Output = ()>) {
-        tokio::pin!(served);
         let drain_timeout = self.options.drain_timeout;
-        if timeout(drain_timeout, &mut served).await.is_err() {
+        let cutting = || {
             warn!(
                 "the connection is still open after the drain timeout of {drain_timeout:?}; \
                  answering what it sent and closing it"
             );
-            self.cut.cancel();
-            if timeout(CUT_GRACE, served).await.is_err() {
-                warn!("the connection did not take its last replies; dropping it");
-            }
-        }
+        };
+        let dropping = || warn!("the connection did not take its last replies; dropping it");
+        self.drain(served, cutting, dropping).await;
     }
 }
 
