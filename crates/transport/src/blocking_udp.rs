@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use socket2::Socket;
 
 use crate::batch::{Received, Reply, segmentation, send_all};
-use crate::{BoundSocket, TransportError, Udp};
+use crate::{BoundSocket, TransportError, Udp, socket};
 
 /// A bound UDP socket answered batch by batch on the calling thread; see the module docs.
 #[derive(Debug)]
@@ -83,10 +83,7 @@ impl BlockingUdp {
     /// # Errors
     /// When the operating system cannot say.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket
-            .local_addr()?
-            .as_socket()
-            .ok_or_else(|| io::Error::other("the socket is bound to an address that is not IP"))
+        socket::local_addr(&self.socket)
     }
 
     /// A handle that stops this socket from another thread.

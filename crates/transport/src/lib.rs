@@ -190,9 +190,7 @@ impl BoundSocket {
     /// # Errors
     /// When the operating system cannot say.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.socket.local_addr()?.as_socket().ok_or_else(|| {
-            std::io::Error::other("the socket is bound to an address that is not IP")
-        })
+        socket::local_addr(&self.socket)
     }
 }
 

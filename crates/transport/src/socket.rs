@@ -35,6 +35,14 @@ pub(crate) fn bound(addr: SocketAddr, kind: Type, sharing: Sharing) -> io::Resul
     Ok(socket)
 }
 
+/// The IP address and port `socket` is bound to, with the real port when port 0 was asked for.
+pub(crate) fn local_addr(socket: &Socket) -> io::Result<SocketAddr> {
+    socket
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("the socket is bound to an address that is not IP"))
+}
+
 #[cfg(all(
     unix,
     not(any(target_os = "solaris", target_os = "illumos", target_os = "cygwin"))
