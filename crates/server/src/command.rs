@@ -268,21 +268,22 @@ impl UdpThread {
 
     /// Stops the thread and waits for it to end.
     fn join(mut self) -> Result<(), ServerError> {
+        self.finish().map_err(|_panic| ServerError::WorkerPanicked)
+    }
+
+    /// Stops the thread and waits for it, unless that was done already; `Err` if it panicked.
+    fn finish(&mut self) -> std::thread::Result<()> {
         self.stop();
-        match self.thread.take().map(std::thread::JoinHandle::join) {
-            Some(Err(_panic)) => Err(ServerError::WorkerPanicked),
-            _ => Ok(()),
-        }
+        self.thread
+            .take()
+            .map_or(Ok(()), std::thread::JoinHandle::join)
     }
 }
 
 #[cfg(target_os = "linux")]
 impl Drop for UdpThread {
     fn drop(&mut self) {
-        self.stop();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.finish();
     }
 }
 
