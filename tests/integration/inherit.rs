@@ -2,10 +2,10 @@
 //! inetd's socket on standard input.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use predicates::prelude::*;
@@ -54,20 +54,56 @@ fn a_systemd_socket_of_another_kind_is_refused() {
     );
 }
 
-#[test]
-fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
+/// A client's connection, served by `upcase server --inetd ARGS` as inetd's `nowait` serves it:
+/// the connection is the server's standard input, output and error.
+fn inetd_nowait(args: &[&str]) -> (TcpStream, Child) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
     let (accepted, _) = listener.accept().expect("accept");
-    // As inetd does: the connection is standard input, output and error.
     let socket = OwnedFd::from(accepted);
-    let mut server = Command::new(binary())
+    let server = Command::new(binary())
         .args(["server", "--inetd"])
+        .args(args)
         .stdin(Stdio::from(socket.try_clone().expect("dup")))
         .stdout(Stdio::from(socket.try_clone().expect("dup")))
         .stderr(Stdio::from(socket))
         .spawn()
         .expect("start the server");
+    (client, server)
+}
+
+/// A bound UDP socket's address, and `upcase server --inetd ARGS` serving it on standard
+/// input as inetd's `wait` does, logging at info level to a pipe.
+fn inetd_wait(args: &[&str]) -> (SocketAddr, Child) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = socket.local_addr().expect("address");
+    let server = Command::new(binary())
+        .args(["server", "--inetd"])
+        .args(args)
+        .stdin(Stdio::from(OwnedFd::from(socket)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env("RUST_LOG", "info")
+        .spawn()
+        .expect("start the server");
+    (addr, server)
+}
+
+/// What a server started by [`inetd_wait`] logged, once it has exited.
+fn log_of(server: &mut Child) -> String {
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    log
+}
+
+#[test]
+fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
+    let (mut client, mut server) = inetd_nowait(&[]);
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
     client.write_all("straße".as_bytes()).expect("send");
     client.shutdown(Shutdown::Write).expect("half-close");
@@ -79,17 +115,7 @@ fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
 
 #[test]
 fn inetd_nowait_answers_and_closes_its_connection_on_sigterm() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let mut client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (accepted, _) = listener.accept().expect("accept");
-    let socket = OwnedFd::from(accepted);
-    let mut server = Command::new(binary())
-        .args(["server", "--inetd", "--drain-timeout", "200ms"])
-        .stdin(Stdio::from(socket.try_clone().expect("dup")))
-        .stdout(Stdio::from(socket.try_clone().expect("dup")))
-        .stderr(Stdio::from(socket))
-        .spawn()
-        .expect("start the server");
+    let (mut client, mut server) = inetd_nowait(&["--drain-timeout", "200ms"]);
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
     client.write_all(b"still open").expect("send");
     let mut reply = [0; 10];
@@ -106,16 +132,7 @@ fn inetd_nowait_answers_and_closes_its_connection_on_sigterm() {
 
 #[test]
 fn inetd_wait_serves_datagrams_until_idle() {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = socket.local_addr().expect("address");
-    let mut server = Command::new(binary())
-        .args(["server", "--inetd", "--idle-timeout", "300ms"])
-        .stdin(Stdio::from(OwnedFd::from(socket)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env("RUST_LOG", "info")
-        .spawn()
-        .expect("start the server");
+    let (addr, mut server) = inetd_wait(&["--idle-timeout", "300ms"]);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
     for message in ["one", "two"] {
@@ -125,28 +142,13 @@ fn inetd_wait_serves_datagrams_until_idle() {
         assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
     }
     assert!(wait_with_patience(&mut server).success(), "exits once idle");
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("log");
+    let log = log_of(&mut server);
     assert!(log.contains("leaving the port to inetd"), "{log}");
 }
 
 #[test]
 fn inetd_wait_with_no_idle_timeout_serves_until_sigterm() {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = socket.local_addr().expect("address");
-    let mut server = Command::new(binary())
-        .args(["server", "--inetd", "--idle-timeout", "0"])
-        .stdin(Stdio::from(OwnedFd::from(socket)))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env("RUST_LOG", "info")
-        .spawn()
-        .expect("start the server");
+    let (addr, mut server) = inetd_wait(&["--idle-timeout", "0"]);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
     std::thread::sleep(Duration::from_millis(300));
@@ -161,13 +163,7 @@ fn inetd_wait_with_no_idle_timeout_serves_until_sigterm() {
         wait_with_patience(&mut server).success(),
         "exits on SIGTERM"
     );
-    let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut log)
-        .expect("log");
+    let log = log_of(&mut server);
     assert!(log.contains("terminated; shutting down"), "{log}");
     assert!(!log.contains("leaving the port to inetd"), "{log}");
 }
