@@ -1,5 +1,6 @@
 //! [`run`]: serve one listener until shutdown, within the limits of [`Options`].
 
+use std::cell::Cell;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -581,10 +582,13 @@ async fn transform_stream<P: Peer, X: Transform>(
         let (out, finished, fed) = {
             let read = peer.read();
             tokio::pin!(read);
+            // `biased`, the read first: the timer and the cut (whose poll takes a lock) are
+            // polled only when the read waits, not beside every request. A client that never
+            // pauses still lets the cut be seen: tokio's budget has a read wait after a run of
+            // ready ones, and the cut is polled then.
             let chunk: &[u8] = loop {
-                // Not `biased` toward the read: with a client that never pauses the read is
-                // always ready, and the drain's end must still be seen.
                 tokio::select! {
+                    biased;
                     read = &mut read => break read.map_err(Stop::Io)?,
                     () = &mut idle_timer, if !idle.is_zero() => {
                         still_active(idle_timer.as_mut(), progress, idle)?;
@@ -599,8 +603,8 @@ async fn transform_stream<P: Peer, X: Transform>(
             };
             progress = Instant::now();
             let finished = chunk.is_empty();
-            // A buffer per chunk, freed once sent, so that an idle connection holds none.
-            let mut out = Vec::new();
+            // A buffer per chunk, put down once sent, so that an idle connection holds none.
+            let mut out = SPARE_REPLY.take();
             let fed = if finished {
                 stream.finish(&mut out);
                 Ok(())
@@ -610,25 +614,47 @@ async fn transform_stream<P: Peer, X: Transform>(
             };
             (out, finished, fed)
         };
-        let write = peer.write(&out);
-        tokio::pin!(write);
-        loop {
-            tokio::select! {
-                written = &mut write => {
-                    written.map_err(Stop::Io)?;
-                    break;
-                }
-                () = &mut idle_timer, if !idle.is_zero() => {
-                    still_active(idle_timer.as_mut(), progress, idle)?;
+        {
+            let write = peer.write(&out);
+            tokio::pin!(write);
+            loop {
+                tokio::select! {
+                    biased;
+                    written = &mut write => {
+                        written.map_err(Stop::Io)?;
+                        break;
+                    }
+                    () = &mut idle_timer, if !idle.is_zero() => {
+                        still_active(idle_timer.as_mut(), progress, idle)?;
+                    }
                 }
             }
         }
         flow.bytes_out += out.len();
+        spare_reply(out);
         progress = Instant::now();
         fed.map_err(Stop::LineTooLong)?;
         if finished {
             return Ok(end);
         }
+    }
+}
+
+thread_local! {
+    /// A reply buffer put down once its reply is sent, for the next chunk answered on this
+    /// thread: with many connections each sending a little, one buffer passes from one to the
+    /// next instead of being allocated and freed for every request.
+    static SPARE_REPLY: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// Largest reply buffer kept for the next chunk; a bigger one, made for a rare large reply, is
+/// freed.
+const SPARE_REPLY_MAX: usize = 64 * 1024;
+
+fn spare_reply(mut out: Vec<u8>) {
+    if out.capacity() <= SPARE_REPLY_MAX {
+        out.clear();
+        SPARE_REPLY.set(out);
     }
 }
 
