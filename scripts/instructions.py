@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""The server's own instructions per reply, counted by callgrind: a figure that does not drift.
+
+    python3 scripts/instructions.py [--udp] [--conns 100] [--duration 5] [BINARY ...]
+
+Starts each upcase binary (the release build by default; name older builds to compare) under
+`valgrind --tool=callgrind` with one worker, loads it with `upcase bench` for --duration seconds,
+stops it with SIGINT, and prints the instructions the server ran in user space (its threads and
+the libraries it calls, not the kernel) divided by the replies. Under callgrind the server runs
+some fifty times slower, so the count includes a start-up share that is larger the fewer the
+replies; compare builds at the same settings. Installs valgrind if it is missing (apt-get, as
+root).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+UPCASE = os.path.join(ROOT, "target/release/upcase")
+
+
+def install_valgrind():
+    if shutil.which("valgrind") is None:
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
+
+
+def count(binary, transport, conns, duration):
+    """(replies, instructions) for one run of `binary`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        server = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "server",
+             f"--{transport}", "--bind", "127.0.0.1", "--port", "0", "--workers", "1",
+             "--max-connections-per-source", "0", "--max-datagrams-per-source", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            line = server.stdout.readline()
+            if not line.startswith("listening on"):
+                sys.exit(f"{binary} did not start: {line.strip() or 'no ready line'}")
+            port = line.strip().rsplit(":", 1)[-1]
+            load = subprocess.run(
+                [UPCASE, "bench", f"--{transport}", "--host", "127.0.0.1", "--port", port,
+                 "--conns", str(conns), "--duration", f"{duration}s", "--json"],
+                capture_output=True, text=True, check=True)
+        finally:
+            server.send_signal(signal.SIGINT)
+            server.wait(timeout=60)
+        replies = json.loads(load.stdout)["replies"]
+        with open(out) as profile:
+            summary = next(line for line in profile if line.startswith("summary:"))
+        return replies, int(summary.split()[1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--udp", action="store_true", help="load UDP instead of TCP")
+    parser.add_argument("--conns", type=int, default=100, help="connections or clients")
+    parser.add_argument("--duration", type=int, default=5, help="seconds of load")
+    parser.add_argument("binaries", nargs="*", default=[UPCASE], help="upcase builds to count")
+    args = parser.parse_args()
+    install_valgrind()
+    transport = "udp" if args.udp else "tcp"
+    print(f"| build | replies | instructions per reply ({transport}, --conns {args.conns}) |")
+    print("|---|---|---|")
+    for binary in args.binaries:
+        replies, instructions = count(binary, transport, args.conns, args.duration)
+        print(f"| {binary} | {replies:,} | {instructions / replies:,.0f} |")
+
+
+if __name__ == "__main__":
+    main()
