@@ -15,6 +15,7 @@
 //! - `datagram.rs`: answering one datagram under the service's rules, and
 //!   [`serve_blocking_udp`], which does it on a thread of its own for a blocking UDP socket
 //!   (Linux).
+//! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
@@ -28,6 +29,7 @@
 mod args;
 mod command;
 mod config;
+mod cut;
 mod datagram;
 mod error;
 mod inherit;

@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep, sleep, timeout};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Listener, Peer, PeerKind};
 
+use crate::cut::Cut;
 use crate::datagram::answer_peer;
 use crate::policy::{Access, DatagramRate, SourceConnections, SourceSlot, reflection_risk};
 use crate::stats::{Event, Stats, Totals};
@@ -184,8 +184,8 @@ pub struct Service {
     /// Connections being served (the semaphore counts one more per listener: the permit taken
     /// before each accept).
     open: AtomicUsize,
-    /// Cancelled when the drain timeout runs out: open connections then finish at once.
-    cut: CancellationToken,
+    /// Raised when the drain timeout runs out: open connections then finish at once.
+    cut: Cut,
 }
 
 /// One open connection, counted in [`Service::open_connections`] while it lives.
@@ -217,7 +217,7 @@ impl Service {
             options,
             stats: Stats::default(),
             open: AtomicUsize::new(0),
-            cut: CancellationToken::new(),
+            cut: Cut::default(),
         })
     }
 
@@ -369,7 +369,7 @@ impl Service {
             return;
         }
         cutting();
-        self.cut.cancel();
+        self.cut.raise();
         if timeout(CUT_GRACE, finished).await.is_err() {
             dropping();
         }
@@ -574,7 +574,7 @@ async fn transform_stream<P: Peer, X: Transform>(
     // fires at most once per idle period and is then set again from the last progress. With no
     // idle timeout it is never polled, so never registered.
     let idle_timer = sleep(idle);
-    let cut = shared.cut.cancelled();
+    let cut = shared.cut.raised();
     tokio::pin!(idle_timer, cut);
     let mut progress = Instant::now();
     let mut end = End::Finished;
@@ -582,22 +582,26 @@ async fn transform_stream<P: Peer, X: Transform>(
         let (out, finished, fed) = {
             let read = peer.read();
             tokio::pin!(read);
-            // `biased`, the read first: the timer and the cut (whose poll takes a lock) are
-            // polled only when the read waits, not beside every request. A client that never
-            // pauses still lets the cut be seen: tokio's budget has a read wait after a run of
-            // ready ones, and the cut is polled then.
-            let chunk: &[u8] = loop {
-                tokio::select! {
-                    biased;
-                    read = &mut read => break read.map_err(Stop::Io)?,
-                    () = &mut idle_timer, if !idle.is_zero() => {
-                        still_active(idle_timer.as_mut(), progress, idle)?;
-                    }
-                    // At the end of the drain, the stream ends as if the client had finished:
-                    // what it sent is answered.
-                    () = &mut cut => {
-                        end = End::Cut;
-                        break &[];
+            // At the end of the drain, the stream ends as if the client had finished: what it
+            // sent is answered. The select is `biased`, the read first, so that the timer and
+            // the cut (whose poll takes a lock) are polled only when the read waits, not beside
+            // every request; a client that sends without pause and reads slowly keeps the read
+            // always ready, so the cut is also looked at before each read.
+            let chunk: &[u8] = if shared.cut.is_raised() {
+                end = End::Cut;
+                &[]
+            } else {
+                loop {
+                    tokio::select! {
+                        biased;
+                        read = &mut read => break read.map_err(Stop::Io)?,
+                        () = &mut idle_timer, if !idle.is_zero() => {
+                            still_active(idle_timer.as_mut(), progress, idle)?;
+                        }
+                        () = &mut cut => {
+                            end = End::Cut;
+                            break &[];
+                        }
                     }
                 }
             };

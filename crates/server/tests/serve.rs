@@ -165,6 +165,18 @@ async fn after_the_drain_timeout_each_connection_is_answered_and_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_drain_timeout_a_client_that_never_pauses_is_cut_too() {
+    cut_a_client_that_never_stops_sending(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_drain_timeout_a_client_that_sends_faster_than_it_reads_is_cut_too() {
+    // The server's read is then always ready, and it waits only on its writes.
+    cut_a_client_that_never_stops_sending(Duration::from_millis(1)).await;
+}
+
+/// A client sends without pause and reads its replies, pausing `pace` between reads; once the
+/// drain timeout has run out, the server must end its stream all the same.
+async fn cut_a_client_that_never_stops_sending(pace: Duration) {
     let options = Options {
         drain_timeout: Duration::from_millis(200),
         ..Options::default()
@@ -176,9 +188,8 @@ async fn after_the_drain_timeout_a_client_that_never_pauses_is_cut_too() {
     client.write_all(b"first").await.expect("send");
     assert_eq!(read_exactly(&mut client, 5).await, b"FIRST");
     let (mut from_server, mut to_server) = client.into_split();
-    // The client sends and reads as fast as it can, so the server always has a request waiting.
     let sending = tokio::spawn(async move {
-        let chunk = vec![b'x'; 1024];
+        let chunk = vec![b'x'; 64 * 1024];
         while to_server.write_all(&chunk).await.is_ok() {}
     });
     let reading = tokio::spawn(async move {
@@ -194,6 +205,9 @@ async fn after_the_drain_timeout_a_client_that_never_pauses_is_cut_too() {
                     );
                     answered += n;
                 }
+            }
+            if !pace.is_zero() {
+                tokio::time::sleep(pace).await;
             }
         }
     });
