@@ -1,8 +1,9 @@
 //! `upcase server --workers N`: threads with sockets of their own on one shared port.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
-use crate::util::{start_server, tcp_exchange, udp_exchange, upcase};
+use crate::util::{PATIENCE, start_server, tcp_exchange, udp_exchange, upcase};
 
 /// Voluntary context switches of each worker thread and each UDP thread, by thread name. A
 /// thread asleep in epoll or in recvmmsg with nothing to do makes none; one that serves makes
@@ -26,6 +27,19 @@ fn worker_switches(pid: u32) -> BTreeMap<String, u64> {
     switches
 }
 
+/// [`worker_switches`] once `expected` threads have their names. A thread names itself once it
+/// runs, so one just started may still show the name of the worker that started it.
+fn named_worker_switches(pid: u32, expected: usize) -> BTreeMap<String, u64> {
+    let start = Instant::now();
+    loop {
+        let switches = worker_switches(pid);
+        if switches.len() >= expected || start.elapsed() > PATIENCE {
+            return switches;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
 fn every_worker_serves_a_share_of_many_clients() {
     let server = start_server(&[
@@ -38,11 +52,12 @@ fn every_worker_serves_a_share_of_many_clients() {
         "--max-connections-per-source",
         "0",
     ]);
-    let before = worker_switches(server.child.id());
     // On Linux each worker serves UDP from a thread of its own.
+    let threads = if cfg!(target_os = "linux") { 6 } else { 3 };
+    let before = named_worker_switches(server.child.id(), threads);
     assert_eq!(
         before.len(),
-        if cfg!(target_os = "linux") { 6 } else { 3 },
+        threads,
         "a thread per worker, and one per UDP socket: {before:?}"
     );
 
