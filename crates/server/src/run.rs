@@ -498,6 +498,11 @@ struct Flow {
     bytes_out: usize,
 }
 
+/// Most bytes a connection's future (`serve_peer`) may take. Every open connection holds one,
+/// idle or not, and tokio aligns a task to 128 bytes: a few bytes more cost 128 per connection.
+#[cfg(test)]
+const CONNECTION_FUTURE_MAX: usize = 1024;
+
 /// Serves one admitted connection to the end, then counts and logs how it ended; `_held` (its
 /// permit, its place in the open count and its source slot) is let go when it returns.
 async fn serve_peer<P: Peer, X: Transform>(
@@ -506,10 +511,12 @@ async fn serve_peer<P: Peer, X: Transform>(
     shared: Arc<Service>,
     _held: (Option<(OwnedSemaphorePermit, Open)>, Option<SourceSlot>),
 ) {
-    let addr = peer.addr();
     let mut stream = Transformer::new(transform).with_max_line(shared.options.max_line);
     let mut flow = Flow::default();
     let ended = transform_stream(&mut peer, &mut stream, &shared, &mut flow).await;
+    // Asked for only now: held through the connection's life, the address would take the
+    // future over `CONNECTION_FUTURE_MAX`.
+    let addr = peer.addr();
     let stats = &shared.stats;
     let mut sent = flow.bytes_out;
     match ended {
@@ -582,26 +589,24 @@ async fn transform_stream<P: Peer, X: Transform>(
         let (out, finished, fed) = {
             let read = peer.read();
             tokio::pin!(read);
-            // At the end of the drain, the stream ends as if the client had finished: what it
-            // sent is answered. The select is `biased`, the read first, so that the timer and
-            // the cut (whose poll takes a lock) are polled only when the read waits, not beside
-            // every request; a client that sends without pause and reads slowly keeps the read
-            // always ready, so the cut is also looked at before each read.
-            let chunk: &[u8] = if shared.cut.is_raised() {
-                end = End::Cut;
-                &[]
-            } else {
-                loop {
-                    tokio::select! {
-                        biased;
-                        read = &mut read => break read.map_err(Stop::Io)?,
-                        () = &mut idle_timer, if !idle.is_zero() => {
-                            still_active(idle_timer.as_mut(), progress, idle)?;
-                        }
-                        () = &mut cut => {
-                            end = End::Cut;
-                            break &[];
-                        }
+            // `biased`, the read first, so that the timer and the cut (whose poll takes a lock)
+            // are polled only when the read waits, not beside every request. A client that
+            // sends without pause and reads slowly keeps the read always ready, so once the cut
+            // is raised the read is not tried at all.
+            let chunk: &[u8] = loop {
+                tokio::select! {
+                    biased;
+                    read = &mut read, if !shared.cut.is_raised() => {
+                        break read.map_err(Stop::Io)?;
+                    }
+                    () = &mut idle_timer, if !idle.is_zero() => {
+                        still_active(idle_timer.as_mut(), progress, idle)?;
+                    }
+                    // At the end of the drain, the stream ends as if the client had finished:
+                    // what it sent is answered.
+                    () = &mut cut => {
+                        end = End::Cut;
+                        break &[];
                     }
                 }
             };
@@ -671,4 +676,31 @@ fn still_active(timer: Pin<&mut Sleep>, progress: Instant, idle: Duration) -> Re
     }
     timer.reset(deadline);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use upcase_proto::Builtin;
+    use upcase_transport::{Listener, Tcp, Transport};
+
+    use super::{CONNECTION_FUTURE_MAX, Options, Service, serve_peer};
+
+    #[tokio::test]
+    async fn a_connection_future_stays_within_its_size() {
+        let at = SocketAddr::from(([127, 0, 0, 1], 0));
+        let mut listener = Tcp::bind(at).await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let _client = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let peer = listener.accept().await.expect("accept");
+        let service = Service::new(Options::default());
+        let served = serve_peer(peer, Builtin::default(), Arc::clone(&service), (None, None));
+        assert!(
+            size_of_val(&served) <= CONNECTION_FUTURE_MAX,
+            "a connection's future takes {} bytes",
+            size_of_val(&served)
+        );
+    }
 }
