@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """The server's own instructions per reply, counted by callgrind: a figure that does not drift.
 
-    python3 scripts/instructions.py [--udp] [--conns 100] [--duration 5] [BINARY ...]
+    python3 scripts/instructions.py [--udp] [--conns 100] [--window 1] [--duration 5]
+                                    [--keep DIR] [BINARY ...]
 
 Starts each upcase binary (the release build by default; name older builds to compare) under
 `valgrind --tool=callgrind` with one worker, loads it with `upcase bench` for --duration seconds,
 stops it with SIGINT, and prints the instructions the server ran in user space (its threads and
 the libraries it calls, not the kernel) divided by the replies. Under callgrind the server runs
 some fifty times slower, so the count includes a start-up share that is larger the fewer the
-replies; compare builds at the same settings. Installs valgrind if it is missing (apt-get, as
+replies; compare builds at the same settings. With --keep, each run's callgrind output is kept
+in DIR, for `callgrind_annotate` to show where the instructions go. Installs valgrind if it is missing (apt-get, as
 root).
 """
 
@@ -31,7 +33,7 @@ def install_valgrind():
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
 
 
-def count(binary, transport, conns, duration):
+def count(binary, transport, conns, window, duration, keep=None):
     """(replies, instructions) for one run of `binary`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
@@ -47,7 +49,8 @@ def count(binary, transport, conns, duration):
             port = line.strip().rsplit(":", 1)[-1]
             load = subprocess.run(
                 [UPCASE, "bench", f"--{transport}", "--host", "127.0.0.1", "--port", port,
-                 "--conns", str(conns), "--duration", f"{duration}s", "--json"],
+                 "--conns", str(conns), "--window", str(window), "--duration", f"{duration}s",
+                 "--json"],
                 capture_output=True, text=True, check=True)
         finally:
             server.send_signal(signal.SIGINT)
@@ -55,6 +58,8 @@ def count(binary, transport, conns, duration):
         replies = json.loads(load.stdout)["replies"]
         with open(out) as profile:
             summary = next(line for line in profile if line.startswith("summary:"))
+        if keep is not None:
+            shutil.copy(out, keep)
         return replies, int(summary.split()[1])
 
 
@@ -62,15 +67,22 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--udp", action="store_true", help="load UDP instead of TCP")
     parser.add_argument("--conns", type=int, default=100, help="connections or clients")
+    parser.add_argument("--window", type=int, default=1, help="requests in flight per client")
     parser.add_argument("--duration", type=int, default=5, help="seconds of load")
+    parser.add_argument("--keep", metavar="DIR", help="keep each run's callgrind output here")
     parser.add_argument("binaries", nargs="*", default=[UPCASE], help="upcase builds to count")
     args = parser.parse_args()
     install_valgrind()
     transport = "udp" if args.udp else "tcp"
-    print(f"| build | replies | instructions per reply ({transport}, --conns {args.conns}) |")
+    load = f"{transport}, --conns {args.conns} --window {args.window}"
+    print(f"| build | replies | instructions per reply ({load}) |")
     print("|---|---|---|")
-    for binary in args.binaries:
-        replies, instructions = count(binary, transport, args.conns, args.duration)
+    if args.keep:
+        os.makedirs(args.keep, exist_ok=True)
+    for index, binary in enumerate(args.binaries):
+        keep = os.path.join(args.keep, f"callgrind.out.{index}") if args.keep else None
+        replies, instructions = count(binary, transport, args.conns, args.window, args.duration,
+                                      keep)
         print(f"| {binary} | {replies:,} | {instructions / replies:,.0f} |")
 
 
