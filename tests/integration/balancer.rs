@@ -110,6 +110,20 @@ fn requests(metrics: &[SocketAddr]) -> Vec<u64> {
         .collect()
 }
 
+/// [`requests`] once they add up to `total`. A server counts a connection when its close is
+/// done, which is after its client has read the end of the stream, so the last one may not
+/// be counted yet when the client is done with it.
+fn requests_adding_up_to(metrics: &[SocketAddr], total: u64) -> Vec<u64> {
+    let started = Instant::now();
+    loop {
+        let counts = requests(metrics);
+        if counts.iter().sum::<u64>() >= total || started.elapsed() > PATIENCE {
+            return counts;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
     let mut servers: Vec<Server> = (0..3)
@@ -156,7 +170,7 @@ fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
         stream.read_to_string(&mut reply).expect("reply");
         assert_eq!(reply, message.to_uppercase());
     }
-    let after_tcp = requests(&metrics);
+    let after_tcp = requests_adding_up_to(&metrics, 30);
     assert!(
         after_tcp.iter().all(|&n| n > 0),
         "a server got no TCP client: {after_tcp:?}"
@@ -175,7 +189,7 @@ fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
         let n = socket.recv(&mut reply).expect("reply through nginx");
         assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
     }
-    let after_udp = requests(&metrics);
+    let after_udp = requests_adding_up_to(&metrics, 60);
     for (before, after) in after_tcp.iter().zip(&after_udp) {
         assert!(
             after > before,
