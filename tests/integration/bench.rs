@@ -7,7 +7,7 @@ use crate::util::{closed_port, start_server, start_textbook_server, upcase};
 fn bench(port: u16, args: &[&str]) -> assert_cmd::Command {
     let mut command = upcase();
     command.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()]);
-    if !args.contains(&"--duration") {
+    if !args.contains(&"--duration") && !args.contains(&"--requests") {
         command.args(["--duration", "300ms"]);
     }
     command.args(args);
@@ -54,6 +54,76 @@ fn json_report_has_every_figure() {
     let latency = &report["latency"];
     assert!(latency["p50_us"].as_f64() <= latency["p99_us"].as_f64());
     assert!(latency["p99_us"].as_f64() <= latency["max_us"].as_f64());
+}
+
+/// The JSON report of a run that must succeed.
+fn json_report(port: u16, args: &[&str]) -> serde_json::Value {
+    let output = bench(port, &[args, &["--json"]].concat())
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn requests_bound_the_run_to_that_many() {
+    let server = start_server(&[
+        "--bind",
+        "127.0.0.1",
+        "--max-datagrams-per-source",
+        "0",
+        "--max-connections-per-source",
+        "0",
+    ]);
+    let port = server.port();
+    // Over TCP every request is answered: exactly that many replies, however many connections
+    // share them. 8 MiB in 1 MiB requests is the 1 GiB stream's shape, made small.
+    for (args, requests) in [
+        (
+            &["--tcp", "--conns", "3", "--window", "4", "--requests", "50"][..],
+            50,
+        ),
+        (
+            &[
+                "--tcp",
+                "--size",
+                "1048576",
+                "--window",
+                "4",
+                "--requests",
+                "8",
+            ],
+            8,
+        ),
+        (&["--reconnect", "--window", "2", "--requests", "30"], 30),
+    ] {
+        let report = json_report(port, args);
+        assert_eq!(
+            (report["replies"].as_u64(), report["lost"].as_u64()),
+            (Some(requests), Some(0)),
+            "{args:?}"
+        );
+    }
+    // Over UDP a datagram may be lost, and is counted so.
+    let report = json_report(
+        port,
+        &["--udp", "--conns", "2", "--window", "8", "--requests", "50"],
+    );
+    assert_eq!(
+        report["replies"]
+            .as_u64()
+            .zip(report["lost"].as_u64())
+            .map(|(r, l)| r + l),
+        Some(50)
+    );
+    // With --duration too, the run ends at whichever comes first.
+    let report = json_report(port, &["--duration", "300ms", "--requests", "1000000000"]);
+    assert!(report["seconds"].as_f64() < Some(30.0));
+    assert!(report["replies"].as_u64() < Some(1_000_000_000));
 }
 
 #[test]
@@ -116,6 +186,11 @@ fn bad_flags_exit_2_and_no_server_exits_1() {
         .assert()
         .code(2)
         .stderr("upcase: invalid value '5' for '--size <BYTES>': 5 is not in 10..=67108864; see 'upcase bench --help'\n");
+    upcase()
+        .args(["bench", "--requests", "0"])
+        .assert()
+        .code(2)
+        .stderr("upcase: invalid value '0' for '--requests <N>': 0 is not in 1..=4294967295; see 'upcase bench --help'\n");
     upcase()
         .args(["bench", "--udp", "--reconnect"])
         .assert()

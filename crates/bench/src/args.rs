@@ -35,9 +35,14 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(10..=(64 * 1024 * 1024)))]
     pub size: u32,
 
-    /// How long to send for, like 10s
-    #[arg(long, value_name = "DURATION", default_value = "10s")]
-    pub duration: humantime::Duration,
+    /// How long to send for, like 10s [default: 10s, or no limit with --requests]
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<humantime::Duration>,
+
+    /// Send this many requests in all, then stop once their replies are in or lost (with
+    /// --size 1048576, 1024 requests stream 1 GiB)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub requests: Option<u32>,
 
     /// TCP: a new connection for every request, closed after its reply (the textbook's pattern)
     #[arg(long, conflicts_with = "udp")]

@@ -13,10 +13,15 @@ use upcase_transport::{Client, ClientOptions, Tcp, Transport, Udp, resolve};
 use crate::report::{Latency, Tally};
 use crate::{BenchArgs, BenchError, Report, tcp, udp};
 
+/// How long a run sends for when neither --duration nor --requests says.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+
 /// What every worker of one run shares.
 pub(crate) struct Run {
-    /// When to stop sending new requests.
-    pub(crate) deadline: Instant,
+    /// When to stop sending new requests, if a time bounds the run.
+    pub(crate) deadline: Option<Instant>,
+    /// Requests still to send, if a count bounds the run.
+    left: Option<AtomicU64>,
     /// How long a reply may take before it is counted lost.
     pub(crate) timeout: Duration,
     /// Bytes per request.
@@ -28,12 +33,38 @@ pub(crate) struct Run {
 }
 
 impl Run {
+    /// Takes one request to send: `false` once the run's time or count is used up.
+    pub(crate) fn take_request(&self) -> bool {
+        if self.past_deadline() {
+            return false;
+        }
+        self.left.as_ref().is_none_or(|left| {
+            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+        })
+    }
+
+    /// Whether no more requests will be taken.
+    pub(crate) fn sending_ended(&self) -> bool {
+        self.past_deadline()
+            || self
+                .left
+                .as_ref()
+                .is_some_and(|left| left.load(Ordering::Relaxed) == 0)
+    }
+
+    fn past_deadline(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+    }
+
     pub(crate) fn count_reply(&self) {
         self.replies.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Runs `upcase bench`: loads the server for `--duration`, then prints the report on stdout
+/// Runs `upcase bench`: loads the server for `--duration` or `--requests`, then prints the
+/// report on stdout
 /// (a progress line goes to stderr each second meanwhile).
 ///
 /// # Errors
@@ -60,8 +91,16 @@ pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
     }
 
     let started = Instant::now();
+    let duration = match (args.duration, args.requests) {
+        (Some(duration), _) => Some(duration.into()),
+        (None, Some(_)) => None,
+        (None, None) => Some(DEFAULT_DURATION),
+    };
     let run = Arc::new(Run {
-        deadline: started + Duration::from(args.duration),
+        deadline: duration.map(|duration| started + duration),
+        left: args
+            .requests
+            .map(|requests| AtomicU64::new(requests.into())),
         timeout: args.timeout.into(),
         size,
         window: args.window as usize,

@@ -19,14 +19,16 @@ use crate::report::Tally;
 pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<Tally> {
     // A server with a short listen queue makes some handshakes wait for a SYN retry: wait,
     // but not past the end of the run.
-    let stream = timeout_at(run.deadline, TcpStream::connect(addr))
-        .await
-        .map_err(|_| {
+    let connect = TcpStream::connect(addr);
+    let stream = match run.deadline {
+        Some(deadline) => timeout_at(deadline, connect).await.map_err(|_| {
             std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "no connection was set up before the run ended",
             )
-        })??;
+        })??,
+        None => connect.await?,
+    };
     stream.set_nodelay(true)?;
     let (mut from_server, mut to_server) = stream.into_split();
     let slots = Arc::new(Semaphore::new(run.window));
@@ -38,15 +40,23 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
         async move {
             let mut req = Vec::with_capacity(run.size);
             let mut seq = 0;
-            while Instant::now() < run.deadline {
+            loop {
                 // Closed when the reader gives up: then stop sending.
                 let Ok(slot) = slots.acquire().await else {
                     break;
                 };
                 slot.forget();
+                // Taken under the lock, so that the reader never sees the run's last request
+                // taken but not yet in flight.
+                {
+                    let mut pending = in_flight.lock().await;
+                    if !run.take_request() {
+                        break;
+                    }
+                    // Recorded before sending, so the reader always finds it.
+                    pending.push_back((seq, Instant::now()));
+                }
                 request(seq, run.size, &mut req);
-                // Recorded before sending, so the reader always finds it.
-                in_flight.lock().await.push_back((seq, Instant::now()));
                 // A server that stops reading is the reader's to count; don't wait on it forever.
                 match timeout(run.timeout, to_server.write_all(&req)).await {
                     Ok(written) => written?,
@@ -67,8 +77,11 @@ pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Resu
             let mut replies = Vec::with_capacity(2 * run.size);
             let mut buf = vec![0; run.size.max(64 * 1024)];
             loop {
-                let pending = in_flight.lock().await.len();
-                if pending == 0 && Instant::now() >= run.deadline {
+                let (pending, ended) = {
+                    let pending = in_flight.lock().await;
+                    (pending.len(), run.sending_ended())
+                };
+                if pending == 0 && ended {
                     return std::io::Result::Ok(tally);
                 }
                 let n = match timeout(run.timeout, from_server.read(&mut buf)).await {
@@ -120,7 +133,7 @@ pub(crate) async fn reconnecting(addr: SocketAddr, run: Arc<Run>) -> std::io::Re
     let mut req = Vec::with_capacity(run.size);
     let mut reply = Vec::with_capacity(run.size);
     let mut seq = 0;
-    while Instant::now() < run.deadline {
+    while run.take_request() {
         request(seq, run.size, &mut req);
         seq += 1;
         let started = Instant::now();

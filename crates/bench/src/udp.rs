@@ -27,7 +27,7 @@ pub(crate) async fn socket(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<T
     let mut seq = 0;
     loop {
         // Keep the window full until the end, then wait for what is still out.
-        while in_flight.len() < run.window && Instant::now() < run.deadline {
+        while in_flight.len() < run.window && run.take_request() {
             request(seq, run.size, &mut req);
             in_flight.insert(seq, Instant::now());
             socket.send(&req).await?;
