@@ -64,8 +64,7 @@ impl Run {
 }
 
 /// Runs `upcase bench`: loads the server for `--duration` or `--requests`, then prints the
-/// report on stdout
-/// (a progress line goes to stderr each second meanwhile).
+/// report on stdout (a progress line goes to stderr each second meanwhile).
 ///
 /// # Errors
 /// [`BenchError`] when the server cannot be reached, the flags ask for requests that cannot be
