@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{PATIENCE, Server, http_get, start_server_logged};
+use crate::util::{PATIENCE, Server, http_get, read_until, start_server_logged};
 
 /// The stream module as Debian's libnginx-mod-stream installs it.
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -114,14 +114,10 @@ fn requests(metrics: &[SocketAddr]) -> Vec<u64> {
 /// done, which is after its client has read the end of the stream, so the last one may not
 /// be counted yet when the client is done with it.
 fn requests_adding_up_to(metrics: &[SocketAddr], total: u64) -> Vec<u64> {
-    let started = Instant::now();
-    loop {
-        let counts = requests(metrics);
-        if counts.iter().sum::<u64>() >= total || started.elapsed() > PATIENCE {
-            return counts;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    read_until(
+        || requests(metrics),
+        |counts| counts.iter().sum::<u64>() >= total,
+    )
 }
 
 #[test]

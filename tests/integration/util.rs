@@ -139,6 +139,19 @@ pub fn wait_with_patience(child: &mut Child) -> std::process::ExitStatus {
     }
 }
 
+/// Reads with `read` until `done` holds of what it read, or [`PATIENCE`] has passed; returns
+/// the last reading, for the test to assert on.
+pub fn read_until<T>(mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        let reading = read();
+        if done(&reading) || start.elapsed() > PATIENCE {
+            return reading;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Starts `upcase server` with `args` on port 0 and waits for its ready lines: one for each of
 /// `--udp` and `--tcp` in `args`, or both when neither is.
 pub fn start_server(args: &[&str]) -> Server {

@@ -1,9 +1,8 @@
 //! `upcase server --workers N`: threads with sockets of their own on one shared port.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
-use crate::util::{PATIENCE, start_server, tcp_exchange, udp_exchange, upcase};
+use crate::util::{read_until, start_server, tcp_exchange, udp_exchange, upcase};
 
 /// Voluntary context switches of each worker thread and each UDP thread, by thread name. A
 /// thread asleep in epoll or in recvmmsg with nothing to do makes none; one that serves makes
@@ -30,14 +29,10 @@ fn worker_switches(pid: u32) -> BTreeMap<String, u64> {
 /// [`worker_switches`] once `expected` threads have their names. A thread names itself once it
 /// runs, so one just started may still show the name of the worker that started it.
 fn named_worker_switches(pid: u32, expected: usize) -> BTreeMap<String, u64> {
-    let start = Instant::now();
-    loop {
-        let switches = worker_switches(pid);
-        if switches.len() >= expected || start.elapsed() > PATIENCE {
-            return switches;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    read_until(
+        || worker_switches(pid),
+        |switches| switches.len() >= expected,
+    )
 }
 
 #[test]
