@@ -35,27 +35,6 @@ fn every_reply_from_upcase_is_checked_and_counted() {
     }
 }
 
-#[test]
-fn json_report_has_every_figure() {
-    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
-    let output = bench(server.port(), &["--json", "--size", "100", "--window", "4"])
-        .output()
-        .expect("run");
-    assert!(output.status.success());
-    let report: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("one JSON object");
-    assert_eq!(report["transport"], "tcp");
-    assert_eq!(
-        (report["size"].as_u64(), report["window"].as_u64()),
-        (Some(100), Some(4))
-    );
-    assert!(report["replies"].as_u64() > Some(0));
-    assert_eq!(report["wrong"].as_u64(), Some(0));
-    let latency = &report["latency"];
-    assert!(latency["p50_us"].as_f64() <= latency["p99_us"].as_f64());
-    assert!(latency["p99_us"].as_f64() <= latency["max_us"].as_f64());
-}
-
 /// The JSON report of a run that must succeed.
 fn json_report(port: u16, args: &[&str]) -> serde_json::Value {
     let output = bench(port, &[args, &["--json"]].concat())
@@ -67,6 +46,22 @@ fn json_report(port: u16, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn json_report_has_every_figure() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let report = json_report(server.port(), &["--size", "100", "--window", "4"]);
+    assert_eq!(report["transport"], "tcp");
+    assert_eq!(
+        (report["size"].as_u64(), report["window"].as_u64()),
+        (Some(100), Some(4))
+    );
+    assert!(report["replies"].as_u64() > Some(0));
+    assert_eq!(report["wrong"].as_u64(), Some(0));
+    let latency = &report["latency"];
+    assert!(latency["p50_us"].as_f64() <= latency["p99_us"].as_f64());
+    assert!(latency["p99_us"].as_f64() <= latency["max_us"].as_f64());
 }
 
 #[test]
