@@ -10,8 +10,8 @@ stops it with SIGINT, and prints the instructions the server ran in user space (
 the libraries it calls, not the kernel) divided by the replies. Under callgrind the server runs
 some fifty times slower, so the count includes a start-up share that is larger the fewer the
 replies; compare builds at the same settings. With --keep, each run's callgrind output is kept
-in DIR, for `callgrind_annotate` to show where the instructions go. Installs valgrind if it is missing (apt-get, as
-root).
+in DIR, for `callgrind_annotate` to show where the instructions go. Installs valgrind if it is
+missing (apt-get, as root).
 """
 
 import argparse
