@@ -25,6 +25,9 @@ pub(crate) const BATCH: usize = 64;
 /// Pages of a slot are touched only as far as datagrams fill them.
 const SLOT: usize = 65_536;
 
+/// The fewest slots a receive offers; see [`next_offer`].
+const MIN_OFFER: usize = 8;
+
 /// One reply: where it goes and what it says.
 pub(crate) type Reply = (SocketAddr, Vec<u8>);
 
@@ -37,6 +40,8 @@ pub(crate) struct Received {
     got: Vec<(usize, usize, SocketAddr)>,
     /// The next datagram of `got` to hand out.
     next: usize,
+    /// How many slots the next receive offers; see [`next_offer`].
+    offer: usize,
 }
 
 impl Received {
@@ -48,6 +53,7 @@ impl Received {
                 .collect(),
             got: Vec::with_capacity(slots),
             next: 0,
+            offer: slots,
         }
     }
 
@@ -67,12 +73,15 @@ impl Received {
     pub(crate) async fn fill(&mut self, socket: &UdpSocket) -> io::Result<()> {
         self.got.clear();
         self.next = 0;
-        let Self { slots, got, .. } = self;
+        let Self {
+            slots, got, offer, ..
+        } = self;
         socket
             .async_io(Interest::READABLE, || {
-                sys::recv(socket, slots, got, sys::NO_WAIT)
+                sys::recv(socket, &mut slots[..*offer], got, sys::NO_WAIT)
             })
             .await?;
+        *offer = next_offer(*offer, got.len(), slots.len());
         if got.len() == 1 && slots.len() > 1 {
             // A lone datagram: the queue is empty, and the client is likely waiting for this
             // reply before it sends again. Forget the readiness now, so that the next wait goes
@@ -93,8 +102,25 @@ impl Received {
     pub(crate) fn fill_blocking(&mut self, socket: &socket2::Socket) -> io::Result<()> {
         self.got.clear();
         self.next = 0;
-        sys::recv(socket, &mut self.slots, &mut self.got, sys::FIRST_WAITS)
+        let offered = &mut self.slots[..self.offer];
+        sys::recv(socket, offered, &mut self.got, sys::FIRST_WAITS)?;
+        self.offer = next_offer(self.offer, self.got.len(), self.slots.len());
+        Ok(())
     }
+}
+
+/// How many slots to offer the receive after one that offered `offered` and took `took`, with
+/// `most` slots in all.
+///
+/// A receive costs a header made and filled in for each slot it offers, whether a datagram
+/// comes to it or not; under a load the server keeps up with, a receive finds two or three
+/// datagrams queued, and 64 headers cost more than the receive itself. So a receive offers
+/// twice what the last one took, at least [`MIN_OFFER`]; and after one that took all it
+/// offered, twice as many as that. A burst larger than the offer costs a few more receives
+/// while the offer grows back.
+fn next_offer(offered: usize, took: usize, most: usize) -> usize {
+    let want = if took >= offered { offered } else { took };
+    (want * 2).max(MIN_OFFER).min(most)
 }
 
 /// Puts each client's replies side by side, so that they can leave in one segmented send. The
@@ -460,8 +486,19 @@ mod sys {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
-    use super::Reply;
     use super::sys::segmentable;
+    use super::{BATCH, Reply, next_offer};
+
+    #[test]
+    fn the_offer_follows_the_batches_within_its_bounds() {
+        assert_eq!(next_offer(BATCH, 2, BATCH), 8, "the least");
+        assert_eq!(next_offer(BATCH, 10, BATCH), 20, "twice what came");
+        assert_eq!(next_offer(8, 8, BATCH), 16, "a full offer doubles");
+        assert_eq!(next_offer(32, 40, BATCH), 64);
+        assert_eq!(next_offer(BATCH, BATCH, BATCH), BATCH, "at most all");
+        assert_eq!(next_offer(BATCH, 0, BATCH), 8, "a receive shut down");
+        assert_eq!(next_offer(1, 1, 1), 1, "no batching");
+    }
 
     fn reply(to: &str, len: usize) -> Reply {
         (to.parse().expect("a literal address"), vec![b'x'; len])

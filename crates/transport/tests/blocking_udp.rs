@@ -111,6 +111,43 @@ fn datagrams_queued_together_are_taken_and_answered_in_batches_of_64() {
     }
 }
 
+/// Sends `count` datagrams at once, has `socket` answer them, and returns how many each batch
+/// held, after checking every reply.
+fn burst(socket: &mut BlockingUdp, client: &UdpSocket, count: usize) -> Vec<usize> {
+    for i in 0..count {
+        client.send(format!("n{i}").as_bytes()).expect("send");
+    }
+    let mut batches = Vec::new();
+    while batches.iter().sum::<usize>() < count {
+        let mut held = 0;
+        socket
+            .answer_batch(|_, request| {
+                held += 1;
+                Some(upper(request))
+            })
+            .expect("a batch served");
+        batches.push(held);
+    }
+    let mut buf = [0; 16];
+    for i in 0..count {
+        let n = client.recv(&mut buf).expect("a reply");
+        assert_eq!(&buf[..n], format!("N{i}").as_bytes(), "replies in order");
+    }
+    batches
+}
+
+#[test]
+fn after_small_batches_a_receive_offers_fewer_slots_and_grows_back_under_a_burst() {
+    let mut socket = bind("127.0.0.1:0");
+    let server = socket.local_addr().expect("address");
+    let client = client("127.0.0.1:0", server);
+    assert_eq!(burst(&mut socket, &client, 1), [1]);
+    assert_eq!(burst(&mut socket, &client, 100), [8, 16, 32, 44]);
+    assert_eq!(burst(&mut socket, &client, 100), [64, 36], "grown back");
+    assert_eq!(burst(&mut socket, &client, 3), [3]);
+    assert_eq!(burst(&mut socket, &client, 20), [8, 12]);
+}
+
 #[test]
 fn a_datagram_answered_with_none_gets_no_reply_and_the_others_do() {
     let mut socket = bind("[::1]:0");
