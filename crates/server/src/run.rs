@@ -69,8 +69,8 @@ impl Default for Options {
 /// reset before it was accepted) pass; retrying at once would only spin.
 pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// After the drain timeout, how long connections get to send their last replies and close
-/// before they are dropped.
+/// After the drain timeout, how long connections get to send their last replies before they
+/// are dropped.
 const CUT_GRACE: Duration = Duration::from_secs(1);
 
 /// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
@@ -133,11 +133,21 @@ async fn serve_proxied<P: Peer, X: Transform>(
             timeout(wait, peer.read_proxy_header()).await
         }
     };
+    let header = async {
+        tokio::select! {
+            header = header => Some(header),
+            () = shared.cut.raised() => None,
+        }
+    };
     let refusal = match header.await {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(_elapsed) => Some(format!(
+        Some(Ok(Ok(()))) => None,
+        Some(Ok(Err(error))) => Some(error.to_string()),
+        Some(Err(_elapsed)) => Some(format!(
             "no PROXY protocol header from {} within {wait:?}",
+            peer.addr()
+        )),
+        None => Some(format!(
+            "no PROXY protocol header from {} before the end of the drain",
             peer.addr()
         )),
     };
@@ -370,8 +380,12 @@ impl Service {
         }
         cutting();
         self.cut.raise();
-        if timeout(CUT_GRACE, finished).await.is_err() {
+        if timeout(CUT_GRACE, &mut finished).await.is_err() {
             dropping();
+            // Each connection drops itself once its grace is over (see `transform_stream`), a
+            // moment after this one's; one that did send its last replies may still be
+            // lingering in its close.
+            let _ = timeout(CUT_GRACE, finished).await;
         }
     }
 
@@ -488,6 +502,9 @@ enum End {
 enum Stop {
     LineTooLong(LineTooLong),
     Idle,
+    /// The drain timeout ran out, and then [`CUT_GRACE`] too while a reply still waited to be
+    /// taken.
+    Unread,
     Io(io::Error),
 }
 
@@ -549,6 +566,15 @@ async fn serve_peer<P: Peer, X: Transform>(
                 format!("closing connection from {addr}: {error} (--max-line)")
             });
         }
+        Err(Stop::Unread) => {
+            stats.count(Event::Cut);
+            // Dropped with the client's bytes unread, the socket is reset: nothing more can be
+            // delivered to a client that takes nothing.
+            debug!(
+                "dropping connection from {addr}: its replies were not taken within \
+                 {CUT_GRACE:?} of the drain's end"
+            );
+        }
         Err(Stop::Idle) => {
             stats.count(Event::IdleTimeout);
             debug!(
@@ -585,6 +611,9 @@ async fn transform_stream<P: Peer, X: Transform>(
     tokio::pin!(idle_timer, cut);
     let mut progress = Instant::now();
     let mut end = End::Finished;
+    // Once the cut is seen, the idle timer is set for the end of its grace, and firing then
+    // ends the connection: a client that takes no replies cannot hold it open.
+    let mut cut_seen = false;
     loop {
         let (out, finished, fed) = {
             let read = peer.read();
@@ -599,12 +628,13 @@ async fn transform_stream<P: Peer, X: Transform>(
                     read = &mut read, if !shared.cut.is_raised() => {
                         break read.map_err(Stop::Io)?;
                     }
-                    () = &mut idle_timer, if !idle.is_zero() => {
-                        still_active(idle_timer.as_mut(), progress, idle)?;
+                    () = &mut idle_timer, if !idle.is_zero() || cut_seen => {
+                        still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
                     }
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
                     () = &mut cut => {
+                        see_cut(idle_timer.as_mut(), &mut cut_seen);
                         end = End::Cut;
                         break &[];
                     }
@@ -633,9 +663,12 @@ async fn transform_stream<P: Peer, X: Transform>(
                         written.map_err(Stop::Io)?;
                         break;
                     }
-                    () = &mut idle_timer, if !idle.is_zero() => {
-                        still_active(idle_timer.as_mut(), progress, idle)?;
+                    () = &mut idle_timer, if !idle.is_zero() || cut_seen => {
+                        still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
                     }
+                    // A client that takes no replies keeps this write waiting, so the cut is
+                    // watched here too.
+                    () = &mut cut, if !cut_seen => see_cut(idle_timer.as_mut(), &mut cut_seen),
                 }
             }
         }
@@ -667,15 +700,32 @@ fn spare_reply(mut out: Vec<u8>) {
     }
 }
 
-/// When the idle timer fires: [`Stop::Idle`] if nothing moved for `idle` since `progress`;
-/// otherwise the timer is set for `idle` after `progress`.
-fn still_active(timer: Pin<&mut Sleep>, progress: Instant, idle: Duration) -> Result<(), Stop> {
+/// When the idle timer fires: [`Stop::Unread`] once the cut's grace is over, [`Stop::Idle`] if
+/// nothing moved for `idle` since `progress`; otherwise the timer is set for `idle` after
+/// `progress`.
+fn still_active(
+    timer: Pin<&mut Sleep>,
+    progress: Instant,
+    idle: Duration,
+    cut_seen: bool,
+) -> Result<(), Stop> {
+    if cut_seen {
+        return Err(Stop::Unread);
+    }
     let deadline = progress + idle;
     if Instant::now() >= deadline {
         return Err(Stop::Idle);
     }
     timer.reset(deadline);
     Ok(())
+}
+
+/// When the cut is first seen: the timer is set for the end of the grace.
+fn see_cut(timer: Pin<&mut Sleep>, cut_seen: &mut bool) {
+    if !*cut_seen {
+        *cut_seen = true;
+        timer.reset(Instant::now() + CUT_GRACE);
+    }
 }
 
 #[cfg(test)]

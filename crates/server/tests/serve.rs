@@ -2,13 +2,16 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{PATIENCE, read_exactly, read_to_close, start_server, udp_exchange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use upcase_server::{Event, Options};
-use upcase_transport::{Tcp, Udp};
+use tokio::sync::oneshot;
+use upcase_proto::Builtin;
+use upcase_server::{Event, Options, Service, serve};
+use upcase_transport::{Listener, Tcp, Transport, Udp};
 
 #[tokio::test]
 async fn tcp_answers_without_waiting_for_newline_or_close() {
@@ -241,7 +244,54 @@ async fn shutdown_gives_up_on_a_client_that_never_reads() {
         }
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), filled).await;
-    server.shut_down().await;
+    let totals = server.shut_down().await;
+    assert_eq!(totals.count(Event::Cut), 1);
+    // Given up on, the connection is closed, though the runtime goes on.
+    assert_closed(&mut client).await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_a_connection_still_waiting_for_its_proxy_header() {
+    let options = Options {
+        drain_timeout: Duration::from_millis(200),
+        proxy_protocol: true,
+        ..Options::default()
+    };
+    let service = Service::new(options);
+    let listener = Tcp::bind("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn({
+        let service = Arc::clone(&service);
+        async move { serve(listener, Builtin::Upper, &service, stopped).await }
+    });
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    // Shut down only once the connection is accepted, and waits for its header.
+    tokio::time::timeout(PATIENCE, async {
+        while service.open_connections() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the connection is accepted");
+    let _ = stop.send(());
+    tokio::time::timeout(PATIENCE, serving)
+        .await
+        .expect("serve returns after shutdown")
+        .expect("serve does not panic");
+    assert_eq!(service.totals().count(Event::ProxyHeader), 1);
+    assert_closed(&mut client).await;
+}
+
+/// Reads and discards until the server closes or resets `client`, or fails the test.
+async fn assert_closed(client: &mut TcpStream) {
+    let mut buf = vec![0; 64 * 1024];
+    let closed = async { while let Ok(1..) = client.read(&mut buf).await {} };
+    tokio::time::timeout(PATIENCE, closed)
+        .await
+        .expect("the server closes the connection");
 }
 
 #[tokio::test]
