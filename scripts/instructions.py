@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The server's own instructions per reply, counted by callgrind: a figure that does not drift.
 
-    python3 scripts/instructions.py [--udp] [--conns 100] [--window 1] [--duration 5]
-                                    [--keep DIR] [BINARY ...]
+    python3 scripts/instructions.py [--udp | --reconnect] [--conns 100] [--window 1]
+                                    [--duration 5] [--keep DIR] [BINARY ...]
 
 Starts each upcase binary (the release build by default; name older builds to compare) under
 `valgrind --tool=callgrind` with one worker, loads it with `upcase bench` for --duration seconds,
@@ -33,7 +33,7 @@ def install_valgrind():
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
 
 
-def count(binary, transport, conns, window, duration, keep=None):
+def count(binary, transport, load, duration, keep=None):
     """(replies, instructions) for one run of `binary`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
@@ -49,8 +49,7 @@ def count(binary, transport, conns, window, duration, keep=None):
             port = line.strip().rsplit(":", 1)[-1]
             load = subprocess.run(
                 [UPCASE, "bench", f"--{transport}", "--host", "127.0.0.1", "--port", port,
-                 "--conns", str(conns), "--window", str(window), "--duration", f"{duration}s",
-                 "--json"],
+                 *load, "--duration", f"{duration}s", "--json"],
                 capture_output=True, text=True, check=True)
         finally:
             server.send_signal(signal.SIGINT)
@@ -65,7 +64,10 @@ def count(binary, transport, conns, window, duration, keep=None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--udp", action="store_true", help="load UDP instead of TCP")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--udp", action="store_true", help="load UDP instead of TCP")
+    kind.add_argument("--reconnect", action="store_true",
+                      help="TCP, a connection per request (the textbook's pattern)")
     parser.add_argument("--conns", type=int, default=100, help="connections or clients")
     parser.add_argument("--window", type=int, default=1, help="requests in flight per client")
     parser.add_argument("--duration", type=int, default=5, help="seconds of load")
@@ -74,15 +76,16 @@ def main():
     args = parser.parse_args()
     install_valgrind()
     transport = "udp" if args.udp else "tcp"
-    load = f"{transport}, --conns {args.conns} --window {args.window}"
-    print(f"| build | replies | instructions per reply ({load}) |")
+    load = ["--conns", str(args.conns), "--window", str(args.window)]
+    if args.reconnect:
+        load.append("--reconnect")
+    print(f"| build | replies | instructions per reply ({transport}, {' '.join(load)}) |")
     print("|---|---|---|")
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     for index, binary in enumerate(args.binaries):
         keep = os.path.join(args.keep, f"callgrind.out.{index}") if args.keep else None
-        replies, instructions = count(binary, transport, args.conns, args.window, args.duration,
-                                      keep)
+        replies, instructions = count(binary, transport, load, args.duration, keep)
         print(f"| {binary} | {replies:,} | {instructions / replies:,.0f} |")
 
 
