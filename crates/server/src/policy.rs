@@ -113,22 +113,31 @@ impl SourceConnections {
         }
     }
 
-    /// Counts a new connection from `ip`, or refuses it if its source is at the limit.
-    pub(crate) fn enter(&self, ip: IpAddr) -> Option<SourceSlot> {
+    /// Counts a new connection from `ip`, or refuses it if its source is at the limit. With no
+    /// limit nothing is counted (`Ok(None)`): the table is there only to enforce one, and
+    /// keeping it costs two locks and two hashes per connection.
+    pub(crate) fn enter(&self, ip: IpAddr) -> Result<Option<SourceSlot>, SourceFull> {
+        if self.limit == 0 {
+            return Ok(None);
+        }
         let source = Source::of(ip);
         // A panic elsewhere while holding the lock cannot leave the counts half-written.
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(source).or_default();
-        if self.limit > 0 && *count >= self.limit {
-            return None;
+        if *count >= self.limit {
+            return Err(SourceFull);
         }
         *count += 1;
-        Some(SourceSlot {
+        Ok(Some(SourceSlot {
             source,
             open: Arc::clone(&self.open),
-        })
+        }))
     }
 }
+
+/// A source already has `--max-connections-per-source` connections open.
+#[derive(Debug)]
+pub(crate) struct SourceFull;
 
 impl Drop for SourceSlot {
     fn drop(&mut self) {
@@ -291,22 +300,25 @@ mod tests {
         let sources = SourceConnections::new(2);
         let a = sources.enter(ip("10.0.0.1")).expect("first");
         let b = sources.enter(ip("10.0.0.1")).expect("second");
+        assert!(a.is_some() && b.is_some(), "both counted");
         assert!(
-            sources.enter(ip("10.0.0.1")).is_none(),
+            sources.enter(ip("10.0.0.1")).is_err(),
             "third is over the limit"
         );
         assert!(
-            sources.enter(ip("10.0.0.2")).is_some(),
+            sources.enter(ip("10.0.0.2")).is_ok(),
             "other sources are not affected"
         );
         drop(a);
-        assert!(sources.enter(ip("10.0.0.1")).is_some(), "a slot came free");
+        assert!(sources.enter(ip("10.0.0.1")).is_ok(), "a slot came free");
         drop(b);
         let unlimited = SourceConnections::new(0);
-        let held: Vec<_> = (0..1000)
-            .filter_map(|_| unlimited.enter(ip("10.0.0.1")))
-            .collect();
-        assert_eq!(held.len(), 1000);
+        let held: Vec<_> = (0..1000).map(|_| unlimited.enter(ip("10.0.0.1"))).collect();
+        assert!(
+            held.iter().all(|entered| matches!(entered, Ok(None))),
+            "all admitted, none counted"
+        );
+        assert!(unlimited.open.lock().expect("lock").is_empty());
     }
 
     #[test]

@@ -18,7 +18,9 @@ use upcase_transport::{Listener, Peer, PeerKind};
 
 use crate::cut::Cut;
 use crate::datagram::answer_peer;
-use crate::policy::{Access, DatagramRate, SourceConnections, SourceSlot, reflection_risk};
+use crate::policy::{
+    Access, DatagramRate, SourceConnections, SourceFull, SourceSlot, reflection_risk,
+};
 use crate::stats::{Event, Stats, Totals};
 
 /// Limits that shape how [`run`] serves. The defaults suit a service left running on a public
@@ -422,8 +424,8 @@ impl Service {
         }
         match kind {
             PeerKind::Connection => match self.sources.enter(addr.ip()) {
-                Some(slot) => Some(Some(slot)),
-                None => refuse(
+                Ok(slot) => Some(slot),
+                Err(SourceFull) => refuse(
                     Event::SourceLimit,
                     format!(
                         "its source has {} connections open already (--max-connections-per-source)",
