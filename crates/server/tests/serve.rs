@@ -2,16 +2,13 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{PATIENCE, read_exactly, read_to_close, start_server, udp_exchange};
+use common::{PATIENCE, read_exactly, read_to_close, start_server, start_service, udp_exchange};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::oneshot;
-use upcase_proto::Builtin;
-use upcase_server::{Event, Options, Service, serve};
-use upcase_transport::{Listener, Tcp, Transport, Udp};
+use upcase_server::{Event, Options};
+use upcase_transport::{Tcp, Udp};
 
 #[tokio::test]
 async fn tcp_answers_without_waiting_for_newline_or_close() {
@@ -257,17 +254,8 @@ async fn shutdown_closes_a_connection_still_waiting_for_its_proxy_header() {
         proxy_protocol: true,
         ..Options::default()
     };
-    let service = Service::new(options);
-    let listener = Tcp::bind("127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let serving = tokio::spawn({
-        let service = Arc::clone(&service);
-        async move { serve(listener, Builtin::Upper, &service, stopped).await }
-    });
-    let mut client = TcpStream::connect(addr).await.expect("connect");
+    let (server, service) = start_service::<Tcp>("127.0.0.1:0", "upper", options).await;
+    let mut client = TcpStream::connect(server.addr).await.expect("connect");
     // Shut down only once the connection is accepted, and waits for its header.
     tokio::time::timeout(PATIENCE, async {
         while service.open_connections() == 0 {
@@ -276,12 +264,8 @@ async fn shutdown_closes_a_connection_still_waiting_for_its_proxy_header() {
     })
     .await
     .expect("the connection is accepted");
-    let _ = stop.send(());
-    tokio::time::timeout(PATIENCE, serving)
-        .await
-        .expect("serve returns after shutdown")
-        .expect("serve does not panic");
-    assert_eq!(service.totals().count(Event::ProxyHeader), 1);
+    let totals = server.shut_down().await;
+    assert_eq!(totals.count(Event::ProxyHeader), 1);
     assert_closed(&mut client).await;
 }
 

@@ -2,7 +2,9 @@
 
 #![allow(dead_code)] // Each test file uses its own share of these.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
@@ -10,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upcase_proto::{Builtin, Transform};
-use upcase_server::{Options, Totals, run};
+use upcase_server::{Options, Service, Totals, run, serve};
 use upcase_transport::{Listener, Transport};
 
 /// How long a test waits for anything before it fails instead of hanging.
@@ -46,10 +48,43 @@ pub async fn start_server_with<T: Transport, X: Transform>(
     transform: X,
     options: Options,
 ) -> Server {
+    spawn_on::<T, _>(at, |listener, stopped| {
+        run(listener, transform, options, stopped)
+    })
+    .await
+}
+
+/// [`start_server`], served through [`serve`] with a [`Service`] that the test keeps, to watch
+/// it while it serves.
+pub async fn start_service<T: Transport>(
+    at: &str,
+    transform: &str,
+    options: Options,
+) -> (Server, Arc<Service>) {
+    let transform: Builtin = transform.parse().expect("transform");
+    let service = Service::new(options);
+    let kept = Arc::clone(&service);
+    let server = spawn_on::<T, _>(at, move |listener, stopped| async move {
+        serve(listener, transform, &service, stopped).await;
+        service.totals()
+    })
+    .await;
+    (server, kept)
+}
+
+/// Binds `T` on `at` (port 0) and runs `serving` on its listener on a task, until
+/// [`Server::shut_down`].
+async fn spawn_on<T: Transport, F>(
+    at: &str,
+    serving: impl FnOnce(T::Listener, oneshot::Receiver<()>) -> F,
+) -> Server
+where
+    F: Future<Output = Totals> + Send + 'static,
+{
     let listener = T::bind(at.parse().expect("address")).await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(run(listener, transform, options, stopped));
+    let task = tokio::spawn(serving(listener, stopped));
     Server { addr, stop, task }
 }
 
