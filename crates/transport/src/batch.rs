@@ -81,7 +81,7 @@ impl Received {
                 sys::recv(socket, &mut slots[..*offer], got, sys::NO_WAIT)
             })
             .await?;
-        *offer = next_offer(*offer, got.len(), slots.len());
+        *offer = next_offer(got.len(), slots.len());
         if got.len() == 1 && slots.len() > 1 {
             // A lone datagram: the queue is empty, and the client is likely waiting for this
             // reply before it sends again. Forget the readiness now, so that the next wait goes
@@ -104,23 +104,22 @@ impl Received {
         self.next = 0;
         let offered = &mut self.slots[..self.offer];
         sys::recv(socket, offered, &mut self.got, sys::FIRST_WAITS)?;
-        self.offer = next_offer(self.offer, self.got.len(), self.slots.len());
+        self.offer = next_offer(self.got.len(), self.slots.len());
         Ok(())
     }
 }
 
-/// How many slots to offer the receive after one that offered `offered` and took `took`, with
-/// `most` slots in all.
+/// How many slots to offer the receive after one that took `took` datagrams, with `most`
+/// slots in all.
 ///
 /// A receive costs a header made and filled in for each slot it offers, whether a datagram
 /// comes to it or not; under a load the server keeps up with, a receive finds two or three
 /// datagrams queued, and 64 headers cost more than the receive itself. So a receive offers
-/// twice what the last one took, at least [`MIN_OFFER`]; and after one that took all it
-/// offered, twice as many as that. A burst larger than the offer costs a few more receives
-/// while the offer grows back.
-fn next_offer(offered: usize, took: usize, most: usize) -> usize {
-    let want = if took >= offered { offered } else { took };
-    (want * 2).max(MIN_OFFER).min(most)
+/// twice what the last one took, at least [`MIN_OFFER`]: after one that filled all it offered,
+/// that is twice its offer. A burst larger than the offer costs a few more receives while the
+/// offer grows back.
+fn next_offer(took: usize, most: usize) -> usize {
+    (took * 2).max(MIN_OFFER).min(most)
 }
 
 /// Puts each client's replies side by side, so that they can leave in one segmented send. The
@@ -491,13 +490,13 @@ mod tests {
 
     #[test]
     fn the_offer_follows_the_batches_within_its_bounds() {
-        assert_eq!(next_offer(BATCH, 2, BATCH), 8, "the least");
-        assert_eq!(next_offer(BATCH, 10, BATCH), 20, "twice what came");
-        assert_eq!(next_offer(8, 8, BATCH), 16, "a full offer doubles");
-        assert_eq!(next_offer(32, 40, BATCH), 64);
-        assert_eq!(next_offer(BATCH, BATCH, BATCH), BATCH, "at most all");
-        assert_eq!(next_offer(BATCH, 0, BATCH), 8, "a receive shut down");
-        assert_eq!(next_offer(1, 1, 1), 1, "no batching");
+        assert_eq!(next_offer(2, BATCH), 8, "the least");
+        assert_eq!(next_offer(10, BATCH), 20, "twice what came");
+        assert_eq!(next_offer(8, BATCH), 16, "a full offer of 8 doubles");
+        assert_eq!(next_offer(40, BATCH), 64);
+        assert_eq!(next_offer(BATCH, BATCH), BATCH, "at most all");
+        assert_eq!(next_offer(0, BATCH), 8, "a receive shut down");
+        assert_eq!(next_offer(1, 1), 1, "no batching");
     }
 
     fn reply(to: &str, len: usize) -> Reply {
