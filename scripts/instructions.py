@@ -47,14 +47,14 @@ def count(binary, transport, load, duration, keep=None):
             if not line.startswith("listening on"):
                 sys.exit(f"{binary} did not start: {line.strip() or 'no ready line'}")
             port = line.strip().rsplit(":", 1)[-1]
-            load = subprocess.run(
+            bench = subprocess.run(
                 [UPCASE, "bench", f"--{transport}", "--host", "127.0.0.1", "--port", port,
                  *load, "--duration", f"{duration}s", "--json"],
                 capture_output=True, text=True, check=True)
         finally:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
-        replies = json.loads(load.stdout)["replies"]
+        replies = json.loads(bench.stdout)["replies"]
         with open(out) as profile:
             summary = next(line for line in profile if line.startswith("summary:"))
         if keep is not None:
