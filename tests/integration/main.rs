@@ -2,6 +2,7 @@
 //!
 //! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
+//! - `access`: `--allow` and `--deny` in every spelling, on both stacks, flags and file.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
@@ -15,6 +16,7 @@
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
 
 mod abuse;
+mod access;
 mod balancer;
 mod bench;
 mod client;

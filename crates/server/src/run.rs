@@ -218,7 +218,8 @@ impl Drop for Open {
 
 impl Service {
     /// A service with these limits and no traffic yet.
-    pub fn new(options: Options) -> Arc<Self> {
+    pub fn new(mut options: Options) -> Arc<Self> {
+        options.access = options.access.normalized();
         Arc::new(Self {
             connections: Arc::new(Semaphore::new(options.max_connections)),
             sources: SourceConnections::new(options.max_connections_per_source),
