@@ -8,7 +8,7 @@
 //! | 1    | network or system failure: refused, reset, no reply, port in use  |
 //! | 2    | usage or config error                                             |
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -60,7 +60,12 @@ enum Command {
 fn main() -> ExitCode {
     std::panic::set_hook(Box::new(|info| {
         let what = info.to_string().replace('\n', " ");
-        eprintln!("upcase: internal error: {what}; please report it");
+        // `eprintln!` would panic again on a closed or full stderr, and a panic inside the
+        // hook aborts: say it where that still works, else not at all.
+        let _ = writeln!(
+            std::io::stderr(),
+            "upcase: internal error: {what}; please report it"
+        );
     }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -138,7 +143,6 @@ fn main() -> ExitCode {
 
 /// Writes `bytes` to stdout; a reader that went away early (`| head`) is not a failure.
 fn print_out(bytes: &[u8], what: &str) -> ExitCode {
-    use std::io::Write;
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,7 +152,8 @@ fn print_out(bytes: &[u8], what: &str) -> ExitCode {
 }
 
 fn fail(code: u8, message: &str) -> ExitCode {
-    eprintln!("upcase: {message}");
+    // With stderr closed or full there is nowhere to say it; the exit code still does.
+    let _ = writeln!(std::io::stderr(), "upcase: {message}");
     ExitCode::from(code)
 }
 
@@ -204,7 +209,7 @@ fn init_logging(cli: &Cli) {
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(upcase_server::LogWriter::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
 }

@@ -238,3 +238,51 @@ fn a_server_that_stops_answering_ends_the_run_with_its_requests_lost() {
         .stderr("upcase: no reply came; is the server running there?\n");
     }
 }
+
+/// An echo server that never closes: it sends back what it reads, and after the client's end of
+/// stream keeps the connection open for as long as the test runs.
+fn echo_that_never_closes() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    let (hold, held) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _kept: Vec<std::net::TcpStream> = held.iter().collect();
+    });
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0; 4096];
+            while let Ok(n) = std::io::Read::read(&mut stream, &mut buf) {
+                if n == 0 || std::io::Write::write_all(&mut stream, &buf[..n]).is_err() {
+                    break;
+                }
+            }
+            let _ = hold.send(stream);
+        }
+    });
+    port
+}
+
+#[test]
+fn reconnect_counts_a_reply_whole_once_all_its_bytes_are_in() {
+    let port = echo_that_never_closes();
+    let report = json_report(
+        port,
+        &["--reconnect", "--requests", "30", "--timeout", "5s"],
+    );
+    assert_eq!(report["replies"], 30, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_eq!(report["wrong"], 0, "{report}");
+}
+
+#[test]
+fn a_run_of_no_time_is_a_usage_error() {
+    for zero in ["0s", "0ms"] {
+        upcase()
+            .args(["bench", "--duration", zero])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(
+                "must be more than zero; a run of no time measures nothing",
+            ));
+    }
+}

@@ -9,6 +9,8 @@
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
+//! - `pipes`: closed pipes and full disks on stdout and stderr.
+//! - `misbehaving`: the client against servers that send without end, go quiet, or close.
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
@@ -23,7 +25,9 @@ mod client;
 mod examples;
 mod generated;
 mod inherit;
+mod misbehaving;
 mod ping;
+mod pipes;
 mod proxy;
 mod server;
 mod textbook;

@@ -14,7 +14,8 @@ pub struct BenchArgs {
     pub tcp: bool,
 
     /// Server name or address
-    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    #[arg(long, value_name = "HOST", default_value = "localhost",
+          value_parser = upcase_transport::parse_host)]
     pub host: String,
 
     /// Server port
@@ -36,7 +37,7 @@ pub struct BenchArgs {
     pub size: u32,
 
     /// How long to send for, like 10s [default: 10s, or no limit with --requests]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<humantime::Duration>,
 
     /// Send this many requests in all, then stop once their replies are in or lost (with
@@ -55,4 +56,41 @@ pub struct BenchArgs {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+}
+
+/// A duration of more than zero: a run of no time sends nothing and measures nothing.
+fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
+    match text.parse::<humantime::Duration>() {
+        Ok(duration) if duration.is_zero() => {
+            Err("must be more than zero; a run of no time measures nothing".into())
+        }
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(format!(
+            "{error}; write a number and a unit, like 10s or 500ms"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn a_duration_must_be_more_than_zero() {
+        for zero in ["0s", "0ms", "0"] {
+            assert!(
+                Cli::try_parse_from(["bench", "--duration", zero]).is_err(),
+                "{zero}"
+            );
+        }
+        let ok = Cli::try_parse_from(["bench", "--duration", "250ms"]).map(|cli| cli.args.duration);
+        assert!(matches!(ok, Ok(Some(d)) if *d == std::time::Duration::from_millis(250)));
+    }
 }

@@ -74,6 +74,7 @@ pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: 0,
+        ..ClientOptions::default()
     };
     // Which address answers, found the way the client finds it.
     let (transport, addr) = if args.udp {
@@ -156,12 +157,12 @@ pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
         },
     };
     let report = Report::new(shape, &tally, started.elapsed());
-    if args.json {
-        let json = serde_json::to_string(&report).map_err(|e| BenchError::Failed(e.to_string()))?;
-        println!("{json}");
+    let text = if args.json {
+        serde_json::to_string(&report).map_err(|e| BenchError::Failed(e.to_string()))?
     } else {
-        println!("{report}");
-    }
+        report.to_string()
+    };
+    print_report(&text)?;
     match (report.wrong, report.replies) {
         (0, 0) => Err(BenchError::Failed(
             "no reply came; is the server running there?".into(),
@@ -173,9 +174,23 @@ pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
     }
 }
 
+/// The report on stdout. A reader that went away (`| head -0`) is not a failure: the run is
+/// over and its verdict below still sets the exit code.
+fn print_report(text: &str) -> Result<(), BenchError> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(BenchError::Output(error))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Once a second, the replies of the last second on stderr: over itself on a terminal, a line
 /// each otherwise.
 async fn progress(run: Arc<Run>, started: Instant) {
+    use std::io::Write;
     let terminal = std::io::stderr().is_terminal();
     let mut ticks =
         tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
@@ -184,11 +199,20 @@ async fn progress(run: Arc<Run>, started: Instant) {
         ticks.tick().await;
         let now = run.replies.load(Ordering::Relaxed);
         let secs = started.elapsed().as_secs();
-        if terminal {
-            eprint!("\r{secs:>4}s  {:>10} replies/s ", now - last);
+        // Progress is for a person watching: a stderr that cannot take it loses nothing.
+        let _ = if terminal {
+            write!(
+                std::io::stderr(),
+                "\r{secs:>4}s  {:>10} replies/s ",
+                now - last
+            )
         } else {
-            eprintln!("upcase bench: {secs}s, {} replies/s", now - last);
-        }
+            writeln!(
+                std::io::stderr(),
+                "upcase bench: {secs}s, {} replies/s",
+                now - last
+            )
+        };
         last = now;
     }
 }

@@ -14,6 +14,9 @@ pub enum BenchError {
     /// A connection or socket failed during the run.
     #[error("{}", describe(.0))]
     Io(#[from] std::io::Error),
+    /// The report could not be written to stdout.
+    #[error("cannot write the report: {}", describe(.0))]
+    Output(std::io::Error),
     /// The run finished, but some replies were wrong or none came.
     #[error("{0}")]
     Failed(String),

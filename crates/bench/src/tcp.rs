@@ -142,8 +142,7 @@ pub(crate) async fn reconnecting(addr: SocketAddr, run: Arc<Run>) -> std::io::Re
             stream.set_nodelay(true)?;
             stream.write_all(&req).await?;
             stream.shutdown().await?;
-            reply.clear();
-            stream.read_to_end(&mut reply).await
+            read_reply(&mut stream, run.size, &mut reply).await
         };
         match timeout(run.timeout, exchange).await {
             Ok(Ok(_)) => {
@@ -155,4 +154,25 @@ pub(crate) async fn reconnecting(addr: SocketAddr, run: Arc<Run>) -> std::io::Re
         }
     }
     Ok(tally)
+}
+
+/// Reads a reply of `size` bytes into `reply`: whole once all its bytes are in, whether or not
+/// the server then closes (an echo server may wait for the client to close first), or cut short
+/// by the server's end of stream.
+async fn read_reply(
+    stream: &mut TcpStream,
+    size: usize,
+    reply: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    reply.clear();
+    reply.resize(size, 0);
+    let mut got = 0;
+    while got < size {
+        match stream.read(&mut reply[got..]).await? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    reply.truncate(got);
+    Ok(())
 }

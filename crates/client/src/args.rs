@@ -16,7 +16,8 @@ pub struct ClientArgs {
     pub tcp: bool,
 
     /// Server name or address, IPv4 or IPv6; every address it resolves to is tried
-    #[arg(long, value_name = "HOST", default_value = "localhost")]
+    #[arg(long, value_name = "HOST", default_value = "localhost",
+          value_parser = upcase_transport::parse_host)]
     pub host: String,
 
     /// Server port
@@ -42,6 +43,13 @@ pub struct ClientArgs {
           value_parser = positive_duration)]
     pub interval: humantime::Duration,
 
+    /// The most bytes of one reply kept, for a message, a prompt's line or a probe; a server
+    /// that sends more is cut off with an error. Standard input piped through has no limit:
+    /// its replies stream to stdout as they come
+    #[arg(long, value_name = "BYTES", default_value_t = upcase_transport::DEFAULT_MAX_REPLY,
+          value_parser = at_least_one_byte)]
+    pub max_reply: usize,
+
     /// Print JSON instead of text: one object for a message, one per probe and a summary for
     /// --count
     #[arg(long)]
@@ -51,6 +59,14 @@ pub struct ClientArgs {
     /// (with --count: the probe's message, `ping` when none is given)
     #[arg(value_name = "MESSAGE")]
     pub message: Vec<OsString>,
+}
+
+fn at_least_one_byte(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(error) => Err(format!("{error}; write a number of bytes, like 1048576")),
+    }
 }
 
 fn positive_duration(text: &str) -> Result<humantime::Duration, String> {

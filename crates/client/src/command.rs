@@ -1,12 +1,14 @@
 //! [`command`]: `upcase client`, from flags to printed replies.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use upcase_proto::{line_message, reply_line};
-use upcase_transport::{Client, ClientOptions, Tcp, Transport, TransportError, Udp, resolve};
+use upcase_transport::{
+    Client, ClientOptions, Reply, ReplyEnd, Tcp, Transport, TransportError, Udp, resolve,
+};
 
 use crate::output::{Stdout, unmark};
 use crate::ping::{json_line, ping};
@@ -33,6 +35,7 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: args.retries,
+        max_reply: args.max_reply,
     };
     let outcome = if args.udp {
         talk::<Udp>(&args, addrs, options).await
@@ -58,19 +61,24 @@ async fn talk<T: Transport>(
     let started = tokio::time::Instant::now();
     let mut client = T::connect(addrs, options).await?;
     if let Some(message) = message(args) {
-        let reply = client.exchange(&message).await?;
+        let reply = client.exchange_reply(&message).await?;
+        check_reply(&message, &reply, client.peer())?;
         if args.json {
             let report = OneShot {
                 transport: T::NAME,
                 server: client.peer().to_string(),
                 request_bytes: message.len(),
-                reply_bytes: reply.len(),
-                rtt_ms: started.elapsed().as_secs_f64() * 1e3,
-                reply: String::from_utf8_lossy(&reply),
+                reply_bytes: reply.bytes.len(),
+                rtt_ms: (reply.finished - started).as_secs_f64() * 1e3,
+                ended: match reply.end {
+                    ReplyEnd::Closed => "closed",
+                    ReplyEnd::Quiet => "quiet",
+                },
+                reply: String::from_utf8_lossy(&reply.bytes),
             };
             return write_out(&mut stdout, json_line(&report).as_bytes()).await;
         }
-        print_reply(&mut stdout, &reply).await
+        print_reply(&mut stdout, &reply.bytes).await
     } else if args.json {
         Err(ClientError::Usage(
             "--json needs a MESSAGE or --count: replies to standard input are printed as they \
@@ -100,8 +108,11 @@ struct OneShot<'a> {
     server: String,
     request_bytes: usize,
     reply_bytes: usize,
-    /// From the start of the connection (TCP) to the end of the reply.
+    /// From the start of the connection (TCP) to the reply's last byte.
     rtt_ms: f64,
+    /// `closed`: the server closed after the reply; `quiet`: it sent nothing more for
+    /// `--timeout` and did not close, so the reply may be cut short.
+    ended: &'static str,
     /// The reply as text; bytes that are not UTF-8 show as U+FFFD (`reply_bytes` counts them).
     reply: std::borrow::Cow<'a, str>,
 }
@@ -131,8 +142,37 @@ async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Stdout) -> Result<(
             // End of input (Ctrl-D) leaves the cursor after the prompt.
             return write_out(stdout, b"\n").await;
         }
-        let reply = client.exchange(line_message(&line)).await?;
-        print_reply(stdout, &reply).await?;
+        let message = line_message(&line);
+        let reply = client.exchange_reply(message).await?;
+        check_reply(message, &reply, client.peer())?;
+        print_reply(stdout, &reply.bytes).await?;
+    }
+}
+
+/// Fails on an empty reply to a message that was not empty: the server closed without
+/// answering. Says on stderr when a reply ended in silence rather than a close.
+pub(crate) fn check_reply(
+    message: &[u8],
+    reply: &Reply,
+    server: SocketAddr,
+) -> Result<(), ClientError> {
+    if reply.bytes.is_empty() && !message.is_empty() {
+        return Err(ClientError::EmptyReply { server });
+    }
+    note_quiet(reply, server);
+    Ok(())
+}
+
+/// Says on stderr that `reply` ended because the server went quiet without closing.
+pub(crate) fn note_quiet(reply: &Reply, server: SocketAddr) {
+    if reply.end == ReplyEnd::Quiet {
+        // A note beside the reply, not a failure: a stderr that cannot take it loses nothing.
+        let _ = writeln!(
+            std::io::stderr(),
+            "upcase: {server} sent {} bytes, then nothing more for --timeout and did not \
+             close; the reply may be cut short",
+            reply.bytes.len()
+        );
     }
 }
 

@@ -35,6 +35,13 @@ pub enum ClientError {
         /// Where they went.
         server: String,
     },
+    /// The server closed the connection without a byte of reply to a message that was not
+    /// empty.
+    #[error("{server} closed the connection without replying")]
+    EmptyReply {
+        /// The server.
+        server: std::net::SocketAddr,
+    },
     /// Standard input could not be read.
     #[error("cannot read standard input: {}", describe(.0))]
     Input(io::Error),

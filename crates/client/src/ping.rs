@@ -134,17 +134,22 @@ pub(crate) async fn ping<T: Transport>(
         let started = Instant::now();
         let probe = async {
             let mut client = T::connect(addrs.clone(), options).await?;
-            let reply = client.exchange(&message).await?;
-            Ok::<_, TransportError>((client.peer(), reply.len()))
+            let reply = client.exchange_reply(&message).await?;
+            let peer = client.peer();
+            if reply.bytes.is_empty() && !message.is_empty() {
+                return Err(ProbeFailed::Empty);
+            }
+            crate::command::note_quiet(&reply, peer);
+            Ok::<_, ProbeFailed>((peer, reply.bytes.len(), reply.finished - started))
         };
         let outcome = tokio::select! {
             outcome = probe => outcome,
             _ = &mut interrupted => break,
         };
         sent += 1;
-        let rtt = started.elapsed();
         let line = match &outcome {
-            Ok((peer, bytes)) => {
+            Ok((peer, bytes, rtt)) => {
+                let rtt = *rtt;
                 rtts.push(rtt);
                 Probe {
                     seq,
@@ -193,8 +198,26 @@ pub(crate) async fn ping<T: Transport>(
     Ok(())
 }
 
+/// Why a probe got no reply.
+enum ProbeFailed {
+    /// The server closed without a byte of reply to a message that was not empty.
+    Empty,
+    /// The network said why.
+    Transport(TransportError),
+}
+
+impl From<TransportError> for ProbeFailed {
+    fn from(error: TransportError) -> Self {
+        ProbeFailed::Transport(error)
+    }
+}
+
 /// Why a probe got no reply, in a few words.
-fn reason(error: &TransportError) -> String {
+fn reason(failed: &ProbeFailed) -> String {
+    let error = match failed {
+        ProbeFailed::Empty => return "closed without a reply".into(),
+        ProbeFailed::Transport(error) => error,
+    };
     match error {
         TransportError::NoReply { timeout, .. } => {
             format!("no reply within {}", humantime::format_duration(*timeout))

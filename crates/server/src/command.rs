@@ -116,10 +116,14 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     if let Some(listener) = metrics {
         tokio::spawn(serve_metrics(listener, Arc::clone(&service), stop.clone()));
     }
-    if !stop.is_cancelled() {
-        for line in ready_lines {
-            println!("{line}");
-        }
+    if !stop.is_cancelled()
+        && let Err(error) = print_ready(&ready_lines)
+    {
+        // Scripts wait for these lines to know the port: without them the server is of no
+        // use to whoever started it.
+        stop.cancel();
+        join_workers(workers).await?;
+        return Err(ServerError::Ready(error));
     }
 
     loop {
@@ -128,11 +132,11 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
             _ = terminate.recv() => info!("terminated; shutting down"),
             // Asked for, so printed whatever the log level.
             _ = counters.recv() => {
-                eprintln!(
+                crate::log::say(&format!(
                     "counters: {}; {} connections open",
                     service.totals(),
                     service.open_connections()
-                );
+                ));
                 continue;
             }
             // A worker that cannot serve stops the others, and its error is reported below.
@@ -141,6 +145,25 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         break;
     }
     stop.cancel();
+    let ended = join_workers(workers).await;
+    info!("stopped: {}", service.totals());
+    ended
+}
+
+/// The ready lines on stdout, flushed, so that a script reading them sees them at once.
+fn print_ready(lines: &[String]) -> io::Result<()> {
+    use std::io::Write;
+    let mut stdout = io::stdout().lock();
+    for line in lines {
+        writeln!(stdout, "{line}")?;
+    }
+    stdout.flush()
+}
+
+/// Waits for the worker threads to end, with the first error any of them had.
+async fn join_workers(
+    workers: Vec<std::thread::JoinHandle<Result<(), ServerError>>>,
+) -> Result<(), ServerError> {
     let ended = tokio::task::spawn_blocking(move || {
         workers
             .into_iter()
@@ -149,7 +172,6 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     })
     .await
     .map_err(|_| ServerError::WorkerPanicked)?;
-    info!("stopped: {}", service.totals());
     ended.into_iter().collect()
 }
 

@@ -23,6 +23,9 @@ pub enum ServerError {
     /// A worker thread or its runtime could not be started.
     #[error("cannot start a worker thread: {}; try fewer --workers", describe(.0))]
     Worker(io::Error),
+    /// The ready lines could not be written to stdout.
+    #[error("cannot print the ready lines on stdout: {}; nothing would know the server is up", describe(.0))]
+    Ready(io::Error),
     /// A worker thread ended abnormally (a bug: it panicked).
     #[error("a worker thread failed; please report it")]
     WorkerPanicked,
@@ -37,6 +40,7 @@ impl ServerError {
             ServerError::Bind(_)
             | ServerError::Signals(_)
             | ServerError::Worker(_)
+            | ServerError::Ready(_)
             | ServerError::WorkerPanicked => 1,
         }
     }

@@ -19,6 +19,8 @@
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
+//! - `log.rs`: [`LogWriter`], stderr for the log, where a line that cannot be written is
+//!   dropped and counted rather than stopping the server.
 //! - `metrics.rs`: the counters as Prometheus text, served on `--metrics`.
 //! - `command.rs`: [`command`]: binding both transports on one port, a worker thread per core
 //!   with sockets of its own, signals, the ready lines.
@@ -33,6 +35,7 @@ mod cut;
 mod datagram;
 mod error;
 mod inherit;
+mod log;
 mod metrics;
 mod policy;
 mod run;
@@ -45,6 +48,7 @@ pub use config::Settings;
 pub use datagram::serve_blocking_udp;
 pub use error::{ConfigError, ServerError};
 pub use inherit::stderr_is_a_socket;
+pub use log::{LogWriter, dropped_log_lines};
 pub use metrics::{prometheus, serve_metrics};
 pub use policy::{Access, parse_network};
 pub use run::{Options, Service, run, serve, serve_connection};

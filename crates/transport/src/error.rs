@@ -51,6 +51,14 @@ pub enum TransportError {
         /// How long each try waited.
         timeout: Duration,
     },
+    /// A reply longer than the client keeps ([`ClientOptions::max_reply`](crate::ClientOptions::max_reply)).
+    #[error("the reply from {addr} went past {max} bytes, the most kept of one reply")]
+    ReplyTooLong {
+        /// The server.
+        addr: SocketAddr,
+        /// The limit.
+        max: usize,
+    },
     /// A UDP message larger than one datagram can carry.
     #[error("message of {len} bytes does not fit in a UDP datagram ({max} at most)")]
     MessageTooLarge {

@@ -88,9 +88,9 @@ mod udp;
 
 #[cfg(target_os = "linux")]
 pub use blocking_udp::{BatchError, BlockingUdp, UdpStopper};
-pub use client::{Client, ClientOptions};
+pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use error::{TransportError, describe};
-pub use resolve::resolve;
+pub use resolve::{parse_host, resolve};
 pub use server::{Listener, Peer, PeerKind};
 pub use tcp::{TcpClient, TcpListener, TcpPeer};
 pub use udp::{UdpClient, UdpListener, UdpPeer};

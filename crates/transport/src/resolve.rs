@@ -4,6 +4,33 @@ use std::net::SocketAddr;
 
 use crate::{TransportError, describe};
 
+/// Checks a `--host` value: a name or an address, without a port. `localhost:12000`,
+/// `127.0.0.1:12000` and `[::1]:12000` are refused with the port to give to `--port` instead,
+/// rather than failing later to resolve; `::1` and `[::1]` are addresses, not ports.
+///
+/// # Errors
+/// A message saying how to write it, for the flag parser to show.
+pub fn parse_host(text: &str) -> Result<String, String> {
+    let port_of = |text: &str| -> Option<(String, String)> {
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Some((addr.ip().to_string(), addr.port().to_string()));
+        }
+        // A name with a port: one colon, digits after it. An IPv6 address has two or more.
+        let (name, port) = text.rsplit_once(':')?;
+        (!name.contains(':') && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| (name.to_owned(), port.to_owned()))
+    };
+    if text.is_empty() {
+        return Err("is empty; give a name or an address, like localhost or ::1".into());
+    }
+    match port_of(text) {
+        Some((host, port)) => Err(format!(
+            "`{text}` has a port in it; write --host {host} --port {port}"
+        )),
+        None => Ok(text.to_owned()),
+    }
+}
+
 /// Every address `host` resolves to with `port`, in the resolver's order, without repeats.
 /// `host` is a name, an IPv4 address, or an IPv6 address with or without brackets (as URLs and
 /// the server's ready lines write it).
@@ -32,4 +59,34 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Transport
         return Err(failed("no addresses".into()));
     }
     Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_host;
+
+    #[test]
+    fn a_host_with_a_port_points_at_the_port_flag() {
+        for (text, advice) in [
+            ("localhost:12000", "--host localhost --port 12000"),
+            ("127.0.0.1:12000", "--host 127.0.0.1 --port 12000"),
+            ("[::1]:12000", "--host ::1 --port 12000"),
+            ("example.org:7", "--host example.org --port 7"),
+        ] {
+            let error = parse_host(text).expect_err(text);
+            assert!(error.contains(advice), "{text}: {error}");
+        }
+        for host in [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "[::1]",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "a.b",
+        ] {
+            assert_eq!(parse_host(host).as_deref(), Ok(host), "{host}");
+        }
+        assert!(parse_host("").is_err());
+    }
 }

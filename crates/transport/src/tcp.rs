@@ -13,8 +13,8 @@ use tokio::time::{Instant, timeout};
 
 use crate::proxy::{self, Parsed};
 use crate::{
-    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Sharing, Tcp, Transport,
-    TransportError, socket,
+    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Reply, ReplyEnd, Sharing, Tcp,
+    Transport, TransportError, socket,
 };
 
 /// How many connections the kernel may hold ready before they are accepted (capped by the
@@ -338,20 +338,46 @@ impl Client for TcpClient {
         self.addrs[self.current]
     }
 
-    async fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+    async fn exchange_reply(&mut self, message: &[u8]) -> Result<Reply, TransportError> {
         let mut stream = self.open().await?;
         stream.write_all(message).await?;
         stream.shutdown().await?;
+        let max = self.options.max_reply;
         let mut reply = Vec::new();
         let mut buf = vec![0; CHUNK];
+        let mut finished = Instant::now();
         loop {
             match timeout(self.options.timeout, stream.read(&mut buf)).await {
-                Ok(Ok(0)) => return Ok(reply),
-                Ok(Ok(n)) => reply.extend_from_slice(&buf[..n]),
+                Ok(Ok(0)) => {
+                    if reply.is_empty() {
+                        finished = Instant::now();
+                    }
+                    return Ok(Reply {
+                        bytes: reply,
+                        finished,
+                        end: ReplyEnd::Closed,
+                    });
+                }
+                Ok(Ok(n)) if reply.len() + n > max => {
+                    return Err(TransportError::ReplyTooLong {
+                        addr: self.peer(),
+                        max,
+                    });
+                }
+                Ok(Ok(n)) => {
+                    finished = Instant::now();
+                    reply.extend_from_slice(&buf[..n]);
+                }
                 Ok(Err(error)) => return Err(error.into()),
                 // A server that answers but never closes (some echo servers wait for the
                 // client to close first): after a quiet spell the reply is taken as whole.
-                Err(_) if !reply.is_empty() => return Ok(reply),
+                Err(_) if !reply.is_empty() => {
+                    return Ok(Reply {
+                        bytes: reply,
+                        finished,
+                        end: ReplyEnd::Quiet,
+                    });
+                }
                 Err(_) => {
                     return Err(TransportError::NoReply {
                         transport: Tcp::NAME,

@@ -18,8 +18,8 @@ use upcase_proto::{line_message, max_datagram, reply_line};
 
 use crate::batch::{Outbox, Received};
 use crate::{
-    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Sharing, Transport,
-    TransportError, Udp, socket,
+    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Reply, ReplyEnd, Sharing,
+    Transport, TransportError, Udp, socket,
 };
 
 /// The client's receive buffer holds the largest possible datagram, so that nothing is ever
@@ -246,7 +246,7 @@ impl Client for UdpClient {
         self.addrs[self.current]
     }
 
-    async fn exchange(&mut self, message: &[u8]) -> Result<Vec<u8>, TransportError> {
+    async fn exchange_reply(&mut self, message: &[u8]) -> Result<Reply, TransportError> {
         let max = max_datagram(self.peer());
         if message.len() > max {
             return Err(TransportError::MessageTooLarge {
@@ -262,7 +262,13 @@ impl Client for UdpClient {
                     self.current += 1;
                     self.socket = connected(self.peer()).await?;
                 }
-                outcome => return outcome,
+                outcome => {
+                    return outcome.map(|bytes| Reply {
+                        bytes,
+                        finished: tokio::time::Instant::now(),
+                        end: ReplyEnd::Closed,
+                    });
+                }
             }
         }
     }

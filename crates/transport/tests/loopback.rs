@@ -20,6 +20,7 @@ fn quick() -> ClientOptions {
     ClientOptions {
         timeout: Duration::from_millis(200),
         retries: 2,
+        ..ClientOptions::default()
     }
 }
 
@@ -196,6 +197,7 @@ async fn udp_gives_up_after_its_retries() {
     let options = ClientOptions {
         timeout: Duration::from_millis(50),
         retries: 2,
+        ..ClientOptions::default()
     };
     let mut client = Udp::connect(vec![silent_addr], options)
         .await
@@ -365,6 +367,7 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
     let options = ClientOptions {
         timeout: Duration::from_millis(300),
         retries: 0,
+        ..ClientOptions::default()
     };
     let mut client = Tcp::connect(vec![server], options).await.expect("connect");
     assert_eq!(
