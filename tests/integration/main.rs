@@ -1,6 +1,7 @@
 //! Tests of the `upcase` binary as users run it: real processes on loopback sockets.
 //!
 //! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
+//! - `reflection`: loops with other echo services, started by forged datagrams.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
 //! - `access`: `--allow` and `--deny` in every spelling, on both stacks, flags and file.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
@@ -29,6 +30,7 @@ mod misbehaving;
 mod ping;
 mod pipes;
 mod proxy;
+mod reflection;
 mod server;
 mod textbook;
 mod util;

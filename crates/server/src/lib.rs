@@ -15,6 +15,8 @@
 //! - `datagram.rs`: answering one datagram under the service's rules, and
 //!   [`serve_blocking_udp`], which does it on a thread of its own for a blocking UDP socket
 //!   (Linux).
+//! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
+//!   forged datagram.
 //! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
@@ -33,6 +35,7 @@ mod command;
 mod config;
 mod cut;
 mod datagram;
+mod echo;
 mod error;
 mod inherit;
 mod log;

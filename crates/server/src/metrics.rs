@@ -25,6 +25,7 @@ fn reason(event: Event) -> &'static str {
         Event::SourceLimit => "source_connection_limit",
         Event::RateLimit => "source_datagram_rate",
         Event::Reflection => "reflection_risk",
+        Event::EchoLoop => "echo_loop",
         Event::ReplyTooLarge => "reply_too_large",
         Event::Amplification => "amplification",
         Event::LineTooLong => "line_too_long",

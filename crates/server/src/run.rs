@@ -18,10 +18,11 @@ use upcase_transport::{Listener, Peer, PeerKind};
 
 use crate::cut::Cut;
 use crate::datagram::answer_peer;
+use crate::echo::EchoLoops;
 use crate::policy::{
     Access, DatagramRate, SourceConnections, SourceFull, SourceSlot, reflection_risk,
 };
-use crate::stats::{Event, Stats, Totals};
+use crate::stats::{Event, Stats, Totals, Trouble};
 
 /// Limits that shape how [`run`] serves. The defaults suit a service left running on a public
 /// host; each is a flag and a config key of `upcase server`.
@@ -278,6 +279,7 @@ pub async fn serve<L, X>(
     let pacing = L::KIND == PeerKind::Connection && !idle.is_zero();
     let pacer = sleep(idle);
     tokio::pin!(shutdown, pacer);
+    let mut loops = EchoLoops::default();
 
     loop {
         // The permit is taken before accepting, so that a full server leaves new connections
@@ -303,13 +305,15 @@ pub async fn serve<L, X>(
         let peer = match peer {
             Ok(peer) => peer,
             Err(error) => {
-                warn!("accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}");
+                service.log_trouble(Trouble::Accept, || {
+                    format!("accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}")
+                });
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
         if L::KIND == PeerKind::Datagram {
-            answer_peer(peer, transform.clone(), service, own_port).await;
+            answer_peer(peer, transform.clone(), service, own_port, &mut loops).await;
             continue;
         }
         if service.options.proxy_protocol {
@@ -464,18 +468,31 @@ impl Service {
     /// Counts `event` and logs `message` at warning level, unless one like it was logged less
     /// than a second ago.
     pub(crate) fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
-        if let Some(suppressed) = self
+        let allowed = self
             .stats
-            .count_and_throttle(event, Instant::now().into_std())
-        {
-            match suppressed {
-                0 => warn!("{}", message()),
-                n => warn!(
-                    "{} (and {n} more like it since the last such line)",
-                    message()
-                ),
-            }
-        }
+            .count_and_throttle(event, Instant::now().into_std());
+        warn_held_back(allowed, message);
+    }
+
+    /// Logs `message` about the server's own sockets at warning level, unless one like it was
+    /// logged less than a second ago.
+    pub(crate) fn log_trouble(&self, trouble: Trouble, message: impl FnOnce() -> String) {
+        let allowed = self
+            .stats
+            .throttle_trouble(trouble, Instant::now().into_std());
+        warn_held_back(allowed, message);
+    }
+}
+
+/// Logs `message` if the throttle `allowed` it, with how many like it it held back.
+fn warn_held_back(allowed: Option<u64>, message: impl FnOnce() -> String) {
+    match allowed {
+        None => {}
+        Some(0) => warn!("{}", message()),
+        Some(n) => warn!(
+            "{} (and {n} more like it since the last such line)",
+            message()
+        ),
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Event {
     RateLimit,
     /// Not answered: its source port or address could make the reply hit a third party.
     Reflection,
+    /// Not answered: its source sent back, at once and many times in a row, exactly the reply it
+    /// was just sent, as another echo-like service caught in a loop with this one does.
+    EchoLoop,
     /// Not answered: the reply would not fit in one datagram.
     ReplyTooLarge,
     /// Not answered: the reply would be more than three times its request.
@@ -27,7 +30,7 @@ pub enum Event {
     /// Ended: nothing read or written for `--idle-timeout`.
     IdleTimeout,
     /// Ended by the network: reset, or another socket error. For datagrams, a reply that the
-    /// socket then failed to send, already counted as served.
+    /// system refused to send (not counted as served).
     Failed,
     /// Ended at shutdown, when the drain timeout ran out.
     Cut,
@@ -36,7 +39,7 @@ pub enum Event {
 }
 
 /// How many kinds of [`Event`] there are.
-pub const EVENTS: usize = 12;
+pub const EVENTS: usize = 13;
 
 impl Event {
     /// Every event, in the order of [`Totals::counts`].
@@ -46,6 +49,7 @@ impl Event {
         Event::SourceLimit,
         Event::RateLimit,
         Event::Reflection,
+        Event::EchoLoop,
         Event::ReplyTooLarge,
         Event::Amplification,
         Event::LineTooLong,
@@ -63,6 +67,7 @@ impl Event {
             Event::SourceLimit => "over the per-source connection limit",
             Event::RateLimit => "over the per-source datagram rate",
             Event::Reflection => "reflection risks",
+            Event::EchoLoop => "echo loops",
             Event::ReplyTooLarge => "replies too large for a datagram",
             Event::Amplification => "replies over 3x their request",
             Event::LineTooLong => "lines too long",
@@ -142,12 +147,43 @@ pub(crate) struct Stats {
     invalid_bytes: AtomicU64,
     /// When each event was last logged, and how many went unlogged since.
     throttles: [Mutex<Throttle>; EVENTS],
+    /// The same for each kind of [`Trouble`].
+    troubles: [Mutex<Throttle>; TROUBLES],
 }
+
+/// Something wrong with the server's own sockets, logged at most once a second of each kind
+/// but not counted as an event of any peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Trouble {
+    /// A TCP accept failed (no descriptors left, a connection reset before it was taken).
+    Accept,
+    /// A UDP receive failed.
+    Receive,
+}
+
+const TROUBLES: usize = 2;
 
 #[derive(Debug, Default)]
 struct Throttle {
     last: Option<Instant>,
     suppressed: u64,
+}
+
+impl Throttle {
+    /// Whether a line may be logged at `now`: `Some(n)` with the number of lines held back
+    /// since the last one, or `None`, counting this one as held back.
+    fn allow(&mut self, now: Instant) -> Option<u64> {
+        match self.last {
+            Some(last) if now.duration_since(last) < LOG_INTERVAL => {
+                self.suppressed += 1;
+                None
+            }
+            _ => {
+                self.last = Some(now);
+                Some(std::mem::take(&mut self.suppressed))
+            }
+        }
+    }
 }
 
 /// Events of one kind are logged at most once in this long, so that a flood cannot fill the log.
@@ -168,19 +204,19 @@ impl Stats {
     /// not logged since the last line, or `None` to stay quiet.
     pub(crate) fn count_and_throttle(&self, event: Event, now: Instant) -> Option<u64> {
         self.count(event);
-        let mut throttle = self.throttles[event.index()]
+        self.throttles[event.index()]
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match throttle.last {
-            Some(last) if now.duration_since(last) < LOG_INTERVAL => {
-                throttle.suppressed += 1;
-                None
-            }
-            _ => {
-                throttle.last = Some(now);
-                Some(std::mem::take(&mut throttle.suppressed))
-            }
-        }
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allow(now)
+    }
+
+    /// As [`count_and_throttle`](Self::count_and_throttle), for a [`Trouble`], which is not
+    /// counted.
+    pub(crate) fn throttle_trouble(&self, trouble: Trouble, now: Instant) -> Option<u64> {
+        self.troubles[trouble as usize]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allow(now)
     }
 
     pub(crate) fn totals(&self) -> Totals {

@@ -147,6 +147,7 @@ pub(crate) fn send_all(
     socket: &socket2::Socket,
     replies: &mut Vec<Reply>,
     segmentation: &AtomicBool,
+    failed: &mut Vec<SocketAddr>,
 ) -> io::Result<()> {
     group_by_client(replies, segmentation);
     let mut first_error = None;
@@ -157,6 +158,7 @@ pub(crate) fn send_all(
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             // As in `Outbox::flush`: skip the reply that failed, send the others.
             Err(error) => {
+                failed.push(replies[sent].0);
                 sent += 1;
                 first_error.get_or_insert(error);
             }

@@ -31,6 +31,8 @@ pub struct BlockingUdp {
     received: Received,
     /// The replies to the current batch.
     replies: Vec<Reply>,
+    /// Where the replies of the last batch that could not be sent were going.
+    failed: Vec<SocketAddr>,
     /// Whether replies to one client may leave as one segmented send.
     segmentation: AtomicBool,
 }
@@ -50,6 +52,7 @@ pub enum BatchError {
     #[error("cannot receive datagrams: {0}")]
     Receive(#[source] io::Error),
     /// A reply could not be sent; the batch's other replies were.
+    /// [`BlockingUdp::unsent`] says to whom.
     #[error("cannot send a reply: {0}")]
     Send(#[source] io::Error),
 }
@@ -75,6 +78,7 @@ impl BlockingUdp {
             stopped: Arc::new(AtomicBool::new(false)),
             received: Received::new(),
             replies: Vec::new(),
+            failed: Vec::new(),
         })
     }
 
@@ -116,8 +120,22 @@ impl BlockingUdp {
                 self.replies.push((from, reply));
             }
         }
-        send_all(&self.socket, &mut self.replies, &self.segmentation).map_err(BatchError::Send)?;
+        self.failed.clear();
+        send_all(
+            &self.socket,
+            &mut self.replies,
+            &self.segmentation,
+            &mut self.failed,
+        )
+        .map_err(BatchError::Send)?;
         Ok(!self.stopped.load(Ordering::Acquire))
+    }
+
+    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies the system
+    /// refused to send (a broadcast address, a firewall): empty unless it returned
+    /// [`BatchError::Send`]. A client named here had at least one reply of that batch refused.
+    pub fn unsent(&self) -> &[SocketAddr] {
+        &self.failed
     }
 }
 

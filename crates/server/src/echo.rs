@@ -1,0 +1,201 @@
+//! [`EchoLoops`]: the rule that ends a loop between this service and another that answers
+//! whatever it receives.
+//!
+//! One datagram forged "from" another echo-like service (a second upcase, the textbook's
+//! server, an RFC 862 echo) makes the two answer each other for ever: each reply is the other's
+//! next request. Port rules catch such a peer only on the well-known small-service ports or
+//! this service's own. This rule catches it by what it does: in a loop, the datagram that comes
+//! back is exactly the reply just sent, and it comes back at once.
+//!
+//! So a source that sends back, byte for byte, the reply it was sent less than
+//! [`LOOP_WINDOW`] before, [`LOOP_STREAK`] times in a row, is a reflector, not a client: that
+//! datagram goes unanswered, and with nothing to send back the other side falls silent. Real
+//! clients are not caught. A probe or a textbook client uses a new socket (a new source port)
+//! for each message; a load generator numbers its requests, so no two are alike; a person
+//! types slower than the window. A client that does send its last reply back at once, 32 times
+//! (`yes | upcase client --udp` against `--transform echo`), loses one reply, and its resend
+//! after its timeout comes too late to count as an echo, so it is answered.
+//!
+//! Only a datagram that the transform leaves as it is can be part of a loop (every reply in a
+//! loop is the transform of the one before), so the table is looked at only for those: a
+//! lower-case request to the upper-case service costs one comparison.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How soon a reply must come back to count as echoed: a loop on one host or one network turns
+/// in well under a millisecond; anything slower is not a loop that matters.
+pub(crate) const LOOP_WINDOW: Duration = Duration::from_millis(10);
+
+/// Echoes in a row after which a source is taken for a reflector.
+pub(crate) const LOOP_STREAK: u32 = 32;
+
+/// The most sources one socket tracks. Sources whose last reply is older than the window are
+/// forgotten first; past that, new sources are not tracked until room is made.
+const MAX_TRACKED: usize = 4096;
+
+/// For one UDP socket: the last reply that left the transform unchanged, per source.
+#[derive(Debug, Default)]
+pub(crate) struct EchoLoops {
+    /// The last such reply to each source.
+    last: HashMap<SocketAddr, Sent>,
+    /// Keys the digests, so that no one can make two different replies look the same.
+    digests: RandomState,
+}
+
+/// A reply as remembered: its digest, when it left, and how many echoes led to it.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    digest: u64,
+    len: usize,
+    at: Instant,
+    streak: u32,
+}
+
+impl EchoLoops {
+    /// Checks `reply`, about to go to `to` at `now` in answer to `request`: `true` if it must
+    /// not go, because `request` is the [`LOOP_STREAK`]th echo in a row of the reply before.
+    /// Otherwise remembers `reply` when the transform left `request` as it was.
+    pub(crate) fn is_loop(
+        &mut self,
+        to: SocketAddr,
+        request: &[u8],
+        reply: &[u8],
+        now: Instant,
+    ) -> bool {
+        if request != reply {
+            return false;
+        }
+        let digest = self.digests.hash_one(reply);
+        let echoed = self.last.get(&to).filter(|sent| {
+            sent.len == request.len()
+                && sent.digest == digest
+                && now.saturating_duration_since(sent.at) < LOOP_WINDOW
+        });
+        let streak = echoed.map_or(0, |sent| sent.streak + 1);
+        if streak >= LOOP_STREAK {
+            self.last.remove(&to);
+            return true;
+        }
+        self.remember(
+            to,
+            Sent {
+                digest,
+                len: reply.len(),
+                at: now,
+                streak,
+            },
+        );
+        false
+    }
+
+    fn remember(&mut self, to: SocketAddr, sent: Sent) {
+        if self.last.len() >= MAX_TRACKED && !self.last.contains_key(&to) {
+            self.last
+                .retain(|_, old| sent.at.saturating_duration_since(old.at) < LOOP_WINDOW);
+            if self.last.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        self.last.insert(to, sent);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn a_reply_sent_straight_back_again_and_again_is_a_loop() {
+        let mut loops = EchoLoops::default();
+        let peer = addr("127.0.0.2:5000");
+        let start = Instant::now();
+        let caught = (0..100).position(|i| {
+            let now = start + Duration::from_micros(50 * i);
+            loops.is_loop(peer, b"HELLO", b"HELLO", now)
+        });
+        assert_eq!(
+            caught,
+            Some(LOOP_STREAK as usize),
+            "the first echo is the second datagram"
+        );
+        assert!(
+            !loops.is_loop(peer, b"HELLO", b"HELLO", start + Duration::from_millis(6)),
+            "forgotten once caught: the next one starts afresh"
+        );
+    }
+
+    #[test]
+    fn clients_that_repeat_themselves_are_not_loops() {
+        let start = Instant::now();
+        let peer = addr("127.0.0.1:40000");
+        let mut loops = EchoLoops::default();
+        // Slower than the window: a person, a probe with an interval.
+        assert!(
+            (0..100).all(|i| { !loops.is_loop(peer, b"PING", b"PING", start + LOOP_WINDOW * i) })
+        );
+        // Each request different: a load generator.
+        let mut loops = EchoLoops::default();
+        assert!((0..100u32).all(|i| {
+            let message = i.to_string();
+            !loops.is_loop(peer, message.as_bytes(), message.as_bytes(), start)
+        }));
+        // A request the transform changes: never a loop, whatever its pace.
+        let mut loops = EchoLoops::default();
+        assert!((0..100).all(|_| !loops.is_loop(peer, b"y", b"Y", start)));
+        assert!(loops.last.is_empty(), "and nothing tracked for it");
+        // A new source port for each message: the textbook's client, a probe.
+        let mut loops = EchoLoops::default();
+        assert!((0..100u16).all(|port| {
+            !loops.is_loop(
+                addr(&format!("127.0.0.1:{}", 40000 + port)),
+                b"HI",
+                b"HI",
+                start,
+            )
+        }));
+    }
+
+    #[test]
+    fn a_pause_resets_the_streak() {
+        let mut loops = EchoLoops::default();
+        let peer = addr("[::1]:7000");
+        let start = Instant::now();
+        let mut now = start;
+        for _ in 0..LOOP_STREAK - 1 {
+            assert!(!loops.is_loop(peer, b"X", b"X", now));
+            now += Duration::from_micros(10);
+        }
+        now += LOOP_WINDOW;
+        assert!(
+            !loops.is_loop(peer, b"X", b"X", now),
+            "too late to be an echo"
+        );
+        for _ in 0..LOOP_STREAK - 1 {
+            now += Duration::from_micros(10);
+            assert!(!loops.is_loop(peer, b"X", b"X", now));
+        }
+        now += Duration::from_micros(10);
+        assert!(loops.is_loop(peer, b"X", b"X", now));
+    }
+
+    #[test]
+    fn a_flood_of_sources_cannot_grow_the_table_without_bound() {
+        let mut loops = EchoLoops::default();
+        let start = Instant::now();
+        for n in 0..(2 * MAX_TRACKED) as u32 {
+            let from = SocketAddr::from((n.to_be_bytes(), 9999));
+            loops.is_loop(from, b"A", b"A", start);
+        }
+        assert_eq!(loops.last.len(), MAX_TRACKED);
+        let later = start + LOOP_WINDOW;
+        loops.is_loop(addr("192.0.2.1:1"), b"A", b"A", later);
+        assert_eq!(loops.last.len(), 1, "stale sources make room");
+    }
+}

@@ -1,0 +1,266 @@
+//! A loop between upcase and another echo-like service, started by one datagram forged from a
+//! raw socket, dies out within a few dozen exchanges with every limit off; a client at the
+//! forged address is answered afterwards, and clients that repeat themselves are answered as
+//! before.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::util::{
+    PATIENCE, Server, http_get, read_until, spawn_server, start_textbook_server, upcase,
+};
+
+/// The most datagrams the loop may cost upcase before it is caught.
+const FEW_DOZEN: u64 = 64;
+
+/// A raw IPv4 socket that writes its own headers, or why there is none (it takes root).
+fn raw_socket() -> Result<Socket, std::io::Error> {
+    // IPPROTO_RAW: the packet given is the whole IP packet, header included.
+    Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255)))
+}
+
+/// Sends one UDP datagram with `payload` that claims to come from `from`, to `to`.
+fn forge(raw: &Socket, from: SocketAddrV4, to: SocketAddrV4, payload: &[u8]) {
+    let udp_len = 8 + payload.len() as u16;
+    let mut packet = Vec::new();
+    // IPv4 header: the kernel fills in the total length, the identification and the checksum.
+    packet.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0]);
+    packet.extend_from_slice(&from.ip().octets());
+    packet.extend_from_slice(&to.ip().octets());
+    // UDP header, with no checksum (allowed over IPv4).
+    packet.extend_from_slice(&from.port().to_be_bytes());
+    packet.extend_from_slice(&to.port().to_be_bytes());
+    packet.extend_from_slice(&udp_len.to_be_bytes());
+    packet.extend_from_slice(&[0, 0]);
+    packet.extend_from_slice(payload);
+    raw.send_to(&packet, &SocketAddr::V4(to).into())
+        .expect("send the forged datagram");
+}
+
+/// upcase with every limit off, its metrics on, on 127.0.0.1.
+fn upcase_without_limits(transform: &str) -> (Server, SocketAddr) {
+    let mut command = std::process::Command::new(crate::util::binary());
+    command.args([
+        "server",
+        "--udp",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "1",
+        "--max-datagrams-per-source",
+        "0",
+        "--transform",
+        transform,
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let mut server = spawn_server(&mut command, &["udp"]);
+    let line = server.next_line();
+    let metrics = line
+        .trim_end()
+        .strip_prefix("listening on http ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"));
+    (server, metrics)
+}
+
+/// A counter from the server's metrics, by its whole name and labels.
+fn metric(metrics: SocketAddr, name: &str) -> u64 {
+    let text = http_get(metrics, "/metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// Waits until upcase's answered and dropped datagrams stop growing, and returns how many it
+/// answered. The loop has died when two readings a little apart agree.
+fn loop_settles(metrics: SocketAddr) -> u64 {
+    let reading = || {
+        let before = metric(metrics, "upcase_requests_total");
+        std::thread::sleep(Duration::from_millis(200));
+        (before, metric(metrics, "upcase_requests_total"))
+    };
+    let (before, after) = read_until(reading, |(before, after)| before == after && *after > 0);
+    assert_eq!(before, after, "the loop went on for {PATIENCE:?}");
+    after
+}
+
+/// An RFC 862 echo service on `at`, answering everything until stopped; gives its socket back.
+struct Echo {
+    stop: Arc<AtomicBool>,
+    echoed: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<UdpSocket>,
+    addr: SocketAddrV4,
+}
+
+impl Echo {
+    fn start(at: &str) -> Echo {
+        let socket = UdpSocket::bind(at).expect("bind");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("timeout");
+        let addr = match socket.local_addr().expect("address") {
+            SocketAddr::V4(v4) => v4,
+            SocketAddr::V6(_) => panic!("bound IPv4"),
+        };
+        let (stop, echoed) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicU64::new(0)),
+        );
+        let thread = {
+            let (stop, echoed) = (Arc::clone(&stop), Arc::clone(&echoed));
+            std::thread::spawn(move || {
+                let mut buf = [0; 2048];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                        let _ = socket.send_to(&buf[..n], from);
+                        echoed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                socket
+            })
+        };
+        Echo {
+            stop,
+            echoed,
+            thread,
+            addr,
+        }
+    }
+
+    fn stop(self) -> UdpSocket {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("echo thread")
+    }
+}
+
+#[test]
+fn a_forged_datagram_between_upcase_and_any_echo_service_starts_no_endless_loop() {
+    let raw = match raw_socket() {
+        Ok(raw) => raw,
+        Err(error) => {
+            println!("skipped: a raw socket to forge sources needs root here ({error})");
+            return;
+        }
+    };
+    let (server, metrics) = upcase_without_limits("upper");
+    let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
+
+    // An RFC 862 echo at another address and port.
+    let echo = Echo::start("127.0.0.2:0");
+    forge(&raw, echo.addr, upcase_at, b"one forged datagram");
+    let answered = loop_settles(metrics);
+    assert!(
+        answered <= FEW_DOZEN,
+        "{answered} replies to the echo service"
+    );
+    assert!(echo.echoed.load(Ordering::Relaxed) <= FEW_DOZEN + 1);
+    assert_eq!(
+        metric(metrics, "upcase_dropped_total{reason=\"echo_loop\"}"),
+        1
+    );
+    // The address the loop went through is answered again at once.
+    let socket = echo.stop();
+    socket
+        .send_to(b"a real client", server.udp())
+        .expect("send");
+    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut buf = [0; 64];
+    let n = socket.recv(&mut buf).expect("answered");
+    assert_eq!(&buf[..n], b"A REAL CLIENT");
+
+    // The textbook's UDPServer, another port on the same address.
+    let (mut textbook, port) = start_textbook_server("UDPServer.py");
+    let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+    forge(&raw, from, upcase_at, b"to the textbook");
+    let answered = loop_settles(metrics) - answered - 1;
+    let _ = textbook.kill();
+    let _ = textbook.wait();
+    assert!(
+        answered <= FEW_DOZEN,
+        "{answered} replies to the textbook's server"
+    );
+    assert_eq!(
+        metric(metrics, "upcase_dropped_total{reason=\"echo_loop\"}"),
+        2
+    );
+
+    // A second upcase, upper-casing too.
+    let (other, other_metrics) = upcase_without_limits("upper");
+    let from = SocketAddrV4::new(Ipv4Addr::LOCALHOST, other.port());
+    let before = metric(metrics, "upcase_requests_total");
+    forge(&raw, from, upcase_at, b"to another upcase");
+    let answered = loop_settles(metrics) - before;
+    assert!(
+        answered <= FEW_DOZEN,
+        "{answered} replies to the other upcase"
+    );
+    let loops = metric(metrics, "upcase_dropped_total{reason=\"echo_loop\"}")
+        + metric(other_metrics, "upcase_dropped_total{reason=\"echo_loop\"}");
+    assert!(loops >= 3, "caught by one side or the other: {loops}");
+}
+
+#[test]
+fn clients_that_repeat_themselves_against_echo_are_answered_as_before() {
+    let (server, _metrics) = upcase_without_limits("echo");
+    let port = server.port().to_string();
+    let target = ["--host", "127.0.0.1", "--port", &port];
+    // One message over and over, as fast as probes go.
+    upcase()
+        .args(["client", "--udp", "--count", "50", "--interval", "1ms"])
+        .args(target)
+        .arg("same")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "50 probes sent, 50 received, 0% loss",
+        ));
+    // A load generator: requests in flight, each its own.
+    upcase()
+        .args([
+            "bench",
+            "--udp",
+            "--window",
+            "8",
+            "--requests",
+            "5000",
+            "--json",
+        ])
+        .args(target)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"lost\":0,\"wrong\":0"));
+}
+
+#[test]
+fn a_reply_the_system_refuses_to_send_is_a_failure_not_served() {
+    let raw = match raw_socket() {
+        Ok(raw) => raw,
+        Err(error) => {
+            println!("skipped: a raw socket to forge sources needs root here ({error})");
+            return;
+        }
+    };
+    let (server, metrics) = upcase_without_limits("upper");
+    let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
+    // Loopback's broadcast address: sending there is refused (EACCES) without SO_BROADCAST.
+    let broadcast = SocketAddrV4::new(Ipv4Addr::new(127, 255, 255, 255), 5000);
+    forge(&raw, broadcast, upcase_at, b"to a broadcast address");
+    let failed = read_until(
+        || metric(metrics, "upcase_dropped_total{reason=\"network_failure\"}"),
+        |&failed| failed > 0,
+    );
+    assert_eq!(failed, 1);
+    assert_eq!(
+        metric(metrics, "upcase_requests_total"),
+        0,
+        "not also served"
+    );
+    assert_eq!(metric(metrics, "upcase_sent_bytes_total"), 0);
+}
