@@ -11,10 +11,12 @@
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `pipes`: closed pipes and full disks on stdout and stderr.
+//! - `metrics`: the `--metrics` endpoint against clients that hold on, and its access rules.
 //! - `misbehaving`: the client against servers that send without end, go quiet, or close.
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
+//! - `descriptors`: the server short of descriptors, and --workers past its bound.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
 
@@ -23,9 +25,11 @@ mod access;
 mod balancer;
 mod bench;
 mod client;
+mod descriptors;
 mod examples;
 mod generated;
 mod inherit;
+mod metrics;
 mod misbehaving;
 mod ping;
 mod pipes;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::util::{
-    PATIENCE, Server, http_get, read_until, spawn_server, start_textbook_server, upcase,
+    PATIENCE, Server, http_get, metrics_addr, read_until, spawn_server, start_textbook_server,
+    upcase,
 };
 
 /// The most datagrams the loop may cost upcase before it is caught.
@@ -61,12 +62,7 @@ fn upcase_without_limits(transform: &str) -> (Server, SocketAddr) {
         "127.0.0.1:0",
     ]);
     let mut server = spawn_server(&mut command, &["udp"]);
-    let line = server.next_line();
-    let metrics = line
-        .trim_end()
-        .strip_prefix("listening on http ")
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"));
+    let metrics = metrics_addr(&mut server);
     (server, metrics)
 }
 

@@ -51,7 +51,7 @@ pub struct Server {
     /// Kept open so the server never writes to a closed pipe.
     stdout: BufReader<ChildStdout>,
     /// What the server logs, collected as it comes when asked for (see `with_log`).
-    log: Option<std::thread::JoinHandle<String>>,
+    pub log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -302,4 +302,36 @@ pub fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     response
+}
+
+/// Reads the `listening on http ADDR` line that follows a server's other ready lines.
+pub fn metrics_addr(server: &mut Server) -> SocketAddr {
+    let line = server.next_line();
+    line.trim_end()
+        .strip_prefix("listening on http ")
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"))
+}
+
+/// Whether the other end closes `stream` (end of stream or reset) within [`PATIENCE`], reading
+/// and dropping whatever comes before that.
+pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let start = std::time::Instant::now();
+    let mut buf = [0; 4096];
+    while start.elapsed() < PATIENCE {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
 }

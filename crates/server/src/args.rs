@@ -75,8 +75,8 @@ pub struct ServerArgs {
     pub drain_timeout: Option<humantime::Duration>,
 
     /// Threads that serve, each with its own sockets on the shared port (SO_REUSEPORT); the
-    /// kernel spreads clients between them [default: one per core]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    /// kernel spreads clients between them; at most 256 [default: one per core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_WORKERS as i64))]
     pub workers: Option<u32>,
 
     /// Expect a PROXY protocol header (v1 or v2) at the start of every TCP connection, as a load

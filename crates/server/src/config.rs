@@ -29,6 +29,10 @@ use upcase_proto::Builtin;
 
 use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
 
+/// The most worker threads: each takes two sockets, a UDP thread and a runtime, and past the
+/// cores more only cost memory (about 700 KiB each) and descriptors.
+pub(crate) const MAX_WORKERS: u32 = 256;
+
 /// The port the textbook uses.
 const DEFAULT_PORT: u16 = 12_000;
 
@@ -126,8 +130,15 @@ impl Settings {
         .unwrap_or(defaults.max_connections);
         let max_line = at_least_one(args.max_line.or(file.max_line), bad("max-line"))?
             .unwrap_or(defaults.max_line);
-        let workers = at_least_one(args.workers.or(file.workers), bad("workers"))?
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let workers = match args.workers.or(file.workers) {
+            Some(n) if n > MAX_WORKERS => {
+                return Err(bad("workers")(format!(
+                    "at most {MAX_WORKERS}; one per core is usually best"
+                )));
+            }
+            n => at_least_one(n, bad("workers"))?,
+        }
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let metrics = parsed(
             args.metrics,
             file.metrics,

@@ -12,7 +12,7 @@ pub enum ServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// A socket could not be bound.
-    #[error("{0}; pick another --port or --bind, or stop what holds it")]
+    #[error("{error}; {hint}", error = .0, hint = bind_hint(.0))]
     Bind(TransportError),
     /// The signal handlers could not be installed.
     #[error("cannot watch for Ctrl-C and SIGTERM: {}", describe(.0))]
@@ -30,6 +30,22 @@ pub enum ServerError {
     #[error("a worker thread failed; please report it")]
     WorkerPanicked,
 }
+
+/// What to do about a socket that could not be bound: it depends on why.
+fn bind_hint(error: &TransportError) -> &'static str {
+    let out_of_files = matches!(
+        error,
+        TransportError::Bind { source, .. } if source.raw_os_error() == Some(EMFILE)
+    );
+    if out_of_files {
+        "raise the open file limit (ulimit -n) or use fewer --workers"
+    } else {
+        "pick another --port or --bind, or stop what holds it"
+    }
+}
+
+/// "Too many open files", the same number on every system the server runs on.
+const EMFILE: i32 = 24;
 
 impl ServerError {
     /// The process exit code: 2 for a usage or config error, 1 for a failure of the system or

@@ -10,11 +10,15 @@ use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::run::ACCEPT_BACKOFF;
+use crate::stats::Trouble;
 use crate::{Event, Service, Totals};
 
 /// The label each drop and early end carries in `upcase_dropped_total`.
@@ -86,6 +90,12 @@ pub fn prometheus(totals: &Totals, open_connections: usize) -> String {
         &drops,
     );
     metric(
+        "upcase_log_lines_dropped_total",
+        "counter",
+        "Log lines that standard error could not take (a closed pipe, a full disk).",
+        &one(crate::log::dropped_log_lines()),
+    );
+    metric(
         "upcase_open_connections",
         "gauge",
         "TCP connections open now.",
@@ -94,19 +104,50 @@ pub fn prometheus(totals: &Totals, open_connections: usize) -> String {
     text
 }
 
-/// Serves `GET /metrics` on `listener` until `stop`; every other request gets 404.
+/// Most scrape connections served at once; more wait in the kernel's queue. A scraper needs
+/// one; the cap keeps idle or half-open connections from taking the descriptors that the
+/// service's own clients need.
+const MAX_CONNECTIONS: usize = 64;
+
+/// How long a connection may take to send its request's header.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The longest a connection lives, idle or kept alive, whatever it does: a scrape takes
+/// milliseconds, and a scraper opens a new connection when its old one is gone.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(5);
+
+/// Serves `GET /metrics` on `listener` until `stop`; every other request gets 404. The
+/// service's `--allow`/`--deny` apply; at most [`MAX_CONNECTIONS`] are served at once, each for
+/// at most [`CONNECTION_LIFETIME`], and a failed accept (no descriptors left) backs off as the
+/// service's listeners do.
 pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let stream = tokio::select! {
+        // Taken before the accept, so that past the cap new connections stay in the kernel.
+        let slot = tokio::select! {
+            () = stop.cancelled() => return,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_closed) => return,
+            },
+        };
+        let (stream, from) = tokio::select! {
             () = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
-                    debug!("metrics: accept failed: {error}");
+                    service.log_trouble(Trouble::MetricsAccept, || {
+                        format!("metrics: accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}")
+                    });
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
         };
+        if !service.options().access.permits(from.ip()) {
+            debug!("metrics: refused {from}: not allowed by --allow/--deny");
+            continue;
+        }
         let service = Arc::clone(&service);
         let stop = stop.clone();
         tokio::spawn(async move {
@@ -114,13 +155,19 @@ pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: C
                 let service = Arc::clone(&service);
                 async move { Ok::<_, Infallible>(respond(&request, &service)) }
             });
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), respond);
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), respond);
             tokio::select! {
-                served = connection => if let Err(error) = served {
-                    debug!("metrics: {error}");
+                served = tokio::time::timeout(CONNECTION_LIFETIME, connection) => match served {
+                    Ok(Err(error)) => debug!("metrics: {from}: {error}"),
+                    Err(_elapsed) => debug!("metrics: {from}: closed after {CONNECTION_LIFETIME:?}"),
+                    Ok(Ok(())) => {}
                 },
                 () = stop.cancelled() => {}
             }
+            drop(slot);
         });
     }
 }

@@ -159,9 +159,11 @@ pub(crate) enum Trouble {
     Accept,
     /// A UDP receive failed.
     Receive,
+    /// A metrics connection could not be accepted.
+    MetricsAccept,
 }
 
-const TROUBLES: usize = 2;
+const TROUBLES: usize = 3;
 
 #[derive(Debug, Default)]
 struct Throttle {

@@ -1,0 +1,89 @@
+//! The `--metrics` endpoint against clients that hold on: connections that stay idle, send half
+//! a header or keep alive are closed; a crowd of them cannot take the descriptors the service
+//! needs; the service's `--allow`/`--deny` apply to it.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+
+use socket2::{Domain, Socket, Type};
+
+use crate::util::{
+    Server, closed_by_peer, http_get, metrics_addr, read_until, start_server, tcp_exchange,
+};
+
+fn with_metrics(args: &[&str]) -> (Server, SocketAddr) {
+    let mut server = start_server(&[&["--tcp", "--metrics", "127.0.0.1:0"], args].concat());
+    let metrics = metrics_addr(&mut server);
+    (server, metrics)
+}
+
+/// Descriptors the process `pid` has open.
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the server is running")
+        .count()
+}
+
+#[test]
+fn idle_half_sent_and_kept_alive_connections_are_closed() {
+    let (_server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
+    let mut idle = TcpStream::connect(metrics).expect("connect");
+    let mut half = TcpStream::connect(metrics).expect("connect");
+    half.write_all(b"GET /metr").expect("send");
+    let mut kept = TcpStream::connect(metrics).expect("connect");
+    kept.write_all(b"GET /metrics HTTP/1.1\r\nHost: upcase\r\n\r\n")
+        .expect("send");
+    for (what, stream) in [
+        ("idle", &mut idle),
+        ("half a header", &mut half),
+        ("kept alive", &mut kept),
+    ] {
+        assert!(closed_by_peer(stream), "{what}: still open");
+    }
+}
+
+#[test]
+fn a_crowd_of_idle_metrics_connections_leaves_the_service_its_descriptors() {
+    let (server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
+    let pid = server.child.id();
+    let before = open_fds(pid);
+    let crowd: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(metrics).expect("connect"))
+        .collect();
+    // The cap's worth of them are accepted; the rest wait in the kernel's queue.
+    let held = read_until(|| open_fds(pid), |&open| open >= before + 64);
+    assert!(
+        held <= before + 64 + 4,
+        "{held} descriptors open, {before} before the crowd"
+    );
+    assert_eq!(tcp_exchange(server.tcp(), b"still served"), b"STILL SERVED");
+    // As idle ones are closed, a scrape gets its turn.
+    let response = http_get(metrics, "/metrics");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    drop(crowd);
+}
+
+#[test]
+fn the_services_access_rules_apply_to_the_metrics_endpoint() {
+    let (_server, metrics) = with_metrics(&["--bind", "127.0.0.1", "--allow", "127.0.0.2"]);
+    let mut refused = TcpStream::connect(metrics).expect("connect");
+    refused
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: upcase\r\n\r\n")
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut refused, &mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // From an allowed address, it is served.
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())
+        .expect("bind 127.0.0.2");
+    socket.connect(&metrics.into()).expect("connect");
+    let mut allowed: TcpStream = socket.into();
+    allowed
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut allowed, &mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+}
