@@ -15,6 +15,7 @@
 //! - `misbehaving`: the client against servers that send without end, go quiet, or close.
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
+//! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
@@ -36,6 +37,7 @@ mod pipes;
 mod proxy;
 mod reflection;
 mod server;
+mod signals;
 mod textbook;
 mod util;
 mod workers;

@@ -335,3 +335,52 @@ pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
     }
     false
 }
+
+/// A server's log, line by line as it comes, for tests that wait for a line.
+pub struct LogWatch {
+    lines: std::sync::mpsc::Receiver<String>,
+    /// Everything read so far.
+    pub seen: String,
+}
+
+impl LogWatch {
+    /// Waits until a line containing `needle` comes, or [`PATIENCE`] passes; returns the line.
+    pub fn wait_for(&mut self, needle: &str) -> String {
+        let start = std::time::Instant::now();
+        while let Some(left) = PATIENCE.checked_sub(start.elapsed()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no line with {needle:?} in:\n{}", self.seen);
+    }
+}
+
+/// As `start_server`, with its log at RUST_LOG `level` watched line by line.
+pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
+    let mut command = server_command(args);
+    command.env("RUST_LOG", level).stderr(Stdio::piped());
+    let mut server = spawn_server(&mut command, transports_in(args));
+    let stderr = server.child.stderr.take().expect("stderr");
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stderr = BufReader::new(stderr);
+        let mut line = String::new();
+        while stderr.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if send.send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    let watch = LogWatch {
+        lines,
+        seen: String::new(),
+    };
+    (server, watch)
+}

@@ -29,6 +29,8 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     // handled, not fatal.
     let mut interrupt = signal(SignalKind::interrupt()).map_err(ServerError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(ServerError::Signals)?;
+    // Left alone, SIGHUP would end the process at once, cutting every connection.
+    let mut hangup = signal(SignalKind::hangup()).map_err(ServerError::Signals)?;
 
     if args.inetd {
         let service = Service::new(settings.options.clone());
@@ -126,6 +128,7 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         return Err(ServerError::Ready(error));
     }
 
+    let mut settings = settings;
     loop {
         tokio::select! {
             _ = interrupt.recv() => info!("interrupted; shutting down"),
@@ -139,13 +142,33 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
                 ));
                 continue;
             }
+            _ = hangup.recv() => {
+                crate::reload::reload(&args, &mut settings, &service);
+                continue;
+            }
             // A worker that cannot serve stops the others, and its error is reported below.
             () = stop.cancelled() => {}
         }
         break;
     }
     stop.cancel();
-    let ended = join_workers(workers).await;
+    // A second Ctrl-C or SIGTERM during the drain ends it at once: an operator who asks twice
+    // wants the process gone.
+    let again = async {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    let ended = tokio::select! {
+        ended = join_workers(workers) => ended,
+        () = again => {
+            let open = service.open_connections();
+            warn!("asked again to stop: dropping {open} open connections without their replies");
+            info!("stopped: {}", service.totals());
+            return Err(ServerError::Abandoned { open });
+        }
+    };
     info!("stopped: {}", service.totals());
     ended
 }

@@ -26,6 +26,12 @@ pub enum ServerError {
     /// The ready lines could not be written to stdout.
     #[error("cannot print the ready lines on stdout: {}; nothing would know the server is up", describe(.0))]
     Ready(io::Error),
+    /// A second Ctrl-C or SIGTERM came during the drain: the open connections were dropped.
+    #[error("stopped at once on a second signal; {open} open connections were dropped")]
+    Abandoned {
+        /// The connections open then.
+        open: usize,
+    },
     /// A worker thread ended abnormally (a bug: it panicked).
     #[error("a worker thread failed; please report it")]
     WorkerPanicked,
@@ -57,6 +63,7 @@ impl ServerError {
             | ServerError::Signals(_)
             | ServerError::Worker(_)
             | ServerError::Ready(_)
+            | ServerError::Abandoned { .. }
             | ServerError::WorkerPanicked => 1,
         }
     }

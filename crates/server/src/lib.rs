@@ -19,6 +19,7 @@
 //!   forged datagram.
 //! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
+//! - `reload.rs`: what SIGHUP does: the config file read again, its access lists applied.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
 //! - `log.rs`: [`LogWriter`], stderr for the log, where a line that cannot be written is
@@ -41,6 +42,7 @@ mod inherit;
 mod log;
 mod metrics;
 mod policy;
+mod reload;
 mod run;
 mod stats;
 

@@ -144,7 +144,7 @@ pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: C
                 }
             },
         };
-        if !service.options().access.permits(from.ip()) {
+        if !service.permits(from.ip()) {
             debug!("metrics: refused {from}: not allowed by --allow/--deny");
             continue;
         }

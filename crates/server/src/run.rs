@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep, sleep, timeout};
 use tokio_util::task::TaskTracker;
@@ -199,6 +200,9 @@ pub struct Service {
     open: AtomicUsize,
     /// Raised when the drain timeout runs out: open connections then finish at once.
     cut: Cut,
+    /// Who may be served: [`Options::access`] until [`set_access`](Service::set_access)
+    /// replaces it (on SIGHUP). Read for every peer, so kept where a read takes no lock.
+    access: ArcSwap<Access>,
 }
 
 /// One open connection, counted in [`Service::open_connections`] while it lives.
@@ -222,6 +226,7 @@ impl Service {
     pub fn new(mut options: Options) -> Arc<Self> {
         options.access = options.access.normalized();
         Arc::new(Self {
+            access: ArcSwap::from_pointee(options.access.clone()),
             connections: Arc::new(Semaphore::new(options.max_connections)),
             sources: SourceConnections::new(options.max_connections_per_source),
             rate: Mutex::new(DatagramRate::new(
@@ -248,6 +253,21 @@ impl Service {
     /// The limits.
     pub(crate) fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// Who may be served now.
+    pub fn access(&self) -> Arc<Access> {
+        self.access.load_full()
+    }
+
+    /// Replaces who may be served, from the next peer on; connections already open go on.
+    pub fn set_access(&self, access: Access) {
+        self.access.store(Arc::new(access.normalized()));
+    }
+
+    /// Whether a peer from `ip` may be served now.
+    pub(crate) fn permits(&self, ip: std::net::IpAddr) -> bool {
+        self.access.load().permits(ip)
     }
 
     /// The counters.
@@ -424,7 +444,7 @@ impl Service {
             self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
             None
         };
-        if !self.options.access.permits(addr.ip()) {
+        if !self.permits(addr.ip()) {
             return refuse(Event::Denied, "not allowed by --allow/--deny".into());
         }
         match kind {

@@ -1,0 +1,79 @@
+//! [`reload`]: what SIGHUP does. The config file is read again and what a running server can
+//! take, it takes: `allow` and `deny`, from the next client on. Everything else (the port, the
+//! transports, the limits, the workers) is fixed by the sockets and tasks already made; a change
+//! to it is named in the log as waiting for a restart. No connection is dropped.
+
+use tracing::{info, warn};
+
+use crate::{ServerArgs, Service, Settings};
+
+/// Reads the config file again, applies its access lists to `service`, and logs what changed.
+/// A file that cannot be read or is wrong leaves everything as it was.
+pub(crate) fn reload(args: &ServerArgs, running: &mut Settings, service: &Service) {
+    let Some(path) = &args.config else {
+        info!("SIGHUP: no --config file to reload; serving on as before");
+        return;
+    };
+    let new = match Settings::resolve(args) {
+        Ok(new) => new,
+        Err(error) => {
+            warn!("SIGHUP: {error}; serving on with the settings as they were");
+            return;
+        }
+    };
+    service.set_access(new.options.access.clone());
+    let waiting = restart_only_changes(running, &new);
+    running.options.access = service.access().as_ref().clone();
+    let networks = |list: &[ipnet::IpNet]| match list {
+        [] => "-".to_owned(),
+        list => list
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+    };
+    let access = &running.options.access;
+    let restart = match waiting.as_slice() {
+        [] => String::new(),
+        keys => format!("; a restart is needed to change {}", keys.join(", ")),
+    };
+    info!(
+        "SIGHUP: reloaded {}: allow {}; deny {}{restart}",
+        path.display(),
+        networks(&access.allow),
+        networks(&access.deny)
+    );
+}
+
+/// The keys whose new value differs from the running one but cannot be applied while running.
+fn restart_only_changes(running: &Settings, new: &Settings) -> Vec<&'static str> {
+    let (old, fresh) = (&running.options, &new.options);
+    [
+        ("udp", running.udp != new.udp),
+        ("tcp", running.tcp != new.tcp),
+        ("bind", running.bind != new.bind),
+        ("port", running.port != new.port),
+        ("transform", running.transform != new.transform),
+        ("workers", running.workers != new.workers),
+        ("metrics", running.metrics != new.metrics),
+        (
+            "max-connections",
+            old.max_connections != fresh.max_connections,
+        ),
+        (
+            "max-connections-per-source",
+            old.max_connections_per_source != fresh.max_connections_per_source,
+        ),
+        (
+            "max-datagrams-per-source",
+            old.max_datagrams_per_source != fresh.max_datagrams_per_source,
+        ),
+        ("idle-timeout", old.idle_timeout != fresh.idle_timeout),
+        ("max-line", old.max_line != fresh.max_line),
+        ("drain-timeout", old.drain_timeout != fresh.drain_timeout),
+        ("proxy-protocol", old.proxy_protocol != fresh.proxy_protocol),
+    ]
+    .into_iter()
+    .filter_map(|(key, changed)| changed.then_some(key))
+    .collect()
+}
