@@ -72,9 +72,9 @@ fn a_number_of_workers_past_the_bound_is_refused_up_front() {
             .args(["server", "--port", "0", "--workers", workers])
             .assert()
             .code(2)
-            .stderr(predicate::str::contains(format!(
-                "invalid value '{workers}' for '--workers <N>': {workers} is not in 1..=256"
-            )));
+            .stderr(format!(
+                "upcase: --workers {workers}: at most 256; one per core is usually best\n"
+            ));
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = dir.path().join("upcase.toml");

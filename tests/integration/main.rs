@@ -7,6 +7,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
+//! - `budget`: `--buffer-budget` against clients that send and never read.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
@@ -25,6 +26,7 @@ mod abuse;
 mod access;
 mod balancer;
 mod bench;
+mod budget;
 mod client;
 mod descriptors;
 mod examples;

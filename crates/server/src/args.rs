@@ -74,9 +74,15 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DURATION")]
     pub drain_timeout: Option<humantime::Duration>,
 
+    /// Most bytes of replies not yet taken that all TCP connections together may hold; a
+    /// connection that finds it spent reads nothing more until others' replies leave
+    /// [default: 100663296, 96 MiB; at least 65536]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(crate::MIN_BUDGET as u64..))]
+    pub buffer_budget: Option<u64>,
+
     /// Threads that serve, each with its own sockets on the shared port (SO_REUSEPORT); the
     /// kernel spreads clients between them; at most 256 [default: one per core]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=crate::config::MAX_WORKERS as i64))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub workers: Option<u32>,
 
     /// Expect a PROXY protocol header (v1 or v2) at the start of every TCP connection, as a load

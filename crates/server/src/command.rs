@@ -363,7 +363,7 @@ fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> Str
     format!(
         "{transports} ({source}); transform {}; workers {}; proxy-protocol {}; metrics {}; \
          max-connections {}, per source {}; max-datagrams-per-source {}/s; idle-timeout {:?}; \
-         max-line {}; drain-timeout {:?}; allow {}; deny {}",
+         max-line {}; drain-timeout {:?}; buffer-budget {} KiB; allow {}; deny {}",
         settings.transform,
         sockets.len(),
         if options.proxy_protocol { "on" } else { "off" },
@@ -376,6 +376,7 @@ fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> Str
         Off(options.idle_timeout),
         options.max_line,
         options.drain_timeout,
+        options.buffer_budget / 1024,
         networks(&options.access.allow),
         networks(&options.access.deny),
     )

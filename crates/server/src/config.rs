@@ -14,6 +14,7 @@
 //! idle-timeout = "5m"
 //! max-line = 65536
 //! drain-timeout = "5s"
+//! buffer-budget = 100663296
 //! workers = 4
 //! metrics = "127.0.0.1:9100"
 //! proxy-protocol = false
@@ -54,6 +55,7 @@ struct File {
     idle_timeout: Option<String>,
     max_line: Option<u32>,
     drain_timeout: Option<String>,
+    buffer_budget: Option<u64>,
     workers: Option<u32>,
     metrics: Option<String>,
     proxy_protocol: Option<bool>,
@@ -130,13 +132,16 @@ impl Settings {
         .unwrap_or(defaults.max_connections);
         let max_line = at_least_one(args.max_line.or(file.max_line), bad("max-line"))?
             .unwrap_or(defaults.max_line);
-        let workers = match args.workers.or(file.workers) {
-            Some(n) if n > MAX_WORKERS => {
-                return Err(bad("workers")(format!(
-                    "at most {MAX_WORKERS}; one per core is usually best"
-                )));
+        let too_many = format!("at most {MAX_WORKERS}; one per core is usually best");
+        let workers = match (args.workers, file.workers) {
+            (Some(n), _) if n > MAX_WORKERS => {
+                return Err(ConfigError::Flag {
+                    flag: format!("--workers {n}"),
+                    message: too_many,
+                });
             }
-            n => at_least_one(n, bad("workers"))?,
+            (None, Some(n)) if n > MAX_WORKERS => return Err(bad("workers")(too_many)),
+            (flag, file) => at_least_one(flag.or(file), bad("workers"))?,
         }
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let metrics = parsed(
@@ -161,6 +166,16 @@ impl Settings {
             drain_timeout: duration(args.drain_timeout, file.drain_timeout, bad("drain-timeout"))?
                 .unwrap_or(defaults.drain_timeout),
             access,
+            buffer_budget: match args.buffer_budget.or(file.buffer_budget) {
+                Some(bytes) if bytes < crate::MIN_BUDGET as u64 => {
+                    return Err(bad("buffer-budget")(format!(
+                        "at least {} bytes, one largest reply",
+                        crate::MIN_BUDGET
+                    )));
+                }
+                Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+                None => defaults.buffer_budget,
+            },
             proxy_protocol: args.proxy_protocol || file.proxy_protocol.unwrap_or(false),
         };
         Ok(Settings {

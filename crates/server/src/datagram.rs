@@ -80,7 +80,7 @@ impl Service {
                 too_large.to_string()
             });
             true
-        } else if loops.is_loop(from, request, &reply, std::time::Instant::now()) {
+        } else if loops.is_loop(from, request, &reply) {
             self.log_throttled(Event::EchoLoop, || {
                 format!(
                     "dropped the reply to {client}: it sent back the last {} replies as they \

@@ -55,19 +55,18 @@ struct Sent {
 }
 
 impl EchoLoops {
-    /// Checks `reply`, about to go to `to` at `now` in answer to `request`: `true` if it must
-    /// not go, because `request` is the [`LOOP_STREAK`]th echo in a row of the reply before.
-    /// Otherwise remembers `reply` when the transform left `request` as it was.
-    pub(crate) fn is_loop(
-        &mut self,
-        to: SocketAddr,
-        request: &[u8],
-        reply: &[u8],
-        now: Instant,
-    ) -> bool {
-        if request != reply {
-            return false;
-        }
+    /// Checks `reply`, about to go to `to` in answer to `request`: `true` if it must not go,
+    /// because `request` is the [`LOOP_STREAK`]th echo in a row of the reply before. Otherwise
+    /// remembers `reply` when the transform left `request` as it was.
+    #[inline]
+    pub(crate) fn is_loop(&mut self, to: SocketAddr, request: &[u8], reply: &[u8]) -> bool {
+        // The clock is read only for the datagrams that can be part of a loop.
+        request == reply && self.is_loop_at(to, reply, Instant::now())
+    }
+
+    /// [`is_loop`](Self::is_loop) at `now`, for a `reply` equal to its request.
+    fn is_loop_at(&mut self, to: SocketAddr, reply: &[u8], now: Instant) -> bool {
+        let request = reply;
         let digest = self.digests.hash_one(reply);
         let echoed = self.last.get(&to).filter(|sent| {
             sent.len == request.len()
@@ -107,6 +106,17 @@ impl EchoLoops {
 mod tests {
     use super::*;
 
+    /// [`EchoLoops::is_loop`] at a time of the test's choosing.
+    fn check(
+        loops: &mut EchoLoops,
+        to: SocketAddr,
+        request: &[u8],
+        reply: &[u8],
+        now: Instant,
+    ) -> bool {
+        request == reply && loops.is_loop_at(to, reply, now)
+    }
+
     fn addr(text: &str) -> SocketAddr {
         text.parse().expect("address")
     }
@@ -118,7 +128,7 @@ mod tests {
         let start = Instant::now();
         let caught = (0..100).position(|i| {
             let now = start + Duration::from_micros(50 * i);
-            loops.is_loop(peer, b"HELLO", b"HELLO", now)
+            check(&mut loops, peer, b"HELLO", b"HELLO", now)
         });
         assert_eq!(
             caught,
@@ -126,7 +136,13 @@ mod tests {
             "the first echo is the second datagram"
         );
         assert!(
-            !loops.is_loop(peer, b"HELLO", b"HELLO", start + Duration::from_millis(6)),
+            !check(
+                &mut loops,
+                peer,
+                b"HELLO",
+                b"HELLO",
+                start + Duration::from_millis(6)
+            ),
             "forgotten once caught: the next one starts afresh"
         );
     }
@@ -138,27 +154,30 @@ mod tests {
         let mut loops = EchoLoops::default();
         // Slower than the window: a person, a probe with an interval.
         assert!(
-            (0..100).all(|i| { !loops.is_loop(peer, b"PING", b"PING", start + LOOP_WINDOW * i) })
+            (0..100)
+                .all(|i| { !check(&mut loops, peer, b"PING", b"PING", start + LOOP_WINDOW * i) })
         );
         // Each request different: a load generator.
         let mut loops = EchoLoops::default();
         assert!((0..100u32).all(|i| {
             let message = i.to_string();
-            !loops.is_loop(peer, message.as_bytes(), message.as_bytes(), start)
+            !check(
+                &mut loops,
+                peer,
+                message.as_bytes(),
+                message.as_bytes(),
+                start,
+            )
         }));
         // A request the transform changes: never a loop, whatever its pace.
         let mut loops = EchoLoops::default();
-        assert!((0..100).all(|_| !loops.is_loop(peer, b"y", b"Y", start)));
+        assert!((0..100).all(|_| !check(&mut loops, peer, b"y", b"Y", start)));
         assert!(loops.last.is_empty(), "and nothing tracked for it");
         // A new source port for each message: the textbook's client, a probe.
         let mut loops = EchoLoops::default();
         assert!((0..100u16).all(|port| {
-            !loops.is_loop(
-                addr(&format!("127.0.0.1:{}", 40000 + port)),
-                b"HI",
-                b"HI",
-                start,
-            )
+            let from = addr(&format!("127.0.0.1:{}", 40000 + port));
+            !check(&mut loops, from, b"HI", b"HI", start)
         }));
     }
 
@@ -169,20 +188,20 @@ mod tests {
         let start = Instant::now();
         let mut now = start;
         for _ in 0..LOOP_STREAK - 1 {
-            assert!(!loops.is_loop(peer, b"X", b"X", now));
+            assert!(!check(&mut loops, peer, b"X", b"X", now));
             now += Duration::from_micros(10);
         }
         now += LOOP_WINDOW;
         assert!(
-            !loops.is_loop(peer, b"X", b"X", now),
+            !check(&mut loops, peer, b"X", b"X", now),
             "too late to be an echo"
         );
         for _ in 0..LOOP_STREAK - 1 {
             now += Duration::from_micros(10);
-            assert!(!loops.is_loop(peer, b"X", b"X", now));
+            assert!(!check(&mut loops, peer, b"X", b"X", now));
         }
         now += Duration::from_micros(10);
-        assert!(loops.is_loop(peer, b"X", b"X", now));
+        assert!(check(&mut loops, peer, b"X", b"X", now));
     }
 
     #[test]
@@ -191,11 +210,11 @@ mod tests {
         let start = Instant::now();
         for n in 0..(2 * MAX_TRACKED) as u32 {
             let from = SocketAddr::from((n.to_be_bytes(), 9999));
-            loops.is_loop(from, b"A", b"A", start);
+            check(&mut loops, from, b"A", b"A", start);
         }
         assert_eq!(loops.last.len(), MAX_TRACKED);
         let later = start + LOOP_WINDOW;
-        loops.is_loop(addr("192.0.2.1:1"), b"A", b"A", later);
+        check(&mut loops, addr("192.0.2.1:1"), b"A", b"A", later);
         assert_eq!(loops.last.len(), 1, "stale sources make room");
     }
 }

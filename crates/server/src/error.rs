@@ -91,6 +91,14 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// A flag's value is of the right type but not allowed.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag and its value, as given.
+        flag: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A key's value is of the right type but not allowed.
     #[error("config file {}: bad value for `{key}`: {message}", .path.display())]
     Value {

@@ -17,6 +17,7 @@
 //!   (Linux).
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
 //!   forged datagram.
+//! - `budget.rs`: the one budget of reply bytes that all connections share.
 //! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
 //! - `reload.rs`: what SIGHUP does: the config file read again, its access lists applied.
@@ -32,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod budget;
 mod command;
 mod config;
 mod cut;
@@ -47,6 +49,7 @@ mod run;
 mod stats;
 
 pub use args::ServerArgs;
+pub use budget::MIN_BUDGET;
 pub use command::command;
 pub use config::Settings;
 #[cfg(target_os = "linux")]

@@ -40,8 +40,9 @@ fn reason(event: Event) -> &'static str {
     }
 }
 
-/// The counters in Prometheus's text exposition format (version 0.0.4).
-pub fn prometheus(totals: &Totals, open_connections: usize) -> String {
+/// The counters in Prometheus's text exposition format (version 0.0.4), with the gauges of
+/// open connections and of reply bytes held against `--buffer-budget`.
+pub fn prometheus(totals: &Totals, open_connections: usize, buffered_bytes: usize) -> String {
     let mut text = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -100,6 +101,12 @@ pub fn prometheus(totals: &Totals, open_connections: usize) -> String {
         "gauge",
         "TCP connections open now.",
         &one(open_connections as u64),
+    );
+    metric(
+        "upcase_buffered_bytes",
+        "gauge",
+        "Bytes of replies not yet sent that connections hold now, against --buffer-budget.",
+        &one(buffered_bytes as u64),
     );
     text
 }
@@ -177,7 +184,11 @@ fn respond(request: &Request<Incoming>, service: &Service) -> Response<Full<Byte
         (&Method::GET, "/metrics") => (
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            prometheus(&service.totals(), service.open_connections()),
+            prometheus(
+                &service.totals(),
+                service.open_connections(),
+                service.buffered_bytes(),
+            ),
         ),
         _ => (
             StatusCode::NOT_FOUND,
@@ -206,7 +217,7 @@ mod tests {
         totals.counts[Event::RateLimit as usize] = 2;
         totals.bytes_in = 100;
         totals.bytes_out = 120;
-        let text = prometheus(&totals, 3);
+        let text = prometheus(&totals, 3, 0);
         for line in [
             "# TYPE upcase_requests_total counter",
             "upcase_requests_total 7",

@@ -71,6 +71,7 @@ fn restart_only_changes(running: &Settings, new: &Settings) -> Vec<&'static str>
         ("idle-timeout", old.idle_timeout != fresh.idle_timeout),
         ("max-line", old.max_line != fresh.max_line),
         ("drain-timeout", old.drain_timeout != fresh.drain_timeout),
+        ("buffer-budget", old.buffer_budget != fresh.buffer_budget),
         ("proxy-protocol", old.proxy_protocol != fresh.proxy_protocol),
     ]
     .into_iter()

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use tracing::{debug, info, warn};
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Listener, Peer, PeerKind};
 
+use crate::budget::{Budget, DEFAULT_BUDGET, RETRY as BUDGET_RETRY, Reserved};
 use crate::cut::Cut;
 use crate::datagram::answer_peer;
 use crate::echo::EchoLoops;
@@ -48,6 +49,10 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// Who may be served.
     pub access: Access,
+    /// Most bytes that all TCP connections together may hold in replies not yet sent (at
+    /// least 64 KiB). A connection that finds it spent waits, reading nothing more, until
+    /// others' replies leave; none is dropped for it.
+    pub buffer_budget: usize,
     /// Whether every TCP connection starts with a PROXY protocol header (version 1 or 2) from
     /// a load balancer, whose client address is then the one logged, limited and filtered.
     /// A connection without a valid header within the idle timeout (if there is one) is closed.
@@ -64,6 +69,7 @@ impl Default for Options {
             max_line: 64 * 1024,
             drain_timeout: Duration::from_secs(5),
             access: Access::default(),
+            buffer_budget: DEFAULT_BUDGET,
             proxy_protocol: false,
         }
     }
@@ -200,9 +206,13 @@ pub struct Service {
     open: AtomicUsize,
     /// Raised when the drain timeout runs out: open connections then finish at once.
     cut: Cut,
+    /// Reply bytes held by all connections, against [`Options::buffer_budget`].
+    budget: Budget,
     /// Who may be served: [`Options::access`] until [`set_access`](Service::set_access)
     /// replaces it (on SIGHUP). Read for every peer, so kept where a read takes no lock.
     access: ArcSwap<Access>,
+    /// Whether `access` has any rule: most servers have none, and then no peer needs to read it.
+    access_rules: AtomicBool,
 }
 
 /// One open connection, counted in [`Service::open_connections`] while it lives.
@@ -226,7 +236,9 @@ impl Service {
     pub fn new(mut options: Options) -> Arc<Self> {
         options.access = options.access.normalized();
         Arc::new(Self {
+            access_rules: AtomicBool::new(options.access != Access::default()),
             access: ArcSwap::from_pointee(options.access.clone()),
+            budget: Budget::new(options.buffer_budget),
             connections: Arc::new(Semaphore::new(options.max_connections)),
             sources: SourceConnections::new(options.max_connections_per_source),
             rate: Mutex::new(DatagramRate::new(
@@ -250,6 +262,11 @@ impl Service {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Bytes reserved now for replies not yet sent, against [`Options::buffer_budget`].
+    pub fn buffered_bytes(&self) -> usize {
+        self.budget.reserved()
+    }
+
     /// The limits.
     pub(crate) fn options(&self) -> &Options {
         &self.options
@@ -262,12 +279,14 @@ impl Service {
 
     /// Replaces who may be served, from the next peer on; connections already open go on.
     pub fn set_access(&self, access: Access) {
+        let rules = access != Access::default();
         self.access.store(Arc::new(access.normalized()));
+        self.access_rules.store(rules, Ordering::Release);
     }
 
     /// Whether a peer from `ip` may be served now.
     pub(crate) fn permits(&self, ip: std::net::IpAddr) -> bool {
-        self.access.load().permits(ip)
+        !self.access_rules.load(Ordering::Acquire) || self.access.load().permits(ip)
     }
 
     /// The counters.
@@ -655,7 +674,7 @@ async fn transform_stream<P: Peer, X: Transform>(
     // ends the connection: a client that takes no replies cannot hold it open.
     let mut cut_seen = false;
     loop {
-        let (out, finished, fed) = {
+        let (out, finished, fed, reserved) = {
             let read = peer.read();
             tokio::pin!(read);
             // `biased`, the read first, so that the timer and the cut (whose poll takes a lock)
@@ -663,13 +682,22 @@ async fn transform_stream<P: Peer, X: Transform>(
             // sends without pause and reads slowly keeps the read always ready, so once the cut
             // is raised the read is not tried at all.
             let chunk: &[u8] = loop {
+                // Read only while the budget has room for the reply; otherwise look again soon
+                // (see `budget.rs`), and the wait does not count as idleness.
+                let room = shared.budget.has_room();
+                if !room && !cut_seen {
+                    progress = Instant::now();
+                    idle_timer.as_mut().reset(progress + BUDGET_RETRY);
+                }
                 tokio::select! {
                     biased;
-                    read = &mut read, if !shared.cut.is_raised() => {
+                    read = &mut read, if room && !shared.cut.is_raised() => {
                         break read.map_err(Stop::Io)?;
                     }
-                    () = &mut idle_timer, if !idle.is_zero() || cut_seen => {
-                        still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
+                    () = &mut idle_timer, if !idle.is_zero() || cut_seen || !room => {
+                        if room || cut_seen {
+                            still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
+                        }
                     }
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
@@ -682,8 +710,7 @@ async fn transform_stream<P: Peer, X: Transform>(
             };
             progress = Instant::now();
             let finished = chunk.is_empty();
-            // A buffer per chunk, put down once sent, so that an idle connection holds none.
-            let mut out = SPARE_REPLY.take();
+            let (mut out, reserved) = reply_buffer(&shared.budget, reply_bound(chunk.len()));
             let fed = if finished {
                 stream.finish(&mut out);
                 Ok(())
@@ -691,7 +718,7 @@ async fn transform_stream<P: Peer, X: Transform>(
                 flow.bytes_in += chunk.len();
                 stream.feed(chunk, &mut out)
             };
-            (out, finished, fed)
+            (out, finished, fed, reserved)
         };
         {
             let write = peer.write(&out);
@@ -714,6 +741,7 @@ async fn transform_stream<P: Peer, X: Transform>(
         }
         flow.bytes_out += out.len();
         spare_reply(out);
+        drop(reserved);
         progress = Instant::now();
         fed.map_err(Stop::LineTooLong)?;
         if finished {
@@ -732,6 +760,21 @@ thread_local! {
 /// Largest reply buffer kept for the next chunk; a bigger one, made for a rare large reply, is
 /// freed.
 const SPARE_REPLY_MAX: usize = 64 * 1024;
+
+/// The most a reply to a chunk of `len` bytes can take: three times its bytes (upper case can
+/// grow text that much), plus the few bytes of a character cut by the chunk before.
+fn reply_bound(len: usize) -> usize {
+    MAX_AMPLIFICATION * (len + 4)
+}
+
+/// A buffer for a reply of at most `bound` bytes, counted in the budget. A buffer per chunk,
+/// put down once sent, so that an idle connection holds none: the thread's spare (at most
+/// [`SPARE_REPLY_MAX`]), counted whole.
+fn reply_buffer(budget: &Budget, bound: usize) -> (Vec<u8>, Reserved<'_>) {
+    let spare = SPARE_REPLY.take();
+    let reserved = budget.reserve(bound.max(spare.capacity()));
+    (spare, reserved)
+}
 
 fn spare_reply(mut out: Vec<u8>) {
     if out.capacity() <= SPARE_REPLY_MAX {

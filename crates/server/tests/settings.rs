@@ -43,6 +43,7 @@ fn defaults_serve_both_on_12000_with_upper() {
     assert_eq!(options.max_line, 65_536);
     assert_eq!(options.drain_timeout, Duration::from_secs(5));
     assert_eq!(options.access, Access::default());
+    assert_eq!(options.buffer_budget, 96 * 1024 * 1024);
 }
 
 #[test]
@@ -52,7 +53,7 @@ fn every_flag_has_a_key() {
          allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
          max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
          idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n\
-         metrics = \"127.0.0.1:9100\"\nproxy-protocol = true\n",
+         metrics = \"127.0.0.1:9100\"\nproxy-protocol = true\nbuffer-budget = 131072\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
@@ -77,6 +78,7 @@ fn every_flag_has_a_key() {
                 allow: vec![net("10.0.0.0/8"), net("::1/128")],
                 deny: vec![net("10.6.6.6/32")],
             },
+            buffer_budget: 131_072,
             proxy_protocol: true,
         }
     );

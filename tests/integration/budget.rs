@@ -1,0 +1,129 @@
+//! `--buffer-budget`: clients that send and never read cannot make the server hold more than
+//! the budget in replies. Connections past it wait, reading nothing more, and every one of them
+//! gets its whole reply once its client reads: none is dropped for it.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+
+use crate::util::{PATIENCE, Server, http_get, metrics_addr, read_until, start_server};
+
+/// Greek small iota with dialytika and tonos: two bytes that upper-case to six.
+const GROWS_3X: &str = "\u{0390}";
+
+fn with_budget(budget: &str) -> (Server, SocketAddr) {
+    let mut server = start_server(&[
+        "--tcp",
+        "--bind",
+        "127.0.0.1",
+        "--workers",
+        "1",
+        "--max-connections-per-source",
+        "0",
+        "--buffer-budget",
+        budget,
+        "--metrics",
+        "127.0.0.1:0",
+    ]);
+    let metrics = metrics_addr(&mut server);
+    (server, metrics)
+}
+
+fn gauge(metrics: SocketAddr, name: &str) -> u64 {
+    let text = http_get(metrics, "/metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+/// A connection with a small receive window, so that the server's replies back up into its
+/// own memory soon, sending `request` from a thread of its own and then closing for writing.
+fn hoarder(server: SocketAddr, request: &'static [u8]) -> (TcpStream, std::thread::JoinHandle<()>) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket
+        .set_recv_buffer_size(4096)
+        .expect("small receive buffer");
+    socket.connect(&server.into()).expect("connect");
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let mut sender = stream.try_clone().expect("clone");
+    // A client dropped before it has sent everything ends its sender with an error.
+    let sending = std::thread::spawn(move || {
+        if sender.write_all(request).is_ok() {
+            let _ = sender.shutdown(Shutdown::Write);
+        }
+    });
+    (stream, sending)
+}
+
+/// Replies of this many bytes fill the kernel's buffers on loopback (about 3 MB a connection),
+/// so that the rest waits in the server.
+const HOARD: usize = 640 * 1024;
+
+/// Starts `clients` hoarders and returns them with the most the server held while they did,
+/// once as many as the budget lets hold at once do.
+fn hoard(
+    metrics: SocketAddr,
+    server: SocketAddr,
+    clients: usize,
+    at_least: u64,
+) -> (Vec<(TcpStream, std::thread::JoinHandle<()>)>, u64) {
+    let request: &'static [u8] = GROWS_3X.repeat(HOARD).leak().as_bytes();
+    let hoarders: Vec<_> = (0..clients).map(|_| hoarder(server, request)).collect();
+    let held = read_until(
+        || gauge(metrics, "upcase_buffered_bytes"),
+        |&held| held >= at_least,
+    );
+    let most = (0..10).fold(held, |most, _| {
+        std::thread::sleep(Duration::from_millis(20));
+        most.max(gauge(metrics, "upcase_buffered_bytes"))
+    });
+    (hoarders, most)
+}
+
+#[test]
+fn hoarding_clients_wait_within_the_budget_and_none_is_dropped() {
+    let (server, metrics) = with_budget("131072");
+    let expected = "\u{0399}\u{0308}\u{0301}".repeat(HOARD);
+    // Two largest replies fit in the budget; the third client past it waits.
+    let (hoarders, most) = hoard(metrics, server.tcp(), 8, 2 * 49_164);
+    assert!(most <= 131_072 + 64 * 1024, "{most} bytes held");
+    // Every client, once it reads, gets its whole reply. They read at once: a client that
+    // waits for the budget gets it back only as the others' replies leave.
+    let readers: Vec<_> = hoarders
+        .into_iter()
+        .map(|(mut stream, sending)| {
+            std::thread::spawn(move || {
+                let mut reply = Vec::new();
+                stream.read_to_end(&mut reply).expect("the whole reply");
+                sending.join().expect("sender");
+                reply
+            })
+        })
+        .collect();
+    for reader in readers {
+        let reply = reader.join().expect("reader");
+        assert!(
+            reply == expected.as_bytes(),
+            "a reply of {} bytes",
+            reply.len()
+        );
+    }
+    assert_eq!(gauge(metrics, "upcase_buffered_bytes"), 0);
+}
+
+#[test]
+fn without_room_in_the_budget_hoarders_hold_only_what_it_allows() {
+    // The same crowd, with a budget that it cannot fill: each of them holds a reply.
+    let (server, metrics) = with_budget("1073741824");
+    let (_hoarders, unbounded) = hoard(metrics, server.tcp(), 6, 6 * 49_164);
+    let (server, metrics) = with_budget("65536");
+    let (_hoarders, bounded) = hoard(metrics, server.tcp(), 6, 49_164);
+    assert!(unbounded >= 6 * 49_164, "{unbounded}");
+    assert!(
+        bounded <= 2 * 64 * 1024,
+        "{bounded} bytes held with a 64 KiB budget"
+    );
+}
