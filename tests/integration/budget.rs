@@ -41,6 +41,19 @@ fn gauge(metrics: SocketAddr, name: &str) -> u64 {
 /// A connection with a small receive window, so that the server's replies back up into its
 /// own memory soon, sending `request` from a thread of its own and then closing for writing.
 fn hoarder(server: SocketAddr, request: &'static [u8]) -> (TcpStream, std::thread::JoinHandle<()>) {
+    hoarder_after(
+        server,
+        request,
+        std::sync::Arc::new(std::sync::Barrier::new(1)),
+    )
+}
+
+/// As [`hoarder`], sending once `start` lets it.
+fn hoarder_after(
+    server: SocketAddr,
+    request: &'static [u8],
+    start: std::sync::Arc<std::sync::Barrier>,
+) -> (TcpStream, std::thread::JoinHandle<()>) {
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
     socket
         .set_recv_buffer_size(4096)
@@ -51,12 +64,16 @@ fn hoarder(server: SocketAddr, request: &'static [u8]) -> (TcpStream, std::threa
     let mut sender = stream.try_clone().expect("clone");
     // A client dropped before it has sent everything ends its sender with an error.
     let sending = std::thread::spawn(move || {
+        start.wait();
         if sender.write_all(request).is_ok() {
             let _ = sender.shutdown(Shutdown::Write);
         }
     });
     (stream, sending)
 }
+
+/// What a reply to one full read (16 KiB of text that grows 3×) holds, about.
+const LARGEST: u64 = 48 * 1024;
 
 /// Replies of this many bytes fill the kernel's buffers on loopback (about 3 MB a connection),
 /// so that the rest waits in the server.
@@ -88,7 +105,7 @@ fn hoarding_clients_wait_within_the_budget_and_none_is_dropped() {
     let (server, metrics) = with_budget("131072");
     let expected = "\u{0399}\u{0308}\u{0301}".repeat(HOARD);
     // Two largest replies fit in the budget; the third client past it waits.
-    let (hoarders, most) = hoard(metrics, server.tcp(), 8, 2 * 49_164);
+    let (hoarders, most) = hoard(metrics, server.tcp(), 8, 2 * LARGEST);
     assert!(most <= 131_072 + 64 * 1024, "{most} bytes held");
     // Every client, once it reads, gets its whole reply. They read at once: a client that
     // waits for the budget gets it back only as the others' replies leave.
@@ -118,12 +135,42 @@ fn hoarding_clients_wait_within_the_budget_and_none_is_dropped() {
 fn without_room_in_the_budget_hoarders_hold_only_what_it_allows() {
     // The same crowd, with a budget that it cannot fill: each of them holds a reply.
     let (server, metrics) = with_budget("1073741824");
-    let (_hoarders, unbounded) = hoard(metrics, server.tcp(), 6, 6 * 49_164);
+    let (_hoarders, unbounded) = hoard(metrics, server.tcp(), 6, 6 * LARGEST);
     let (server, metrics) = with_budget("65536");
-    let (_hoarders, bounded) = hoard(metrics, server.tcp(), 6, 49_164);
-    assert!(unbounded >= 6 * 49_164, "{unbounded}");
+    let (_hoarders, bounded) = hoard(metrics, server.tcp(), 6, LARGEST);
+    assert!(unbounded >= 6 * LARGEST, "{unbounded}");
     assert!(
         bounded <= 2 * 64 * 1024,
         "{bounded} bytes held with a 64 KiB budget"
     );
+}
+
+#[test]
+fn connections_that_waited_while_the_budget_had_room_cannot_all_fill_it_at_once() {
+    let (server, metrics) = with_budget("65536");
+    let request: &'static [u8] = GROWS_3X.repeat(HOARD).leak().as_bytes();
+    let start = std::sync::Arc::new(std::sync::Barrier::new(7));
+    let hoarders: Vec<_> = (0..6)
+        .map(|_| hoarder_after(server.tcp(), request, std::sync::Arc::clone(&start)))
+        .collect();
+    // All six are accepted and waiting to read while the budget is empty; then all send.
+    let open = read_until(
+        || gauge(metrics, "upcase_open_connections"),
+        |&open| open == 6,
+    );
+    assert_eq!(open, 6);
+    start.wait();
+    let held = read_until(
+        || gauge(metrics, "upcase_buffered_bytes"),
+        |&held| held >= LARGEST,
+    );
+    let most = (0..20).fold(held, |most, _| {
+        std::thread::sleep(Duration::from_millis(20));
+        most.max(gauge(metrics, "upcase_buffered_bytes"))
+    });
+    assert!(
+        most <= 2 * 64 * 1024,
+        "{most} bytes held with a 64 KiB budget"
+    );
+    drop(hoarders);
 }

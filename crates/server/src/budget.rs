@@ -1,19 +1,23 @@
-//! [`Budget`]: how much all connections together may hold in reply buffers.
+//! [`Budget`]: how much all connections together may hold in replies not yet taken.
 //!
 //! A client that sends and never reads leaves the server holding its reply until the socket
 //! takes it: up to three times what was read, since upper case can grow text that much. With
-//! ten thousand such clients that would be hundreds of megabytes. So every reply buffer is
-//! counted against one budget from before it is made until it is sent, and a connection reads
-//! its next chunk only while the budget has room for the largest reply ([`MAX_RESERVE`]). One
-//! that finds it spent waits, reading nothing more, and looks again every [`RETRY`] until
-//! others' replies leave (backpressure); none is dropped for it, and the wait is not idleness.
+//! ten thousand such clients that would be hundreds of megabytes. So a reply that the socket
+//! does not take at once is counted against one budget until it is sent, and a connection
+//! reads its next chunk, and makes its reply, only while the budget has room for the largest
+//! reply ([`MAX_RESERVE`]). One that finds it spent waits, reading nothing more, and looks
+//! again every [`RETRY`] until others' replies leave (backpressure); none is dropped for it,
+//! and the wait is not idleness.
 //!
-//! The check and the count are two steps, so connections on different worker threads that
-//! read at the same instant can each pass the check: the budget can be exceeded by at most one
-//! largest reply per worker. Beside the budget, each connection that has read a chunk holds
-//! its read buffer (at most 16 KiB), so the worst case is the budget, plus 16 KiB per
-//! connection, plus 64 KiB per worker: at the defaults, 96 MiB + 10,000 × 16 KiB + 2 × 64 KiB,
-//! about 253 MiB.
+//! A reply the socket takes at once is never counted: it lives only within one poll of its
+//! connection, so each worker thread holds at most one such reply at a time. Counting only the
+//! replies that wait keeps the shared counter out of the common path, where every request
+//! would move its cache line between cores. The check and the count happen in that same poll,
+//! so a worker can pass the budget by at most the one reply it is making.
+//!
+//! Beside the budget, each connection that has read a chunk holds its read buffer (at most
+//! 16 KiB), so the worst case is the budget, plus 16 KiB per connection, plus 64 KiB per
+//! worker: at the defaults, 96 MiB + 10,000 × 16 KiB + 2 × 64 KiB, about 253 MiB.
 //!
 //! The wait looks again on a timer rather than being woken: a waker would have to live in every
 //! connection's future, idle or not, for a state that only an attack brings about.
@@ -64,8 +68,9 @@ impl Budget {
         self.held.load(Ordering::Relaxed) + MAX_RESERVE <= self.limit
     }
 
-    /// Counts `bytes` (at most [`MAX_RESERVE`]) until the result is dropped. Call it after
-    /// [`has_room`](Self::has_room) said yes.
+    /// Counts `bytes` (at most [`MAX_RESERVE`]) until the result is dropped: a reply that has
+    /// to wait for its socket. Call it in the poll in which [`has_room`](Self::has_room) said
+    /// yes.
     pub(crate) fn reserve(&self, bytes: usize) -> Reserved<'_> {
         let bytes = bytes.min(MAX_RESERVE);
         self.held.fetch_add(bytes, Ordering::Relaxed);

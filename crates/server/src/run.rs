@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Listener, Peer, PeerKind};
 
-use crate::budget::{Budget, DEFAULT_BUDGET, RETRY as BUDGET_RETRY, Reserved};
+use crate::budget::{Budget, DEFAULT_BUDGET, RETRY as BUDGET_RETRY};
 use crate::cut::Cut;
 use crate::datagram::answer_peer;
 use crate::echo::EchoLoops;
@@ -660,12 +660,14 @@ async fn transform_stream<P: Peer, X: Transform>(
     shared: &Service,
     flow: &mut Flow,
 ) -> Result<End, Stop> {
-    let idle = shared.options.idle_timeout;
+    // Read from the options where needed rather than copied here: every byte of this future
+    // is held by every open connection.
+    let idle = || shared.options.idle_timeout;
     // One idle timer and one drain signal for the connection's whole life: made afresh for each
     // read and write, each would be registered and unregistered on every request. The timer
     // fires at most once per idle period and is then set again from the last progress. With no
     // idle timeout it is never polled, so never registered.
-    let idle_timer = sleep(idle);
+    let idle_timer = sleep(idle());
     let cut = shared.cut.raised();
     tokio::pin!(idle_timer, cut);
     let mut progress = Instant::now();
@@ -674,29 +676,37 @@ async fn transform_stream<P: Peer, X: Transform>(
     // ends the connection: a client that takes no replies cannot hold it open.
     let mut cut_seen = false;
     loop {
-        let (out, finished, fed, reserved) = {
+        let (out, finished, fed) = {
             let read = peer.read();
             tokio::pin!(read);
             // `biased`, the read first, so that the timer and the cut (whose poll takes a lock)
             // are polled only when the read waits, not beside every request. A client that
             // sends without pause and reads slowly keeps the read always ready, so once the cut
             // is raised the read is not tried at all.
+            // The chunk read, while it waits for room in the budget.
+            let mut got: Option<&[u8]> = None;
             let chunk: &[u8] = loop {
-                // Read only while the budget has room for the reply; otherwise look again soon
-                // (see `budget.rs`), and the wait does not count as idleness.
+                // A chunk is read, and its reply made, only while the budget has room for the
+                // reply; otherwise the connection looks again soon, and the wait is not
+                // idleness (see `budget.rs`). The budget can be spent while a read waits.
                 let room = shared.budget.has_room();
+                if let Some(chunk) = got
+                    && (room || shared.cut.is_raised())
+                {
+                    break chunk;
+                }
                 if !room && !cut_seen {
                     progress = Instant::now();
                     idle_timer.as_mut().reset(progress + BUDGET_RETRY);
                 }
                 tokio::select! {
                     biased;
-                    read = &mut read, if room && !shared.cut.is_raised() => {
-                        break read.map_err(Stop::Io)?;
+                    read = &mut read, if got.is_none() && room && !shared.cut.is_raised() => {
+                        got = Some(read.map_err(Stop::Io)?);
                     }
-                    () = &mut idle_timer, if !idle.is_zero() || cut_seen || !room => {
+                    () = &mut idle_timer, if !idle().is_zero() || cut_seen || !room => {
                         if room || cut_seen {
-                            still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
+                            still_active(idle_timer.as_mut(), progress, idle(), cut_seen)?;
                         }
                     }
                     // At the end of the drain, the stream ends as if the client had finished:
@@ -704,13 +714,14 @@ async fn transform_stream<P: Peer, X: Transform>(
                     () = &mut cut => {
                         see_cut(idle_timer.as_mut(), &mut cut_seen);
                         end = End::Cut;
-                        break &[];
+                        break got.unwrap_or(&[]);
                     }
                 }
             };
             progress = Instant::now();
             let finished = chunk.is_empty();
-            let (mut out, reserved) = reply_buffer(&shared.budget, reply_bound(chunk.len()));
+            // A buffer per chunk, put down once sent, so that an idle connection holds none.
+            let mut out = SPARE_REPLY.take();
             let fed = if finished {
                 stream.finish(&mut out);
                 Ok(())
@@ -718,11 +729,14 @@ async fn transform_stream<P: Peer, X: Transform>(
                 flow.bytes_in += chunk.len();
                 stream.feed(chunk, &mut out)
             };
-            (out, finished, fed, reserved)
+            (out, finished, fed)
         };
         {
             let write = peer.write(&out);
             tokio::pin!(write);
+            // A reply the socket takes at once is held only within this poll; one that has to
+            // wait is counted in the budget until it is sent (see `budget.rs`).
+            let mut reserved = None;
             loop {
                 tokio::select! {
                     biased;
@@ -730,8 +744,11 @@ async fn transform_stream<P: Peer, X: Transform>(
                         written.map_err(Stop::Io)?;
                         break;
                     }
-                    () = &mut idle_timer, if !idle.is_zero() || cut_seen => {
-                        still_active(idle_timer.as_mut(), progress, idle, cut_seen)?;
+                    () = std::future::ready(()), if reserved.is_none() => {
+                        reserved = Some(shared.budget.reserve(out.capacity()));
+                    }
+                    () = &mut idle_timer, if !idle().is_zero() || cut_seen => {
+                        still_active(idle_timer.as_mut(), progress, idle(), cut_seen)?;
                     }
                     // A client that takes no replies keeps this write waiting, so the cut is
                     // watched here too.
@@ -741,7 +758,6 @@ async fn transform_stream<P: Peer, X: Transform>(
         }
         flow.bytes_out += out.len();
         spare_reply(out);
-        drop(reserved);
         progress = Instant::now();
         fed.map_err(Stop::LineTooLong)?;
         if finished {
@@ -760,21 +776,6 @@ thread_local! {
 /// Largest reply buffer kept for the next chunk; a bigger one, made for a rare large reply, is
 /// freed.
 const SPARE_REPLY_MAX: usize = 64 * 1024;
-
-/// The most a reply to a chunk of `len` bytes can take: three times its bytes (upper case can
-/// grow text that much), plus the few bytes of a character cut by the chunk before.
-fn reply_bound(len: usize) -> usize {
-    MAX_AMPLIFICATION * (len + 4)
-}
-
-/// A buffer for a reply of at most `bound` bytes, counted in the budget. A buffer per chunk,
-/// put down once sent, so that an idle connection holds none: the thread's spare (at most
-/// [`SPARE_REPLY_MAX`]), counted whole.
-fn reply_buffer(budget: &Budget, bound: usize) -> (Vec<u8>, Reserved<'_>) {
-    let spare = SPARE_REPLY.take();
-    let reserved = budget.reserve(bound.max(spare.capacity()));
-    (spare, reserved)
-}
 
 fn spare_reply(mut out: Vec<u8>) {
     if out.capacity() <= SPARE_REPLY_MAX {
