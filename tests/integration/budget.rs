@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
-use crate::util::{PATIENCE, Server, http_get, metrics_addr, read_until, start_server};
+use crate::util::{PATIENCE, Server, metric, metrics_addr, read_until, start_server};
 
 /// Greek small iota with dialytika and tonos: two bytes that upper-case to six.
 const GROWS_3X: &str = "\u{0390}";
@@ -29,13 +29,6 @@ fn with_budget(budget: &str) -> (Server, SocketAddr) {
     ]);
     let metrics = metrics_addr(&mut server);
     (server, metrics)
-}
-
-fn gauge(metrics: SocketAddr, name: &str) -> u64 {
-    let text = http_get(metrics, "/metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 /// A connection with a small receive window, so that the server's replies back up into its
@@ -80,7 +73,7 @@ const LARGEST: u64 = 48 * 1024;
 const HOARD: usize = 640 * 1024;
 
 /// Starts `clients` hoarders and returns them with the most the server held while they did,
-/// once as many as the budget lets hold at once do.
+/// once it holds `at_least`.
 fn hoard(
     metrics: SocketAddr,
     server: SocketAddr,
@@ -89,15 +82,20 @@ fn hoard(
 ) -> (Vec<(TcpStream, std::thread::JoinHandle<()>)>, u64) {
     let request: &'static [u8] = GROWS_3X.repeat(HOARD).leak().as_bytes();
     let hoarders: Vec<_> = (0..clients).map(|_| hoarder(server, request)).collect();
+    (hoarders, most_held(metrics, at_least))
+}
+
+/// Once the server holds `at_least` bytes of replies, the most it holds over a few readings
+/// after that.
+fn most_held(metrics: SocketAddr, at_least: u64) -> u64 {
     let held = read_until(
-        || gauge(metrics, "upcase_buffered_bytes"),
+        || metric(metrics, "upcase_buffered_bytes"),
         |&held| held >= at_least,
     );
-    let most = (0..10).fold(held, |most, _| {
+    (0..20).fold(held, |most, _| {
         std::thread::sleep(Duration::from_millis(20));
-        most.max(gauge(metrics, "upcase_buffered_bytes"))
-    });
-    (hoarders, most)
+        most.max(metric(metrics, "upcase_buffered_bytes"))
+    })
 }
 
 #[test]
@@ -128,7 +126,7 @@ fn hoarding_clients_wait_within_the_budget_and_none_is_dropped() {
             reply.len()
         );
     }
-    assert_eq!(gauge(metrics, "upcase_buffered_bytes"), 0);
+    assert_eq!(metric(metrics, "upcase_buffered_bytes"), 0);
 }
 
 #[test]
@@ -155,19 +153,12 @@ fn connections_that_waited_while_the_budget_had_room_cannot_all_fill_it_at_once(
         .collect();
     // All six are accepted and waiting to read while the budget is empty; then all send.
     let open = read_until(
-        || gauge(metrics, "upcase_open_connections"),
+        || metric(metrics, "upcase_open_connections"),
         |&open| open == 6,
     );
     assert_eq!(open, 6);
     start.wait();
-    let held = read_until(
-        || gauge(metrics, "upcase_buffered_bytes"),
-        |&held| held >= LARGEST,
-    );
-    let most = (0..20).fold(held, |most, _| {
-        std::thread::sleep(Duration::from_millis(20));
-        most.max(gauge(metrics, "upcase_buffered_bytes"))
-    });
+    let most = most_held(metrics, LARGEST);
     assert!(
         most <= 2 * 64 * 1024,
         "{most} bytes held with a 64 KiB budget"

@@ -3,12 +3,12 @@
 //! front with a clear error.
 
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::util::{Server, binary, spawn_server, upcase};
+use crate::util::{Server, binary, spawn_server_logged, upcase};
 
 /// A server whose process may hold at most `files` descriptors, logging at warn level.
 fn short_of_descriptors(files: u32) -> Server {
@@ -27,16 +27,8 @@ fn short_of_descriptors(files: u32) -> Server {
             "1",
         ])
         .args(["--max-connections-per-source", "0"])
-        .env("RUST_LOG", "warn")
-        .stderr(Stdio::piped());
-    let mut server = spawn_server(&mut command, &["tcp"]);
-    let mut stderr = server.child.stderr.take().expect("stderr");
-    server.log = Some(std::thread::spawn(move || {
-        let mut log = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
-        log
-    }));
-    server
+        .env("RUST_LOG", "warn");
+    spawn_server_logged(&mut command, &["tcp"])
 }
 
 #[test]

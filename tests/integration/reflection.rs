@@ -11,17 +11,23 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::util::{
-    PATIENCE, Server, http_get, metrics_addr, read_until, spawn_server, start_textbook_server,
-    upcase,
+    PATIENCE, Server, metric, metrics_addr, read_until, spawn_server, start_textbook_server, upcase,
 };
 
 /// The most datagrams the loop may cost upcase before it is caught.
 const FEW_DOZEN: u64 = 64;
 
-/// A raw IPv4 socket that writes its own headers, or why there is none (it takes root).
-fn raw_socket() -> Result<Socket, std::io::Error> {
+/// A raw IPv4 socket that writes its own headers; `None`, with the reason printed, where there
+/// can be none (it takes root), for the test to skip.
+fn raw_socket() -> Option<Socket> {
     // IPPROTO_RAW: the packet given is the whole IP packet, header included.
-    Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255)))
+    match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255))) {
+        Ok(raw) => Some(raw),
+        Err(error) => {
+            println!("skipped: a raw socket to forge sources needs root here ({error})");
+            None
+        }
+    }
 }
 
 /// Sends one UDP datagram with `payload` that claims to come from `from`, to `to`.
@@ -64,14 +70,6 @@ fn upcase_without_limits(transform: &str) -> (Server, SocketAddr) {
     let mut server = spawn_server(&mut command, &["udp"]);
     let metrics = metrics_addr(&mut server);
     (server, metrics)
-}
-
-/// A counter from the server's metrics, by its whole name and labels.
-fn metric(metrics: SocketAddr, name: &str) -> u64 {
-    let text = http_get(metrics, "/metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
 
 /// Waits until upcase's answered and dropped datagrams stop growing, and returns how many it
@@ -138,13 +136,7 @@ impl Echo {
 
 #[test]
 fn a_forged_datagram_between_upcase_and_any_echo_service_starts_no_endless_loop() {
-    let raw = match raw_socket() {
-        Ok(raw) => raw,
-        Err(error) => {
-            println!("skipped: a raw socket to forge sources needs root here ({error})");
-            return;
-        }
-    };
+    let Some(raw) = raw_socket() else { return };
     let (server, metrics) = upcase_without_limits("upper");
     let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
 
@@ -236,13 +228,7 @@ fn clients_that_repeat_themselves_against_echo_are_answered_as_before() {
 
 #[test]
 fn a_reply_the_system_refuses_to_send_is_a_failure_not_served() {
-    let raw = match raw_socket() {
-        Ok(raw) => raw,
-        Err(error) => {
-            println!("skipped: a raw socket to forge sources needs root here ({error})");
-            return;
-        }
-    };
+    let Some(raw) = raw_socket() else { return };
     let (server, metrics) = upcase_without_limits("upper");
     let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
     // Loopback's broadcast address: sending there is refused (EACCES) without SO_BROADCAST.

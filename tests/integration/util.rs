@@ -51,7 +51,7 @@ pub struct Server {
     /// Kept open so the server never writes to a closed pipe.
     stdout: BufReader<ChildStdout>,
     /// What the server logs, collected as it comes when asked for (see `with_log`).
-    pub log: Option<std::thread::JoinHandle<String>>,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Server {
@@ -161,8 +161,14 @@ pub fn start_server(args: &[&str]) -> Server {
 /// As `start_server`, keeping what the server logs at RUST_LOG `level`, for `signal_and_log`.
 pub fn start_server_logged(args: &[&str], level: &str) -> Server {
     let mut command = server_command(args);
-    command.env("RUST_LOG", level).stderr(Stdio::piped());
-    let mut server = spawn_server(&mut command, transports_in(args));
+    command.env("RUST_LOG", level);
+    spawn_server_logged(&mut command, transports_in(args))
+}
+
+/// As `spawn_server`, keeping what the server logs on stderr, for `signal_and_log`.
+pub fn spawn_server_logged(command: &mut Command, transports: &[&str]) -> Server {
+    command.stderr(Stdio::piped());
+    let mut server = spawn_server(command, transports);
     let mut stderr = server.child.stderr.take().expect("stderr");
     // Read as it comes, so that the server never blocks on a full pipe.
     server.log = Some(std::thread::spawn(move || {
@@ -383,4 +389,12 @@ pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
         seen: String::new(),
     };
     (server, watch)
+}
+
+/// A counter or gauge from a server's `--metrics`, by its whole name and labels.
+pub fn metric(metrics: SocketAddr, name: &str) -> u64 {
+    let text = http_get(metrics, "/metrics");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }
