@@ -2,7 +2,7 @@
 """Whole-server benchmarks: upcase beside its peers, measured in one run with one load generator.
 
     python3 scripts/bench.py [--duration 3] [--repeat 3] [--idle 10000] [--only TEXT] [--servers A,B]
-                             [--compare OTHER_UPCASE_BINARY]
+                             [--compare OTHER_UPCASE_BINARY] [--clients] [--stream-gib 1]
 
 Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
 if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
@@ -11,7 +11,8 @@ if it is missing (apt-get, as root), starts each server in turn on loopback, loa
 each also as a ratio to the floor. Each cell is measured --repeat times, the servers taking
 turns, and the run with the median replies/s is shown; its ratio is the median, over the
 turns, of the figure over the floor's in the same turn. Then the server memory held per idle
-TCP connection.
+TCP connection, and the client table: `upcase client`, socat and nc each streaming a file of
+--stream-gib GiB through one upcase server (with --clients, that table alone).
 Absolute figures drift between runs and machines; compare within one run.
 """
 
@@ -68,10 +69,13 @@ def build():
 
 
 def install_peers():
-    """socat is a peer; install it where it is missing (apt-get, as root)."""
-    if shutil.which("socat") is None:
+    """socat and nc are peers; install them where they are missing (apt-get, as root)."""
+    missing = [package for command, package in
+               [("socat", "socat"), ("nc", "netcat-openbsd"), ("/usr/bin/time", "time")]
+               if shutil.which(command) is None]
+    if missing:
         run(["apt-get", "update", "-qq"])
-        run(["apt-get", "install", "-y", "-qq", "socat", "coreutils"])
+        run(["apt-get", "install", "-y", "-qq", "coreutils"] + missing)
 
 
 def free_port():
@@ -226,6 +230,63 @@ def idle_memory(server_entry, count):
     return (after - before) / count
 
 
+# Clients streaming a file through one upcase server: name, command for the server's port.
+CLIENTS = [
+    ("upcase client", lambda port: [UPCASE, "client", "--host", "127.0.0.1", "--port", str(port)]),
+    ("socat -b 65536", lambda port: ["socat", "-b", "65536", "-",
+                                     f"TCP:127.0.0.1:{port},shut-down"]),
+    ("nc -N", lambda port: ["nc", "-N", "127.0.0.1", str(port)]),
+]
+
+
+def client_table(gib, repeat):
+    """Each client streams `gib` GiB of text from a file through the same `upcase server --tcp`
+    to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), and the
+    most memory any run held."""
+    import tempfile
+    line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopq\n"
+    size = int(gib * (1 << 30))
+    with tempfile.NamedTemporaryFile(prefix="upcase-stream-") as data:
+        block = line * ((1 << 20) // len(line) + 1)
+        written = 0
+        while written < size:
+            n = min(len(block), size - written)
+            data.write(block[:n])
+            written += n
+        data.flush()
+        server = upcase_server(["--tcp"], None)
+        times = {name: [] for name, _ in CLIENTS}
+        peaks = {name: 0 for name, _ in CLIENTS}
+        cpus = {name: [] for name, _ in CLIENTS}
+        try:
+            for turn in range(repeat):
+                # Each turn starts with the next client, so that none is always first.
+                shift = turn % len(CLIENTS)
+                for name, command in CLIENTS[shift:] + CLIENTS[:shift]:
+                    # GNU time reports the client's own peak memory: a child forked from
+                    # this Python process would count Python's pages, held until its exec.
+                    timed = ["/usr/bin/time", "-f", "%e %M %U %S"] + command(server.port)
+                    with open(data.name, "rb") as stdin, open(os.devnull, "wb") as stdout:
+                        done = subprocess.run(timed, stdin=stdin, stdout=stdout,
+                                              stderr=subprocess.PIPE, text=True)
+                    if done.returncode != 0:
+                        sys.exit(f"{name} failed streaming through upcase: {done.stderr.strip()}")
+                    elapsed, kib, user, system = done.stderr.strip().splitlines()[-1].split()
+                    times[name].append(float(elapsed))
+                    cpus[name].append(float(user) + float(system))
+                    peaks[name] = max(peaks[name], int(kib))
+                    print(f"measured {name} streaming ({turn + 1}/{repeat})", file=sys.stderr)
+        finally:
+            server.stop()
+    base = statistics.median(times["socat -b 65536"])
+    print(f"| client, {gib:g} GiB through upcase server --tcp | time | client CPU | max RSS |")
+    print("|---|---|---|---|")
+    for name, _ in CLIENTS:
+        median_time = statistics.median(times[name])
+        print(f"| `{name}` | {median_time:.2f} s ({median_time / base:.2f}x socat) "
+              f"| {statistics.median(cpus[name]):.2f} s | {peaks[name] / 1024:.1f} MB |")
+
+
 def paired_ratio(reports, floor_reports, get):
     """The median, over the turns, of a server's figure over the floor's in the same turn.
 
@@ -260,12 +321,19 @@ def main():
     parser.add_argument("--no-build", action="store_true", help="use what is built already")
     parser.add_argument("--compare", metavar="BINARY", default="",
                         help="another upcase build, measured beside this one as 'upcase at BINARY'")
+    parser.add_argument("--clients", action="store_true",
+                        help="only the client table: upcase client, socat and nc streaming a file")
+    parser.add_argument("--stream-gib", type=float, default=1,
+                        help="GiB each client streams in the client table (0 to skip it)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
     if not args.no_build:
         build()
     install_peers()
+    if args.clients:
+        client_table(args.stream_gib, args.repeat)
+        return
     if args.servers:
         wanted = args.servers.split(",")
         servers = [e for e in SERVERS + EXTRA_SERVERS if e[0] in wanted]
@@ -318,15 +386,21 @@ def main():
                         cell += paired_ratio(every_run[(label, name)], floor_runs, get)
                     cells.append(cell)
             print(f"| {label} | {measure_name} | " + " | ".join(cells) + " |")
-    if not args.idle:
-        return
-    print()
-    print(f"| server memory per idle TCP connection ({args.idle:,} held) | "
+    if args.idle:
+        print()
+        idle_table(servers, names, args.idle)
+    if args.stream_gib and not args.only and not args.servers:
+        print()
+        client_table(args.stream_gib, args.repeat)
+
+
+def idle_table(servers, names, idle):
+    print(f"| server memory per idle TCP connection ({idle:,} held) | "
           + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     cells = []
     for entry in servers:
-        kib = idle_memory(entry, args.idle)
+        kib = idle_memory(entry, idle)
         cells.append("n/a" if kib is None else f"{kib:.2f} KiB")
     print("| KiB per connection | " + " | ".join(cells) + " |")
 
