@@ -111,10 +111,15 @@ fn main() -> ExitCode {
         _ => {}
     }
     init_logging(&cli);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // The client does one thing at a time, so one thread serves it: a script that calls it in
+    // a loop pays for no worker threads it would not use.
+    let runtime = match &cli.command {
+        Command::Client(_) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(error) => return fail(1, &format!("cannot start the runtime: {error}")),
     };

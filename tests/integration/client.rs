@@ -384,3 +384,117 @@ fn a_reader_that_goes_away_is_not_an_error() {
         .expect("stderr");
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
 }
+
+/// `upcase client` on a TCP server, with stdin taken from `stdin`.
+fn streaming_client(port: u16, stdin: Stdio) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .args(["client", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .stdin(stdin)
+        .stdout(Stdio::piped());
+    command
+}
+
+/// What upcase's upper case makes of `input`: text upper-cased, bytes that are not UTF-8
+/// (a character cut off at the end included) passed through as they are.
+fn upper_of(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in input.utf8_chunks() {
+        out.extend_from_slice(chunk.valid().to_uppercase().as_bytes());
+        out.extend_from_slice(chunk.invalid());
+    }
+    out
+}
+
+#[test]
+fn piped_and_redirected_streams_come_back_exactly_transformed_whatever_their_end() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let line = "a line with straße and ΐ, ".repeat(40) + "\n";
+    // Small (sent whole on one thread) and large (streamed on two), each ending mid-line and
+    // in the middle of a character.
+    for size in [100, 20_000, 3 << 20] {
+        let mut input = line.repeat(size / line.len() + 1).into_bytes();
+        input.truncate(size);
+        input.extend_from_slice("ß ends here, cut: ΐ".as_bytes());
+        input.pop(); // the last byte of ΐ: the stream ends inside a character
+        let expected = upper_of(&input);
+        // From a file.
+        let path = dir.path().join(format!("input-{size}"));
+        std::fs::write(&path, &input).expect("write the input");
+        let file = std::fs::File::open(&path).expect("open the input");
+        let output = streaming_client(server.port(), Stdio::from(file))
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            output.stdout == expected,
+            "from a file of {size}: {} bytes",
+            output.stdout.len()
+        );
+        // From a pipe.
+        let mut child = streaming_client(server.port(), Stdio::piped())
+            .spawn()
+            .expect("start");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let feed = {
+            let input = input.clone();
+            std::thread::spawn(move || stdin.write_all(&input).expect("feed"))
+        };
+        let output = child.wait_with_output().expect("run");
+        feed.join().expect("feeder");
+        assert!(output.status.success(), "{output:?}");
+        assert!(
+            output.stdout == expected,
+            "from a pipe of {size}: {} bytes",
+            output.stdout.len()
+        );
+    }
+}
+
+#[test]
+fn a_stream_whose_reader_goes_away_midway_still_exits_0() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("input");
+    std::fs::write(&path, "lower case text\n".repeat(4 << 20)).expect("write the input");
+    let file = std::fs::File::open(&path).expect("open the input");
+    let mut child = streaming_client(server.port(), Stdio::from(file))
+        .spawn()
+        .expect("start");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = vec![0; 1 << 20];
+    stdout
+        .read_exact(&mut first)
+        .expect("the first MiB of replies");
+    assert!(first.starts_with(b"LOWER CASE TEXT\n"));
+    drop(stdout);
+    assert_eq!(wait_with_patience(&mut child).code(), Some(0));
+}
+
+#[test]
+fn a_large_file_streams_through_in_bounded_memory() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = dir.path().join("input");
+    let line = "the quick brown fox jumps over the lazy dog\n";
+    std::fs::write(&path, line.repeat((128 << 20) / line.len())).expect("write the input");
+    let file = std::fs::File::open(&path).expect("open the input");
+    let mut child = streaming_client(server.port(), Stdio::from(file))
+        .spawn()
+        .expect("start");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let counting = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let received = counting.join().expect("reader").expect("replies");
+    assert!(child.wait().expect("status").success());
+    assert_eq!(
+        received,
+        (128 << 20) / line.len() as u64 * line.len() as u64
+    );
+    assert!(peak > 0 && peak < 32 * 1024, "the client held {peak} KiB");
+}

@@ -4,18 +4,16 @@ use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::os::unix::ffi::OsStrExt;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use upcase_proto::{line_message, reply_line};
 use upcase_transport::{
     Client, ClientOptions, Reply, ReplyEnd, Tcp, Transport, TransportError, Udp, resolve,
 };
 
-use crate::output::{Stdout, unmark};
+use crate::output::{Out, Stdout, unmark};
 use crate::ping::{json_line, ping};
+use crate::pipe::PipeError;
 use crate::{ClientArgs, ClientError};
-
-/// Standard output, as the modes write to it.
-pub(crate) type Out = Stdout;
 
 /// The textbook's prompt, shown before each line when standard input is a terminal.
 pub const PROMPT: &str = "Input lowercase sentence:";
@@ -39,6 +37,8 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
     };
     let outcome = if args.udp {
         talk::<Udp>(&args, addrs, options).await
+    } else if streams_stdin(&args) {
+        stream_tcp(addrs, options).await
     } else {
         talk::<Tcp>(&args, addrs, options).await
     };
@@ -54,7 +54,7 @@ async fn talk<T: Transport>(
     addrs: Vec<SocketAddr>,
     options: ClientOptions,
 ) -> Result<(), ClientError> {
-    let mut stdout = Stdout::new();
+    let mut stdout = Out;
     if let Some(count) = args.count {
         return ping::<T>(args, addrs, options, count, &mut stdout).await;
     }
@@ -76,9 +76,9 @@ async fn talk<T: Transport>(
                 },
                 reply: String::from_utf8_lossy(&reply.bytes),
             };
-            return write_out(&mut stdout, json_line(&report).as_bytes()).await;
+            return write_out(&mut stdout, json_line(&report).as_bytes());
         }
-        print_reply(&mut stdout, &reply.bytes).await
+        print_reply(&mut stdout, &reply.bytes)
     } else if args.json {
         Err(ClientError::Usage(
             "--json needs a MESSAGE or --count: replies to standard input are printed as they \
@@ -88,8 +88,9 @@ async fn talk<T: Transport>(
     } else if std::io::stdin().is_terminal() {
         prompt_loop(&mut client, &mut stdout).await
     } else {
+        // Over TCP this mode is `stream_tcp`'s; here the lines go one datagram each.
         client
-            .pipe(tokio::io::stdin(), stdout)
+            .pipe(tokio::io::stdin(), Stdout::new())
             .await
             .map_err(|error| match error {
                 TransportError::Io(io) => match unmark(io) {
@@ -99,6 +100,27 @@ async fn talk<T: Transport>(
                 error => error.into(),
             })
     }
+}
+
+/// Whether this run streams standard input through one TCP connection: no message, no probes,
+/// and stdin neither a terminal nor anything `--json` could describe.
+fn streams_stdin(args: &ClientArgs) -> bool {
+    args.count.is_none() && args.message.is_empty() && !args.json && !std::io::stdin().is_terminal()
+}
+
+/// The TCP pipe mode (see `pipe.rs`): connects as the other modes do, then streams with
+/// blocking I/O on this thread and one more, which is all the mode needs.
+async fn stream_tcp(addrs: Vec<SocketAddr>, options: ClientOptions) -> Result<(), ClientError> {
+    let stream = Tcp::connect(addrs, options).await?.into_stream().await?;
+    let stream = stream
+        .into_std()
+        .and_then(|stream| stream.set_nonblocking(false).map(|()| stream))
+        .map_err(|error| ClientError::from(TransportError::from(error)))?;
+    crate::pipe::stream_stdio(stream).map_err(|error| match error {
+        PipeError::Input(error) => ClientError::Input(error),
+        PipeError::Output(error) => ClientError::Output(error),
+        PipeError::Network(error) => error.into(),
+    })
 }
 
 /// The one-shot mode's report under `--json`.
@@ -127,11 +149,11 @@ pub(crate) fn message(args: &ClientArgs) -> Option<Vec<u8>> {
 }
 
 /// The textbook's client, looped: prompt, read a line, send it, print the reply.
-async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Stdout) -> Result<(), ClientError> {
+async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Out) -> Result<(), ClientError> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
-        write_out(stdout, PROMPT.as_bytes()).await?;
+        write_out(stdout, PROMPT.as_bytes())?;
         line.clear();
         if stdin
             .read_until(b'\n', &mut line)
@@ -140,12 +162,12 @@ async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Stdout) -> Result<(
             == 0
         {
             // End of input (Ctrl-D) leaves the cursor after the prompt.
-            return write_out(stdout, b"\n").await;
+            return write_out(stdout, b"\n");
         }
         let message = line_message(&line);
         let reply = client.exchange_reply(message).await?;
         check_reply(message, &reply, client.peer())?;
-        print_reply(stdout, &reply.bytes).await?;
+        print_reply(stdout, &reply.bytes)?;
     }
 }
 
@@ -176,18 +198,12 @@ pub(crate) fn note_quiet(reply: &Reply, server: SocketAddr) {
     }
 }
 
-async fn print_reply(stdout: &mut Stdout, reply: &[u8]) -> Result<(), ClientError> {
+fn print_reply(stdout: &mut Out, reply: &[u8]) -> Result<(), ClientError> {
     let mut out = Vec::with_capacity(reply.len() + 1);
     reply_line(reply, &mut out);
-    write_out(stdout, &out).await
+    write_out(stdout, &out)
 }
 
-pub(crate) async fn write_out(stdout: &mut Stdout, bytes: &[u8]) -> Result<(), ClientError> {
-    let written = async {
-        stdout.write_all(bytes).await?;
-        stdout.flush().await
-    };
-    written
-        .await
-        .map_err(|error| ClientError::Output(unmark(error).unwrap_or_else(|e| e)))
+pub(crate) fn write_out(stdout: &mut Out, bytes: &[u8]) -> Result<(), ClientError> {
+    stdout.print(bytes).map_err(ClientError::Output)
 }

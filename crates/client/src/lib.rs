@@ -15,6 +15,7 @@
 //! - `args.rs`: [`ClientArgs`], the command-line flags.
 //! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
 //! - `ping.rs`: the probing mode and its summary.
+//! - `pipe.rs`: the TCP pipe mode: stdin through one connection on two threads of blocking I/O.
 //! - `output.rs`: standard output, where a reader that went away is not an error.
 //! - `error.rs`: [`ClientError`], its hints and its exit codes.
 #![deny(missing_docs)]
@@ -25,6 +26,7 @@ mod command;
 mod error;
 mod output;
 mod ping;
+mod pipe;
 
 pub use args::ClientArgs;
 pub use command::command;

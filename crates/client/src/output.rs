@@ -13,7 +13,22 @@ use tokio::io::AsyncWrite;
 #[error("{}", upcase_transport::describe(.0))]
 pub(crate) struct OutputError(pub(crate) io::Error);
 
-/// Standard output, whose errors come out as [`OutputError`].
+/// Standard output for the modes that print a line at a time: written at once, on the calling
+/// thread. tokio's stdout would hand each write to a thread of its own, which a one-shot run
+/// would start only for that.
+pub(crate) struct Out;
+
+impl Out {
+    /// Writes `bytes` and flushes them.
+    pub(crate) fn print(&mut self, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(bytes)?;
+        stdout.flush()
+    }
+}
+
+/// Standard output for the UDP pipe mode, whose errors come out as [`OutputError`].
 pub(crate) struct Stdout(tokio::io::Stdout);
 
 impl Stdout {

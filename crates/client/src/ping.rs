@@ -11,7 +11,8 @@ use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use upcase_transport::{Client, ClientOptions, Transport, TransportError};
 
-use crate::command::{Out, write_out};
+use crate::command::write_out;
+use crate::output::Out;
 use crate::{ClientArgs, ClientError};
 
 /// The message of a probe when none is given.
@@ -117,7 +118,7 @@ pub(crate) async fn ping<T: Transport>(
             T::NAME,
             message.len()
         );
-        write_out(out, header.as_bytes()).await?;
+        write_out(out, header.as_bytes())?;
     }
 
     let mut ticks = interval(args.interval.into());
@@ -169,7 +170,7 @@ pub(crate) async fn ping<T: Transport>(
                 error: Some(reason(error)),
             },
         };
-        write_out(out, render(&line, args.json).as_bytes()).await?;
+        write_out(out, render(&line, args.json).as_bytes())?;
     }
 
     let summary = Summary::of(sent, &rtts);
@@ -188,7 +189,7 @@ pub(crate) async fn ping<T: Transport>(
     } else {
         summary_text(&args.host, &summary)
     };
-    write_out(out, text.as_bytes()).await?;
+    write_out(out, text.as_bytes())?;
     if summary.received == 0 {
         return Err(ClientError::NoReplies {
             count: sent,

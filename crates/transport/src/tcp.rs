@@ -307,6 +307,15 @@ pub struct TcpClient {
 }
 
 impl TcpClient {
+    /// The connection to the server, for a caller that streams through it itself (as the
+    /// client's pipe mode does with blocking I/O): the one made by `connect`, or a new one.
+    ///
+    /// # Errors
+    /// [`TransportError::Connect`] when no address accepts a connection.
+    pub async fn into_stream(mut self) -> Result<TcpStream, TransportError> {
+        self.open().await
+    }
+
     /// Connects to the address that worked last, then to each of the others in turn.
     async fn open(&mut self) -> Result<TcpStream, TransportError> {
         // A connection left idle for long (a person thinking at a prompt) may have been

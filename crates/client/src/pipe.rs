@@ -1,0 +1,142 @@
+//! The TCP pipe mode: standard input streamed through one connection, the replies to standard
+//! output as they come, on one thread that waits in `poll` as socat waits in `select`.
+//!
+//! Both directions move at once, so that neither side ever waits on the other and a stream of
+//! any size passes in bounded memory: one buffer of [`CHUNK`] bytes each way. Going through
+//! the runtime instead, every read of stdin and write of stdout was handed to a blocking thread
+//! and back, two futex wake-ups for each 8 KiB; and a thread per direction, on a machine whose
+//! cores the server needs too, costs switches between them.
+
+use std::io::{self, Read};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsFd;
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use upcase_transport::TransportError;
+
+/// Bytes moved by one read: large enough that a gigabyte costs few system calls, small enough
+/// to sit in the cache.
+const CHUNK: usize = 128 * 1024;
+
+/// Why the pipe stopped early.
+#[derive(Debug)]
+pub(crate) enum PipeError {
+    /// Standard input could not be read.
+    Input(io::Error),
+    /// Standard output could not be written (its reader going away included).
+    Output(io::Error),
+    /// The connection failed.
+    Network(TransportError),
+}
+
+fn network(error: io::Error) -> PipeError {
+    PipeError::Network(error.into())
+}
+
+/// Streams standard input to `stream` and its replies to standard output, until the server
+/// has closed (after the end of the input, as it does once it has answered everything).
+///
+/// # Errors
+/// [`PipeError`], saying which end failed.
+pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
+    stream.set_nonblocking(true).map_err(network)?;
+    let stdin = io::stdin();
+    let stdout = io::stdout();
+    let mut input = vec![0; CHUNK];
+    let mut replies = vec![0; CHUNK];
+    // Input read and not yet sent: `input[sent..read]`.
+    let (mut read, mut sent) = (0, 0);
+    let mut input_open = true;
+    loop {
+        // Once the input has ended and all of it is sent, the server's end of stream is what is
+        // left to wait for.
+        let waiting_input = read == sent;
+        let mut socket_events = PollFlags::POLLIN;
+        if !waiting_input {
+            socket_events |= PollFlags::POLLOUT;
+        }
+        let mut fds = vec![PollFd::new(stream.as_fd(), socket_events)];
+        if waiting_input && input_open {
+            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(network(errno.into())),
+        }
+        let ready = |fd: &PollFd, what: PollFlags| {
+            fd.revents().is_some_and(|events| {
+                events.intersects(
+                    what | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
+                )
+            })
+        };
+        let (socket_in, socket_out) = (
+            ready(&fds[0], PollFlags::POLLIN),
+            ready(&fds[0], PollFlags::POLLOUT),
+        );
+        let stdin_in = fds.get(1).is_some_and(|fd| ready(fd, PollFlags::POLLIN));
+        drop(fds);
+
+        if socket_in {
+            match stream.read(&mut replies) {
+                Ok(0) => return Ok(()),
+                Ok(n) => write_all(&stdout, &replies[..n]).map_err(PipeError::Output)?,
+                Err(error) if retry(&error) => {}
+                Err(error) => return Err(network(error)),
+            }
+        }
+        if stdin_in {
+            match stdin.lock().read(&mut input) {
+                Ok(0) => {
+                    input_open = false;
+                    stream.shutdown(Shutdown::Write).map_err(network)?;
+                }
+                Ok(n) => (read, sent) = (n, 0),
+                // A descriptor left non-blocking by whoever handed it over.
+                Err(error) if retry(&error) => {}
+                Err(error) => return Err(PipeError::Input(error)),
+            }
+        }
+        // Sent at once after the read, without a poll between: the socket usually has room.
+        if sent < read && (socket_out || stdin_in) {
+            match io::Write::write(&mut stream, &input[sent..read]) {
+                Ok(n) => sent += n,
+                Err(error) if retry(&error) => {}
+                Err(error) => return Err(network(error)),
+            }
+        }
+    }
+}
+
+/// Whether a socket call should simply be tried again later.
+fn retry(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Writes all of `bytes` to standard output, with no buffer between: std's stdout is
+/// line-buffered, and would keep each chunk's last partial line to write apart, a second
+/// system call per chunk.
+fn write_all(stdout: &io::Stdout, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match nix::unistd::write(stdout, bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::EINTR) => {}
+            // A descriptor left non-blocking by whoever handed it over: wait until it has room.
+            Err(Errno::EAGAIN) => {
+                let mut fds = [PollFd::new(stdout.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, PollTimeout::NONE) {
+                    Ok(_) | Err(Errno::EINTR) => {}
+                    Err(errno) => return Err(errno.into()),
+                }
+            }
+            Err(errno) => return Err(errno.into()),
+        }
+    }
+    Ok(())
+}
