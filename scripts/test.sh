@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the end-to-end tests need where it is missing:
-# python3 (the textbook's programs), kill (signals), a C compiler (a test shim), and nginx with
-# its stream module (the load-balancer test). Installing needs apt-get and root.
+# python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), a C
+# compiler (a test shim), and nginx with its stream module (the load-balancer test). Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
 command -v kill >/dev/null || missing+=(procps)
+command -v prlimit >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
