@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the end-to-end tests need where it is missing:
 # python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), a C
-# compiler (a test shim), and nginx with its stream module (the load-balancer test). Installing needs apt-get and root.
+# compiler (a test shim), and nginx with its stream module (the load-balancer test). Installing
+# needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
