@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use upcase_proto::Builtin;
 use upcase_transport::{BoundSocket, Listener, Sharing, Tcp, Transport, TransportError, Udp};
 
+use crate::policy::shown_networks;
 use crate::{ServerArgs, ServerError, Service, Settings, serve, serve_metrics};
 
 /// How many times to look for a port free for both UDP and TCP when port 0 is asked for.
@@ -352,14 +353,6 @@ fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> Str
         Some((Some(_), None)) => "tcp",
         _ => "udp",
     };
-    let networks = |list: &[ipnet::IpNet]| {
-        let names: Vec<String> = list.iter().map(ToString::to_string).collect();
-        if names.is_empty() {
-            "-".to_owned()
-        } else {
-            names.join(",")
-        }
-    };
     format!(
         "{transports} ({source}); transform {}; workers {}; proxy-protocol {}; metrics {}; \
          max-connections {}, per source {}; max-datagrams-per-source {}/s; idle-timeout {:?}; \
@@ -377,8 +370,8 @@ fn describe(settings: &Settings, sockets: &[WorkerSockets], source: &str) -> Str
         options.max_line,
         options.drain_timeout,
         options.buffer_budget / 1024,
-        networks(&options.access.allow),
-        networks(&options.access.deny),
+        shown_networks(&options.access.allow),
+        shown_networks(&options.access.deny),
     )
 }
 

@@ -71,6 +71,17 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
     Ok(unmapped(net))
 }
 
+/// An access list as the log shows it: `10.0.0.0/8,::1/128`, or `-` when empty.
+pub(crate) fn shown_networks(list: &[IpNet]) -> String {
+    if list.is_empty() {
+        return "-".to_owned();
+    }
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The prefix of the IPv4-mapped range, `::ffff:0:0/96`.
 const MAPPED_PREFIX: u8 = 96;
 

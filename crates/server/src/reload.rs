@@ -5,6 +5,7 @@
 
 use tracing::{info, warn};
 
+use crate::policy::shown_networks;
 use crate::{ServerArgs, Service, Settings};
 
 /// Reads the config file again, applies its access lists to `service`, and logs what changed.
@@ -24,14 +25,6 @@ pub(crate) fn reload(args: &ServerArgs, running: &mut Settings, service: &Servic
     service.set_access(new.options.access.clone());
     let waiting = restart_only_changes(running, &new);
     running.options.access = service.access().as_ref().clone();
-    let networks = |list: &[ipnet::IpNet]| match list {
-        [] => "-".to_owned(),
-        list => list
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(","),
-    };
     let access = &running.options.access;
     let restart = match waiting.as_slice() {
         [] => String::new(),
@@ -40,8 +33,8 @@ pub(crate) fn reload(args: &ServerArgs, running: &mut Settings, service: &Servic
     info!(
         "SIGHUP: reloaded {}: allow {}; deny {}{restart}",
         path.display(),
-        networks(&access.allow),
-        networks(&access.deny)
+        shown_networks(&access.allow),
+        shown_networks(&access.deny)
     );
 }
 

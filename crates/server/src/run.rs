@@ -679,10 +679,6 @@ async fn transform_stream<P: Peer, X: Transform>(
         let (out, finished, fed) = {
             let read = peer.read();
             tokio::pin!(read);
-            // `biased`, the read first, so that the timer and the cut (whose poll takes a lock)
-            // are polled only when the read waits, not beside every request. A client that
-            // sends without pause and reads slowly keeps the read always ready, so once the cut
-            // is raised the read is not tried at all.
             // The chunk read, while it waits for room in the budget.
             let mut got: Option<&[u8]> = None;
             let chunk: &[u8] = loop {
@@ -699,6 +695,10 @@ async fn transform_stream<P: Peer, X: Transform>(
                     progress = Instant::now();
                     idle_timer.as_mut().reset(progress + BUDGET_RETRY);
                 }
+                // `biased`, the read first, so that the timer and the cut (whose poll takes a
+                // lock) are polled only when the read waits, not beside every request. A client
+                // that sends without pause and reads slowly keeps the read always ready, so once
+                // the cut is raised the read is not tried at all.
                 tokio::select! {
                     biased;
                     read = &mut read, if got.is_none() && room && !shared.cut.is_raised() => {
