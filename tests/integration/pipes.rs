@@ -106,38 +106,31 @@ fn a_server_that_cannot_print_its_ready_lines_exits_1_saying_so() {
     );
 }
 
+/// Runs `upcase ARGS` twice: with stdout a pipe nobody reads any more, which must exit 0, and
+/// with stdout `/dev/full`, which must exit 1 with one line holding `full_says`, not a panic.
+fn closed_exits_0_and_full_exits_1(args: &[&str], full_says: &str) {
+    let closed = with_stdout_closed(Command::new(binary()).args(args));
+    assert_eq!(closed.status.code(), Some(0), "{args:?}: {closed:?}");
+    let output = Command::new(binary())
+        .args(args)
+        .stdout(full())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(full_says), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn the_client_exits_0_when_its_reader_went_away_and_1_on_a_full_disk() {
     let server = start_server(&["--bind", "127.0.0.1"]);
     let port = server.port().to_string();
-    for udp in [false, true] {
-        let mut args = vec!["client", "--host", "127.0.0.1", "--port", &port];
-        if udp {
-            args.push("--udp");
-        }
-        args.push("hello");
-        let closed = with_stdout_closed(Command::new(binary()).args(&args));
-        assert_eq!(closed.status.code(), Some(0), "udp {udp}: {closed:?}");
-        let output = Command::new(binary())
-            .args(&args)
-            .stdout(full())
-            .output()
-            .expect("run");
-        assert_eq!(output.status.code(), Some(1), "udp {udp}: {output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("no space left on device"), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+    let target = ["client", "--host", "127.0.0.1", "--port", &port];
+    for extra in [&["hello"][..], &["--udp", "hello"]] {
+        closed_exits_0_and_full_exits_1(&[&target[..], extra].concat(), "no space left on device");
     }
-    let json = [
-        "client",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--json",
-        "hi",
-    ];
-    let closed = with_stdout_closed(Command::new(binary()).args(json));
+    let closed = with_stdout_closed(Command::new(binary()).args(target).args(["--json", "hi"]));
     assert_eq!(closed.status.code(), Some(0), "{closed:?}");
 }
 
@@ -145,7 +138,7 @@ fn the_client_exits_0_when_its_reader_went_away_and_1_on_a_full_disk() {
 fn the_load_generator_exits_0_when_its_reader_went_away_and_1_on_a_full_disk() {
     let server = start_server(&["--bind", "127.0.0.1", "--tcp"]);
     let port = server.port().to_string();
-    let args = [
+    let run = [
         "bench",
         "--host",
         "127.0.0.1",
@@ -154,23 +147,10 @@ fn the_load_generator_exits_0_when_its_reader_went_away_and_1_on_a_full_disk() {
         "--requests",
         "20",
     ];
-    for json in [false, true] {
-        let mut args = args.to_vec();
-        if json {
-            args.push("--json");
-        }
-        let closed = with_stdout_closed(Command::new(binary()).args(&args));
-        assert_eq!(closed.status.code(), Some(0), "json {json}: {closed:?}");
-        let output = Command::new(binary())
-            .args(&args)
-            .stdout(full())
-            .output()
-            .expect("run");
-        assert_eq!(output.status.code(), Some(1), "json {json}: {output:?}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            stderr.contains("cannot write the report: no space left on device"),
-            "{stderr}"
+    for extra in [&[][..], &["--json"]] {
+        closed_exits_0_and_full_exits_1(
+            &[&run[..], extra].concat(),
+            "cannot write the report: no space left on device",
         );
     }
 }
