@@ -29,6 +29,38 @@ fn message_words_are_sent_as_one_message_over_tcp_and_udp() {
     }
 }
 
+/// `localhost` is both loopbacks, whatever the hosts file says: a server on either alone is
+/// reached, over either transport, and for spellings the resolver would not know.
+#[test]
+fn localhost_reaches_a_server_on_either_loopback() {
+    for bind in ["127.0.0.1", "::1"] {
+        let server = start_server(&["--bind", bind]);
+        let port = server.port().to_string();
+        for host in ["localhost", "LOCALHOST.", "upcase.localhost"] {
+            for transport in ["--tcp", "--udp"] {
+                upcase()
+                    .args(["client", transport, "--host", host, "--port", &port, "hi"])
+                    .assert()
+                    .success()
+                    .stdout("HI\n")
+                    .stderr("");
+            }
+        }
+    }
+}
+
+#[test]
+fn refused_at_localhost_names_both_loopbacks() {
+    let port = closed_port().to_string();
+    upcase()
+        .args(["client", "--port", &port, "hi"])
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicate::str::contains(format!("127.0.0.1:{port}")))
+        .stderr(predicate::str::contains(format!("[::1]:{port}")));
+}
+
 #[test]
 fn tcp_is_the_default() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);

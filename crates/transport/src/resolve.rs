@@ -1,6 +1,6 @@
 //! [`resolve`]: from a host name or address to every socket address to try.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::{TransportError, describe};
 
@@ -35,6 +35,12 @@ pub fn parse_host(text: &str) -> Result<String, String> {
 /// `host` is a name, an IPv4 address, or an IPv6 address with or without brackets (as URLs and
 /// the server's ready lines write it).
 ///
+/// `localhost` and the names under `.localhost` are loopback by RFC 6761 §6.3: they give
+/// 127.0.0.1 and then ::1 without asking the system's resolver, as curl and the browsers do.
+/// So a DNS server or a hosts file cannot send them elsewhere, and a one-shot client pays
+/// for no resolver thread. IPv4 goes first because that is where the textbook's servers
+/// listen (`''` is 0.0.0.0); a server on ::1 alone is reached on the second try.
+///
 /// # Errors
 /// [`TransportError::Resolve`] when the name does not resolve, or resolves to nothing.
 pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, TransportError> {
@@ -46,6 +52,12 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Transport
         host: host.to_owned(),
         reason,
     };
+    if is_localhost(name) {
+        return Ok(vec![
+            (Ipv4Addr::LOCALHOST, port).into(),
+            (Ipv6Addr::LOCALHOST, port).into(),
+        ]);
+    }
     let found = tokio::net::lookup_host((name, port))
         .await
         .map_err(|e| failed(describe(&e)))?;
@@ -61,9 +73,48 @@ pub async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Transport
     Ok(addrs)
 }
 
+/// `localhost`, `localhost.`, or a name ending in `.localhost`, in any case.
+fn is_localhost(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || name.ends_with(".localhost")
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_host;
+    use super::{is_localhost, parse_host};
+
+    #[test]
+    fn localhost_names_are_loopback_without_the_resolver() {
+        for name in [
+            "localhost",
+            "LocalHost",
+            "localhost.",
+            "www.localhost",
+            "a.b.localhost.",
+        ] {
+            assert!(is_localhost(name), "{name}");
+        }
+        for name in [
+            "localhost.example",
+            "notlocalhost",
+            "localhostx",
+            "127.0.0.1",
+            "",
+            ".",
+        ] {
+            assert!(!is_localhost(name), "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn localhost_gives_both_loopbacks_ipv4_first() {
+        let addrs = super::resolve("localhost", 7).await.expect("localhost");
+        let want: Vec<std::net::SocketAddr> = vec![
+            "127.0.0.1:7".parse().expect("v4"),
+            "[::1]:7".parse().expect("v6"),
+        ];
+        assert_eq!(addrs, want);
+    }
 
     #[test]
     fn a_host_with_a_port_points_at_the_port_flag() {
