@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use upcase_bench::BenchArgs;
 use upcase_client::ClientArgs;
@@ -25,22 +25,37 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 
+    #[command(flatten)]
+    logging: Logging,
+}
+
+/// The flags every command takes, listed after each command's own.
+#[derive(Debug, Args)]
+struct Logging {
     /// Log more: -v for each connection and datagram, -vv for everything; overrides RUST_LOG
     #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    #[arg(display_order = 900)]
     verbose: u8,
 
     /// Log less: -q for warnings and errors only, -qq for errors only; overrides RUST_LOG
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, display_order = 901)]
     quiet: u8,
 }
 
+const SERVER_ABOUT: &str =
+    "Answer every message with its transform (upper case by default), over UDP and TCP";
+const CLIENT_ABOUT: &str =
+    "Send a message, the lines typed at a prompt, or standard input, and print the replies";
+const BENCH_ABOUT: &str =
+    "Load an echo or capitalization server, check every reply, report replies/s and latency";
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Answer every message with its transform (upper case by default), over UDP and TCP
+    #[command(about = SERVER_ABOUT)]
     Server(ServerArgs),
-    /// Send a message, the lines typed at a prompt, or standard input, and print the replies
+    #[command(about = CLIENT_ABOUT)]
     Client(ClientArgs),
-    /// Load an echo or capitalization server, check every reply, report replies/s and latency
+    #[command(about = BENCH_ABOUT)]
     Bench(BenchArgs),
     /// Print a shell completion script, for example: upcase completions bash > /etc/bash_completion.d/upcase
     Completions {
@@ -67,7 +82,7 @@ fn main() -> ExitCode {
             "upcase: internal error: {what}; please report it"
         );
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(error)
             if matches!(
@@ -110,7 +125,9 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    init_logging(&cli);
+    if let Command::Server(args) = &cli.command {
+        init_logging(&cli.logging, args);
+    }
     // The client does one thing at a time, so one thread serves it: a script that calls it in
     // a loop pays for no worker threads it would not use.
     let runtime = match &cli.command {
@@ -147,6 +164,36 @@ fn main() -> ExitCode {
 }
 
 /// Writes `bytes` to stdout; a reader that went away early (`| head`) is not a failure.
+/// Parses the command line. When its first word names a command, only that command's flags
+/// are built: building all three commands' would be a quarter of the instructions a one-shot
+/// `upcase client` runs, which a script calling it in a loop pays each time.
+fn parse() -> Result<Cli, clap::Error> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match args.get(1).and_then(|word| word.to_str()) {
+        Some(name) => only(name).unwrap_or_else(Cli::command),
+        None => Cli::command(),
+    };
+    let matches = command.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+/// The command line with the one command `name`, as the whole one has it; `None` for any
+/// other word.
+fn only(name: &str) -> Option<clap::Command> {
+    type Flags = fn(clap::Command) -> clap::Command;
+    let (name, about, flags): (&'static str, &str, Flags) = match name {
+        "server" => ("server", SERVER_ABOUT, ServerArgs::augment_args),
+        "client" => ("client", CLIENT_ABOUT, ClientArgs::augment_args),
+        "bench" => ("bench", BENCH_ABOUT, BenchArgs::augment_args),
+        _ => return None,
+    };
+    let top = clap::Command::new("upcase").version(env!("CARGO_PKG_VERSION"));
+    let command = flags(clap::Command::new(name)).about(about);
+    Some(Logging::augment_args(
+        top.subcommand_required(true).subcommand(command),
+    ))
+}
+
 fn print_out(bytes: &[u8], what: &str) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
@@ -187,34 +234,58 @@ fn usage_error(error: &clap::Error) -> String {
     format!("{first}; see '{help}'")
 }
 
-/// Logs go to stderr. The level is -v/-q if given, else RUST_LOG, else the command's default:
-/// info for the server, warn for the client and the load generator, whose stdout is for
-/// results and whose stderr is for errors.
-fn init_logging(cli: &Cli) {
+/// The server's logs go to stderr. The level is -v/-q if given, else RUST_LOG, else info.
+/// The client and the load generator log nothing (their stdout is for results and their
+/// stderr for errors), so they set up no logging: a one-shot client would spend a twentieth
+/// of its start-up on it.
+fn init_logging(logging: &Logging, server: &ServerArgs) {
     const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
-    let default = match cli.command {
-        Command::Server(_) => 2,
-        Command::Client(_)
-        | Command::Bench(_)
-        | Command::Completions { .. }
-        | Command::Man { .. } => 1,
-    };
-    let filter = if matches!(&cli.command, Command::Server(args) if args.inetd)
-        && upcase_server::stderr_is_a_socket()
-    {
+    const DEFAULT: usize = 2;
+    let filter = if server.inetd && upcase_server::stderr_is_a_socket() {
         // Under inetd, standard error is the client's connection.
         EnvFilter::new("off")
-    } else if cli.verbose > 0 || cli.quiet > 0 {
-        let level = (default + usize::from(cli.verbose))
-            .saturating_sub(usize::from(cli.quiet))
+    } else if logging.verbose > 0 || logging.quiet > 0 {
+        let level = (DEFAULT + usize::from(logging.verbose))
+            .saturating_sub(usize::from(logging.quiet))
             .min(LEVELS.len() - 1);
         EnvFilter::new(LEVELS[level])
     } else {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LEVELS[default]))
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LEVELS[DEFAULT]))
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(upcase_server::LogWriter::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::{Cli, only};
+
+    /// A command parsed alone reads and explains its flags as the whole command line does.
+    #[test]
+    fn each_command_alone_is_the_command_in_the_whole() {
+        let mut whole = Cli::command();
+        whole.build();
+        for name in ["server", "client", "bench"] {
+            let mut alone = only(name).expect(name);
+            alone.build();
+            let mut from_whole = whole.find_subcommand(name).expect(name).clone();
+            let mut from_alone = alone.find_subcommand(name).expect(name).clone();
+            assert_eq!(
+                from_alone.render_long_help().to_string(),
+                from_whole.render_long_help().to_string(),
+                "{name}"
+            );
+            assert_eq!(
+                from_alone.render_help().to_string(),
+                from_whole.render_help().to_string(),
+                "{name}"
+            );
+        }
+        assert!(only("help").is_none());
+    }
 }
