@@ -3,6 +3,7 @@
 
     python3 scripts/bench.py [--duration 3] [--repeat 3] [--idle 10000] [--only TEXT] [--servers A,B]
                              [--compare OTHER_UPCASE_BINARY] [--clients] [--stream-gib 1]
+                             [--start-runs 200]
 
 Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
 if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
@@ -12,7 +13,8 @@ each also as a ratio to the floor. Each cell is measured --repeat times, the ser
 turns, and the run with the median replies/s is shown; its ratio is the median, over the
 turns, of the figure over the floor's in the same turn. Then the server memory held per idle
 TCP connection, and the client table: `upcase client`, socat and nc each streaming a file of
---stream-gib GiB through one upcase server (with --clients, that table alone).
+--stream-gib GiB through one upcase server, and their one-shot start-up beside nc's (with
+--clients, those tables alone).
 Absolute figures drift between runs and machines; compare within one run.
 """
 
@@ -71,7 +73,8 @@ def build():
 def install_peers():
     """socat and nc are peers; install them where they are missing (apt-get, as root)."""
     missing = [package for command, package in
-               [("socat", "socat"), ("nc", "netcat-openbsd"), ("/usr/bin/time", "time")]
+               [("socat", "socat"), ("nc", "netcat-openbsd"), ("/usr/bin/time", "time"),
+                ("hyperfine", "hyperfine")]
                if shutil.which(command) is None]
     if missing:
         run(["apt-get", "update", "-qq"])
@@ -241,8 +244,9 @@ CLIENTS = [
 
 def client_table(gib, repeat):
     """Each client streams `gib` GiB of text from a file through the same `upcase server --tcp`
-    to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), and the
-    most memory any run held."""
+    to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), the
+    median over the turns of the time over socat's in the same turn, and the most memory any
+    run held."""
     import tempfile
     line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopq\n"
     size = int(gib * (1 << 30))
@@ -278,13 +282,65 @@ def client_table(gib, repeat):
                     print(f"measured {name} streaming ({turn + 1}/{repeat})", file=sys.stderr)
         finally:
             server.stop()
-    base = statistics.median(times["socat -b 65536"])
+    # As in the server tables, a ratio within one turn: the machine's drift moves every client
+    # of a turn together.
+    base = times["socat -b 65536"]
     print(f"| client, {gib:g} GiB through upcase server --tcp | time | client CPU | max RSS |")
     print("|---|---|---|---|")
     for name, _ in CLIENTS:
         median_time = statistics.median(times[name])
-        print(f"| `{name}` | {median_time:.2f} s ({median_time / base:.2f}x socat) "
+        ratio = statistics.median(t / b for t, b in zip(times[name], base))
+        print(f"| `{name}` | {median_time:.2f} s ({ratio:.2f}x socat) "
               f"| {statistics.median(cpus[name]):.2f} s | {peaks[name] / 1024:.1f} MB |")
+
+
+# One-shot runs, each through `sh -c` as a script calls them, with one line on stdin (or, for
+# the last, the message as words).
+STARTS = [
+    ("nc -N 127.0.0.1", "nc -N 127.0.0.1 {port} < {msg}"),
+    ("upcase client", "{upcase} client --port {port} < {msg}"),
+    ("upcase client --host 127.0.0.1", "{upcase} client --host 127.0.0.1 --port {port} < {msg}"),
+    ("upcase client, message as words", "{upcase} client --port {port} hello world"),
+]
+
+
+def start_table(repeat, runs, compare=""):
+    """Each one-shot command `runs` times under hyperfine, `repeat` turns with the order
+    rotating; the median of the turns' mean times, and the median over the turns of the time
+    over nc's in the same turn. With `compare`, that build's one-shot client too."""
+    starts = STARTS + ([(f"upcase client at {compare}",
+                         os.path.abspath(compare) + " client --port {port} < {msg}")]
+                       if compare else [])
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", prefix="upcase-msg-") as msg:
+        msg.write("hello world\n")
+        msg.flush()
+        server = upcase_server(["--tcp"], None)
+        means = {name: [] for name, _ in starts}
+        try:
+            for turn in range(repeat):
+                shift = turn % len(starts)
+                for name, template in starts[shift:] + starts[:shift]:
+                    command = template.format(upcase=UPCASE, port=server.port, msg=msg.name)
+                    means[name].append(hyperfine_mean(f"sh -c '{command}'", runs))
+                    print(f"measured the start-up of {name} ({turn + 1}/{repeat})",
+                          file=sys.stderr)
+        finally:
+            server.stop()
+    base = means[STARTS[0][0]]
+    print(f"| one-shot, through sh -c, {runs} runs x {repeat} | time a run | against nc |")
+    print("|---|---|---|")
+    for name, _ in starts:
+        ratio = statistics.median(m / b for m, b in zip(means[name], base))
+        print(f"| `{name}` | {statistics.median(means[name]) * 1e3:.2f} ms | {ratio:.2f}x |")
+
+
+def hyperfine_mean(command, runs):
+    import tempfile
+    with tempfile.NamedTemporaryFile(prefix="upcase-hyperfine-", suffix=".json") as out:
+        run(["hyperfine", "-N", "--warmup", "30", "--runs", str(runs), "--style", "none",
+             "--export-json", out.name, command], stdout=subprocess.DEVNULL)
+        return json.load(open(out.name))["results"][0]["mean"]
 
 
 def paired_ratio(reports, floor_reports, get):
@@ -325,6 +381,8 @@ def main():
                         help="only the client table: upcase client, socat and nc streaming a file")
     parser.add_argument("--stream-gib", type=float, default=1,
                         help="GiB each client streams in the client table (0 to skip it)")
+    parser.add_argument("--start-runs", type=int, default=200,
+                        help="hyperfine runs of each one-shot client a turn (0 to skip them)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.idle + 1000)), hard))
@@ -332,7 +390,10 @@ def main():
         build()
     install_peers()
     if args.clients:
-        client_table(args.stream_gib, args.repeat)
+        if args.stream_gib > 0:
+            client_table(args.stream_gib, args.repeat)
+        if args.start_runs > 0:
+            start_table(args.repeat, args.start_runs, args.compare)
         return
     if args.servers:
         wanted = args.servers.split(",")
@@ -392,6 +453,9 @@ def main():
     if args.stream_gib and not args.only and not args.servers:
         print()
         client_table(args.stream_gib, args.repeat)
+    if args.start_runs and not args.only and not args.servers:
+        print()
+        start_table(args.repeat, args.start_runs, args.compare)
 
 
 def idle_table(servers, names, idle):
