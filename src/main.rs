@@ -128,6 +128,13 @@ fn main() -> ExitCode {
     if let Command::Server(args) = &cli.command {
         init_logging(&cli.logging, args);
     }
+    // The load generator runs a runtime on each of its threads.
+    if let Command::Bench(args) = cli.command {
+        return match upcase_bench::command(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(error.exit_code(), &error.to_string()),
+        };
+    }
     // The client does one thing at a time, so one thread serves it: a script that calls it in
     // a loop pays for no worker threads it would not use.
     let runtime = match &cli.command {
@@ -148,11 +155,8 @@ fn main() -> ExitCode {
             Command::Client(args) => upcase_client::command(args)
                 .await
                 .map_err(|e| (e.exit_code(), e.to_string())),
-            Command::Bench(args) => upcase_bench::command(args)
-                .await
-                .map_err(|e| (e.exit_code(), e.to_string())),
             // Handled before the runtime starts.
-            Command::Completions { .. } | Command::Man { .. } => Ok(()),
+            Command::Bench(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
         }
     });
     // A read of standard input may still be blocked in a worker thread; don't wait for it.
@@ -163,7 +167,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `bytes` to stdout; a reader that went away early (`| head`) is not a failure.
 /// Parses the command line. When its first word names a command, only that command's flags
 /// are built: building all three commands' would be a quarter of the instructions a one-shot
 /// `upcase client` runs, which a script calling it in a loop pays each time.
@@ -194,6 +197,7 @@ fn only(name: &str) -> Option<clap::Command> {
     ))
 }
 
+/// Writes `bytes` to stdout; a reader that went away early (`| head`) is not a failure.
 fn print_out(bytes: &[u8], what: &str) -> ExitCode {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {

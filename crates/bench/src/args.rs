@@ -53,9 +53,43 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DURATION", default_value = "1s")]
     pub timeout: humantime::Duration,
 
+    /// Threads, each with a runtime of its own and its share of the connections or sockets
+    /// [default: one per core]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
+
+    /// Open loop: send N requests a second in all, on a fixed schedule spread over the
+    /// connections, and count each latency from its scheduled time (coordinated omission
+    /// corrected); without it, each reply frees its slot for the next request at once
+    #[arg(long, value_name = "N", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+
+    /// Print a line for each interval of this length (replies/s, lost, wrong, p50 and p99);
+    /// with --json, a JSON object a line, then the report
+    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    pub interval: Option<humantime::Duration>,
+
+    /// Write the latency distribution to FILE in HdrHistogram's percentile text (.hgrm),
+    /// values in microseconds
+    #[arg(long, value_name = "FILE")]
+    pub histogram: Option<std::path::PathBuf>,
+
+    /// Write an SVG to FILE: latency by percentile, and replies per second over time
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<std::path::PathBuf>,
+
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+}
+
+/// A rate of more than zero requests a second, and at most a billion.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e9 => Ok(rate),
+        Ok(_) => Err("must be more than 0 and at most 1000000000 requests a second".into()),
+        Err(_) => Err("write a number of requests a second, like 5000".into()),
+    }
 }
 
 /// A duration of more than zero: a run of no time sends nothing and measures nothing.
@@ -92,5 +126,18 @@ mod tests {
         }
         let ok = Cli::try_parse_from(["bench", "--duration", "250ms"]).map(|cli| cli.args.duration);
         assert!(matches!(ok, Ok(Some(d)) if *d == std::time::Duration::from_millis(250)));
+        assert!(Cli::try_parse_from(["bench", "--interval", "0s"]).is_err());
+    }
+
+    #[test]
+    fn a_rate_is_a_positive_number() {
+        for bad in ["0", "-5", "nan", "inf", "fast", "2e9"] {
+            assert!(
+                Cli::try_parse_from(["bench", "--rate", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        let ok = Cli::try_parse_from(["bench", "--rate", "2.5"]).map(|cli| cli.args.rate);
+        assert!(matches!(ok, Ok(Some(rate)) if rate == 2.5));
     }
 }

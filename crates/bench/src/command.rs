@@ -1,87 +1,100 @@
-//! [`command`]: `upcase bench`, from flags to a printed report.
+//! [`command`]: `upcase bench`, from flags to a printed report and the files asked for.
 
-use std::io::IsTerminal;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 use upcase_proto::max_datagram;
 use upcase_transport::{Client, ClientOptions, Tcp, Transport, Udp, resolve};
 
-use crate::report::{Latency, Tally};
-use crate::{BenchArgs, BenchError, Report, tcp, udp};
+use crate::hgrm::percentile_distribution;
+use crate::plot::{Picture, plot};
+use crate::report::{IntervalLine, Latency, Rate};
+use crate::run::{Interval, Kind, Outcome, Plan, run};
+use crate::{BenchArgs, BenchError, Report};
 
 /// How long a run sends for when neither --duration nor --requests says.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
-/// What every worker of one run shares.
-pub(crate) struct Run {
-    /// When to stop sending new requests, if a time bounds the run.
-    pub(crate) deadline: Option<Instant>,
-    /// Requests still to send, if a count bounds the run.
-    left: Option<AtomicU64>,
-    /// How long a reply may take before it is counted lost.
-    pub(crate) timeout: Duration,
-    /// Bytes per request.
-    pub(crate) size: usize,
-    /// Requests in flight per connection or socket.
-    pub(crate) window: usize,
-    /// Good and bad replies so far, for the progress line.
-    replies: AtomicU64,
-}
-
-impl Run {
-    /// Takes one request to send: `false` once the run's time or count is used up.
-    pub(crate) fn take_request(&self) -> bool {
-        if self.past_deadline() {
-            return false;
-        }
-        self.left.as_ref().is_none_or(|left| {
-            left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                .is_ok()
-        })
-    }
-
-    /// Whether no more requests will be taken.
-    pub(crate) fn sending_ended(&self) -> bool {
-        self.past_deadline()
-            || self
-                .left
-                .as_ref()
-                .is_some_and(|left| left.load(Ordering::Relaxed) == 0)
-    }
-
-    fn past_deadline(&self) -> bool {
-        self.deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
-    }
-
-    pub(crate) fn count_reply(&self) {
-        self.replies.fetch_add(1, Ordering::Relaxed);
-    }
-}
+/// The progress line's interval, when --interval does not set one.
+const PROGRESS: Duration = Duration::from_secs(1);
 
 /// Runs `upcase bench`: loads the server for `--duration` or `--requests`, then prints the
-/// report on stdout (a progress line goes to stderr each second meanwhile).
+/// report on stdout (a progress line goes to stderr each second meanwhile, or with
+/// `--interval`, a line per interval to stdout). Each thread of the load runs a runtime of its
+/// own, so this is called outside any runtime.
 ///
 /// # Errors
 /// [`BenchError`] when the server cannot be reached, the flags ask for requests that cannot be
-/// sent, a connection fails during the run, or some replies were wrong (after the report).
-pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
-    let addrs = resolve(&args.host, args.port).await?;
+/// sent, a connection fails during the run, a file cannot be written, or some replies were
+/// wrong (after the report).
+pub fn command(args: BenchArgs) -> Result<(), BenchError> {
+    let (transport, addr) = find_server(&args)?;
+    let plan = plan(&args, addr);
+    let stdout_lines = args.interval.is_some();
+    let terminal = std::io::stderr().is_terminal();
+    let mut output_error = None;
+    let outcome = run(&plan, |interval| {
+        let line = IntervalLine::new(interval, plan.interval.as_secs_f64());
+        if stdout_lines {
+            let text = if args.json {
+                json(&line)
+            } else {
+                line.to_string()
+            };
+            if let Err(error) = print_line(&text) {
+                output_error.get_or_insert(error);
+            }
+        } else {
+            progress(&line, terminal);
+        }
+    })?;
+    if !stdout_lines && terminal {
+        let _ = writeln!(std::io::stderr());
+    }
+    if let Some(error) = output_error {
+        return Err(error);
+    }
+    let report = report(&args, transport, addr, &plan, &outcome);
+    if let Some(path) = &args.histogram {
+        write_file(
+            path,
+            &percentile_distribution(&outcome.tally.latency),
+            "--histogram",
+        )?;
+    }
+    if let Some(path) = &args.plot {
+        write_file(path, &picture(&report, &plan, &outcome)?, "--plot")?;
+    }
+    let text = if args.json {
+        json(&report)
+    } else {
+        report.to_string()
+    };
+    print_line(&text)?;
+    verdict(&report)
+}
+
+/// Which address answers, found the way the client finds it, and whether requests fit.
+fn find_server(args: &BenchArgs) -> Result<(&'static str, SocketAddr), BenchError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: 0,
         ..ClientOptions::default()
     };
-    // Which address answers, found the way the client finds it.
-    let (transport, addr) = if args.udp {
-        (Udp::NAME, Udp::connect(addrs, options).await?.peer())
-    } else {
-        (Tcp::NAME, Tcp::connect(addrs, options).await?.peer())
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Io)?;
+    let (transport, addr) = runtime.block_on(async {
+        let addrs = resolve(&args.host, args.port).await?;
+        Ok::<_, BenchError>(if args.udp {
+            (Udp::NAME, Udp::connect(addrs, options).await?.peer())
+        } else {
+            (Tcp::NAME, Tcp::connect(addrs, options).await?.peer())
+        })
+    })?;
     let size = args.size as usize;
     if args.udp && size > max_datagram(addr) {
         return Err(BenchError::Usage(format!(
@@ -89,95 +102,123 @@ pub async fn command(args: BenchArgs) -> Result<(), BenchError> {
             max_datagram(addr)
         )));
     }
+    Ok((transport, addr))
+}
 
-    let started = Instant::now();
+fn plan(args: &BenchArgs, addr: SocketAddr) -> Plan {
+    let kind = match (args.udp, args.reconnect) {
+        (true, _) => Kind::Udp,
+        (false, true) => Kind::Reconnect,
+        (false, false) => Kind::Tcp,
+    };
+    let conns = args.conns as usize;
+    let window = args.window as usize;
     let duration = match (args.duration, args.requests) {
         (Some(duration), _) => Some(duration.into()),
         (None, Some(_)) => None,
         (None, None) => Some(DEFAULT_DURATION),
     };
-    let run = Arc::new(Run {
-        deadline: duration.map(|duration| started + duration),
-        left: args
-            .requests
-            .map(|requests| AtomicU64::new(requests.into())),
-        timeout: args.timeout.into(),
-        size,
-        window: args.window as usize,
-        replies: AtomicU64::new(0),
-    });
-    let mut workers = JoinSet::new();
-    for _ in 0..args.conns {
-        let run = Arc::clone(&run);
-        if args.udp {
-            workers.spawn(udp::socket(addr, run));
-        } else if args.reconnect {
-            for _ in 0..args.window {
-                workers.spawn(tcp::reconnecting(addr, Arc::clone(&run)));
-            }
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Plan {
+        kind,
+        addr,
+        // A connection per request keeps `window` of them going at once for each of `conns`.
+        workers: if kind == Kind::Reconnect {
+            conns * window
         } else {
-            workers.spawn(tcp::connection(addr, run));
-        }
+            conns
+        },
+        threads: args.threads.map_or(cores, |threads| threads as usize),
+        size: args.size as usize,
+        window: if kind == Kind::Reconnect { 1 } else { window },
+        timeout: args.timeout.into(),
+        duration,
+        requests: args.requests.map(u64::from),
+        rate: args.rate,
+        interval: args.interval.map_or(PROGRESS, Into::into),
     }
-    let progress = tokio::spawn(progress(Arc::clone(&run), started));
+}
 
-    let mut tally = Tally::new();
-    let mut failure = None;
-    while let Some(joined) = workers.join_next().await {
-        match joined {
-            Ok(Ok(worker)) => tally.add(&worker),
-            Ok(Err(error)) => failure = Some(BenchError::Io(error)),
-            Err(panicked) => {
-                failure = Some(BenchError::Failed(format!("a worker failed: {panicked}")))
-            }
+fn report(
+    args: &BenchArgs,
+    transport: &'static str,
+    addr: SocketAddr,
+    plan: &Plan,
+    outcome: &Outcome,
+) -> Report {
+    let tally = &outcome.tally;
+    let per_second = |count: u64| {
+        if outcome.seconds > 0.0 {
+            count as f64 / outcome.seconds
+        } else {
+            0.0
         }
-    }
-    progress.abort();
-    if let Some(error) = failure {
-        return Err(error);
-    }
-
-    let shape = Report {
+    };
+    Report {
         transport,
         server: addr.to_string(),
         conns: args.conns,
         window: args.window,
         size: args.size,
         reconnect: args.reconnect,
-        seconds: 0.0,
-        replies: 0,
-        replies_per_second: 0.0,
-        lost: 0,
-        wrong: 0,
-        latency: Latency {
-            p50_us: 0.0,
-            p90_us: 0.0,
-            p99_us: 0.0,
-            max_us: 0.0,
-        },
-    };
-    let report = Report::new(shape, &tally, started.elapsed());
-    let text = if args.json {
-        serde_json::to_string(&report).map_err(|e| BenchError::Failed(e.to_string()))?
-    } else {
-        report.to_string()
-    };
-    print_report(&text)?;
-    match (report.wrong, report.replies) {
-        (0, 0) => Err(BenchError::Failed(
-            "no reply came; is the server running there?".into(),
-        )),
-        (0, _) => Ok(()),
-        (wrong, _) => Err(BenchError::Failed(format!(
-            "{wrong} replies did not answer their request as an echo or upper-case server would"
-        ))),
+        threads: plan.threads.clamp(1, plan.workers.max(1)),
+        seconds: outcome.seconds,
+        replies: tally.replies,
+        replies_per_second: per_second(tally.replies),
+        lost: tally.lost,
+        wrong: tally.wrong,
+        latency: Latency::of(&tally.latency),
+        uncorrected_latency: tally.uncorrected.as_ref().map(Latency::of),
+        rate: plan.rate.map(|asked| Rate {
+            asked,
+            achieved: per_second(tally.sent),
+            unsent: tally.unsent,
+            behind_ms: tally.behind.as_secs_f64() * 1e3,
+            reached: tally.unsent <= plan.workers as u64,
+        }),
     }
 }
 
-/// The report on stdout. A reader that went away (`| head -0`) is not a failure: the run is
-/// over and its verdict below still sets the exit code.
-fn print_report(text: &str) -> Result<(), BenchError> {
-    use std::io::Write;
+fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, BenchError> {
+    let length = plan.interval.as_secs_f64();
+    let mode = match report.rate {
+        Some(ref rate) => format!("{:.0} requests/s asked", rate.asked),
+        None => format!("{} × window {}", report.conns, report.window),
+    };
+    let picture = Picture {
+        title: format!(
+            "upcase bench: {} to {}, {mode}, {}-byte requests",
+            report.transport, report.server, report.size
+        ),
+        latency: &outcome.tally.latency,
+        uncorrected: outcome.tally.uncorrected.as_ref(),
+        throughput: outcome
+            .intervals
+            .iter()
+            .map(|Interval { index, tally }| {
+                (*index as f64 * length, tally.replies as f64 / length)
+            })
+            .collect(),
+    };
+    plot(&picture).map_err(|error| BenchError::Failed(format!("cannot draw the plot: {error}")))
+}
+
+fn json(value: &impl serde::Serialize) -> String {
+    // Our reports are plain numbers and strings, which serialize without fail.
+    serde_json::to_string(value).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
+}
+
+fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), BenchError> {
+    std::fs::write(path, text).map_err(|error| BenchError::File {
+        flag: flag.to_owned(),
+        path: path.to_owned(),
+        error,
+    })
+}
+
+/// One line on stdout. A reader that went away (`| head -1`) is not a failure: the run goes
+/// on, and its verdict still sets the exit code.
+fn print_line(text: &str) -> Result<(), BenchError> {
     let mut stdout = std::io::stdout().lock();
     match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
@@ -187,32 +228,29 @@ fn print_report(text: &str) -> Result<(), BenchError> {
     }
 }
 
-/// Once a second, the replies of the last second on stderr: over itself on a terminal, a line
-/// each otherwise.
-async fn progress(run: Arc<Run>, started: Instant) {
-    use std::io::Write;
-    let terminal = std::io::stderr().is_terminal();
-    let mut ticks =
-        tokio::time::interval_at(started + Duration::from_secs(1), Duration::from_secs(1));
-    let mut last = 0;
-    loop {
-        ticks.tick().await;
-        let now = run.replies.load(Ordering::Relaxed);
-        let secs = started.elapsed().as_secs();
-        // Progress is for a person watching: a stderr that cannot take it loses nothing.
-        let _ = if terminal {
-            write!(
-                std::io::stderr(),
-                "\r{secs:>4}s  {:>10} replies/s ",
-                now - last
-            )
-        } else {
-            writeln!(
-                std::io::stderr(),
-                "upcase bench: {secs}s, {} replies/s",
-                now - last
-            )
-        };
-        last = now;
+/// The progress line on stderr: over itself on a terminal, a line each otherwise. Progress is
+/// for a person watching: a stderr that cannot take it loses nothing.
+fn progress(line: &IntervalLine, terminal: bool) {
+    let secs = line.end_s;
+    let rate = line.replies_per_second;
+    let _ = if terminal {
+        write!(std::io::stderr(), "\r{secs:>4}s  {rate:>10.0} replies/s ")
+    } else {
+        writeln!(
+            std::io::stderr(),
+            "upcase bench: {secs}s, {rate:.0} replies/s"
+        )
+    };
+}
+
+fn verdict(report: &Report) -> Result<(), BenchError> {
+    match (report.wrong, report.replies) {
+        (0, 0) => Err(BenchError::Failed(
+            "no reply came; is the server running there?".into(),
+        )),
+        (0, _) => Ok(()),
+        (wrong, _) => Err(BenchError::Failed(format!(
+            "{wrong} replies did not answer their request as an echo or upper-case server would"
+        ))),
     }
 }

@@ -14,6 +14,16 @@ pub enum BenchError {
     /// A connection or socket failed during the run.
     #[error("{}", describe(.0))]
     Io(#[from] std::io::Error),
+    /// A file asked for could not be written.
+    #[error("cannot write {flag} {}: {}", path.display(), describe(error))]
+    File {
+        /// The flag that named it.
+        flag: String,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
     /// The report could not be written to stdout.
     #[error("cannot write the report: {}", describe(.0))]
     Output(std::io::Error),

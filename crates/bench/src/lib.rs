@@ -7,23 +7,37 @@
 //! # Layout
 //! - `args.rs`: [`BenchArgs`], the command-line flags.
 //! - `payload.rs`: the requests, and how replies are checked.
-//! - `tcp.rs`: connections with a window in flight, and connection-per-request.
-//! - `udp.rs`: sockets with a window of datagrams in flight, with loss.
-//! - `report.rs`: [`Report`]: counts and latency, as text or JSON.
-//! - `command.rs`: [`command`]: the run, its workers and its progress line.
+//! - `load.rs`: what every worker shares, and when each request is due (open or closed loop).
+//! - `pacer.rs`: wakes an open-loop worker when its next request is due, to the microsecond.
+//! - `tally.rs`: counts and latency histograms, and each thread's share of them.
+//! - `tcp.rs`: a connection with a window in flight, and connection-per-request.
+//! - `udp.rs`: a socket with a window of datagrams in flight, with loss.
+//! - `datagrams.rs`: datagrams many to a system call (segmented sends, `recvmmsg`).
+//! - `run.rs`: the threads, each a runtime with its share of the workers, and the intervals.
+//! - `report.rs`: [`Report`] and the interval lines, as text or JSON.
+//! - `hgrm.rs`: the latency distribution in HdrHistogram's percentile text.
+//! - `plot.rs`: the run as an SVG picture.
+//! - `command.rs`: [`command`]: from flags to the printed report and files.
 //! - `error.rs`: [`BenchError`] and its exit codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod args;
 mod command;
+mod datagrams;
 mod error;
+mod hgrm;
+mod load;
+mod pacer;
 mod payload;
+mod plot;
 mod report;
+mod run;
+mod tally;
 mod tcp;
 mod udp;
 
 pub use args::BenchArgs;
 pub use command::command;
 pub use error::BenchError;
-pub use report::Report;
+pub use report::{IntervalLine, Latency, Rate, Report};

@@ -10,12 +10,18 @@ pub(crate) const SEQ_DIGITS: usize = 10;
 /// Writes the request numbered `seq` into `out`: `size` bytes, at least [`SEQ_DIGITS`].
 pub(crate) fn request(seq: u64, size: usize, out: &mut Vec<u8>) {
     out.clear();
-    let digits = format!(
-        "{:0width$}",
-        seq % 10u64.pow(SEQ_DIGITS as u32),
-        width = SEQ_DIGITS
-    );
-    out.extend_from_slice(digits.as_bytes());
+    append_request(seq, size, out);
+}
+
+/// Appends the request numbered `seq` to `out`, without allocating once `out` has room.
+pub(crate) fn append_request(seq: u64, size: usize, out: &mut Vec<u8>) {
+    let mut digits = [b'0'; SEQ_DIGITS];
+    let mut rest = seq % 10u64.pow(SEQ_DIGITS as u32);
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
     out.extend((SEQ_DIGITS..size).map(|i| b'a' + ((seq as usize + i) % 26) as u8));
 }
 
@@ -79,6 +85,10 @@ mod tests {
         assert_eq!(sequence(b"nope"), None);
         request(7, 10, &mut out);
         assert_eq!(out, b"0000000007");
+        request(12_345_678_901, 12, &mut out);
+        assert_eq!(out, b"2345678901hi", "the number wraps at ten digits");
+        append_request(1, 11, &mut out);
+        assert_eq!(out, b"2345678901hi0000000001l");
     }
 
     #[test]

@@ -1,57 +1,11 @@
-//! [`Report`]: what a load run measured, and the tallies its workers keep.
+//! [`Report`]: what a load run measured, as text or JSON; and the line of each interval.
 
 use std::fmt;
-use std::time::Duration;
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// What one worker (a connection or socket) counted.
-#[derive(Debug)]
-pub(crate) struct Tally {
-    /// Replies that answered their request.
-    pub(crate) replies: u64,
-    /// Requests whose reply did not come within the timeout.
-    pub(crate) lost: u64,
-    /// Replies that did not answer their request.
-    pub(crate) wrong: u64,
-    /// Round-trip times of the good replies, in nanoseconds.
-    pub(crate) latency: Histogram<u64>,
-}
-
-impl Tally {
-    pub(crate) fn new() -> Self {
-        // Three significant figures from 1 ns to a minute.
-        let latency =
-            Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("constant bounds are valid");
-        Self {
-            replies: 0,
-            lost: 0,
-            wrong: 0,
-            latency,
-        }
-    }
-
-    /// Counts a reply that took `rtt`, right or wrong.
-    pub(crate) fn reply(&mut self, right: bool, rtt: Duration) {
-        if right {
-            self.replies += 1;
-            let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
-            self.latency.saturating_record(nanos.max(1));
-        } else {
-            self.wrong += 1;
-        }
-    }
-
-    pub(crate) fn add(&mut self, other: &Tally) {
-        self.replies += other.replies;
-        self.lost += other.lost;
-        self.wrong += other.wrong;
-        // Same bounds on both sides, so adding cannot fail; were it to, the sample is lost,
-        // not the run.
-        let _ = self.latency.add(&other.latency);
-    }
-}
+use crate::run::Interval;
 
 /// Latency percentiles of the good replies, in microseconds.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -62,8 +16,38 @@ pub struct Latency {
     pub p90_us: f64,
     /// 99th percentile.
     pub p99_us: f64,
+    /// 99.9th percentile.
+    pub p999_us: f64,
     /// The slowest.
     pub max_us: f64,
+}
+
+impl Latency {
+    pub(crate) fn of(histogram: &Histogram<u64>) -> Self {
+        let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            p50_us: us(0.5),
+            p90_us: us(0.9),
+            p99_us: us(0.99),
+            p999_us: us(0.999),
+            max_us: histogram.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// How an open-loop run kept to its schedule.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rate {
+    /// Requests a second asked for.
+    pub asked: f64,
+    /// Requests a second sent.
+    pub achieved: f64,
+    /// Requests whose time came before the end but that were never sent.
+    pub unsent: u64,
+    /// How far behind its schedule the furthest connection was at the end, in milliseconds.
+    pub behind_ms: f64,
+    /// Whether every request was sent (within one a connection) by the end.
+    pub reached: bool,
 }
 
 /// What a load run measured.
@@ -81,43 +65,25 @@ pub struct Report {
     pub size: u32,
     /// Whether each TCP request had a connection of its own.
     pub reconnect: bool,
-    /// How long the run took, from the first request to the last reply.
+    /// Threads that made the load.
+    pub threads: usize,
+    /// How long the load was on: from when every connection was set up to the end of
+    /// `--duration` (or, with `--requests`, to the last reply).
     pub seconds: f64,
     /// Replies that answered their request.
     pub replies: u64,
-    /// Replies per second.
+    /// Replies per second of load.
     pub replies_per_second: f64,
     /// Requests whose reply never came.
     pub lost: u64,
     /// Replies that did not answer their request.
     pub wrong: u64,
-    /// Round-trip times of the good replies.
+    /// Round-trip times of the good replies; with `--rate`, from when each request was due.
     pub latency: Latency,
-}
-
-impl Report {
-    pub(crate) fn new(shape: Report, tally: &Tally, elapsed: Duration) -> Report {
-        let us = |q: f64| tally.latency.value_at_quantile(q) as f64 / 1000.0;
-        let seconds = elapsed.as_secs_f64();
-        Report {
-            seconds,
-            replies: tally.replies,
-            replies_per_second: if seconds > 0.0 {
-                tally.replies as f64 / seconds
-            } else {
-                0.0
-            },
-            lost: tally.lost,
-            wrong: tally.wrong,
-            latency: Latency {
-                p50_us: us(0.5),
-                p90_us: us(0.9),
-                p99_us: us(0.99),
-                max_us: tally.latency.max() as f64 / 1000.0,
-            },
-            ..shape
-        }
-    }
+    /// With `--rate`: round-trip times from when each request was actually sent.
+    pub uncorrected_latency: Option<Latency>,
+    /// With `--rate`: how the run kept to its schedule.
+    pub rate: Option<Rate>,
 }
 
 impl fmt::Display for Report {
@@ -129,18 +95,116 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{} to {}: {} × window {}, {}-byte requests{pattern}, {:.1}s",
-            self.transport, self.server, self.conns, self.window, self.size, self.seconds
+            "{} to {}: {} × window {}, {}-byte requests{pattern}, {} threads, {:.1}s",
+            self.transport,
+            self.server,
+            self.conns,
+            self.window,
+            self.size,
+            self.threads,
+            self.seconds
         )?;
+        if let Some(rate) = &self.rate {
+            write!(
+                f,
+                "rate: {:.0}/s asked, {:.0}/s sent",
+                rate.asked, rate.achieved
+            )?;
+            if rate.reached {
+                writeln!(f)?;
+            } else {
+                writeln!(
+                    f,
+                    "; the asked rate was not reached: {} requests never sent, {:.1} ms behind the schedule at the end",
+                    rate.unsent, rate.behind_ms
+                )?;
+            }
+        }
         writeln!(
             f,
             "replies: {} ({:.0}/s), lost {}, wrong {}",
             self.replies, self.replies_per_second, self.lost, self.wrong
         )?;
+        let corrected = if self.rate.is_some() {
+            " (from each request's scheduled time)"
+        } else {
+            ""
+        };
+        write!(f, "latency{corrected}: {}", Percentiles(&self.latency))?;
+        if let Some(uncorrected) = &self.uncorrected_latency {
+            write!(
+                f,
+                "\nuncorrected latency (from each actual send): {}",
+                Percentiles(uncorrected)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+struct Percentiles<'a>(&'a Latency);
+
+impl fmt::Display for Percentiles<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = self.0;
         write!(
             f,
-            "latency: p50 {:.1}µs, p90 {:.1}µs, p99 {:.1}µs, max {:.1}µs",
-            self.latency.p50_us, self.latency.p90_us, self.latency.p99_us, self.latency.max_us
+            "p50 {:.1}µs, p90 {:.1}µs, p99 {:.1}µs, p99.9 {:.1}µs, max {:.1}µs",
+            l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
+        )
+    }
+}
+
+/// One interval as printed: a line of text, or a JSON object.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IntervalLine {
+    /// Seconds from the start of the load to the interval's start.
+    pub start_s: f64,
+    /// ... and to its end.
+    pub end_s: f64,
+    /// Good replies in the interval.
+    pub replies: u64,
+    /// Good replies a second.
+    pub replies_per_second: f64,
+    /// Requests counted lost in the interval.
+    pub lost: u64,
+    /// Wrong replies in the interval.
+    pub wrong: u64,
+    /// Median latency of the interval's replies, in microseconds.
+    pub p50_us: f64,
+    /// 99th percentile.
+    pub p99_us: f64,
+}
+
+impl IntervalLine {
+    pub(crate) fn new(interval: &Interval, length_s: f64) -> Self {
+        let tally = &interval.tally;
+        let us = |q: f64| tally.latency.value_at_quantile(q) as f64 / 1000.0;
+        Self {
+            start_s: (interval.index - 1) as f64 * length_s,
+            end_s: interval.index as f64 * length_s,
+            replies: tally.replies,
+            replies_per_second: tally.replies as f64 / length_s,
+            lost: tally.lost,
+            wrong: tally.wrong,
+            p50_us: us(0.5),
+            p99_us: us(0.99),
+        }
+    }
+}
+
+impl fmt::Display for IntervalLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:>7.2}-{:<7.2}s {:>10.0} replies/s, lost {}, wrong {}, p50 {:.1}µs, p99 {:.1}µs",
+            self.start_s,
+            self.end_s,
+            self.replies_per_second,
+            self.lost,
+            self.wrong,
+            self.p50_us,
+            self.p99_us
         )
     }
 }

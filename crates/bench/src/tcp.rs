@@ -1,159 +1,314 @@
 //! TCP load: a window of requests in flight on one connection, or a connection per request.
+//!
+//! A connection is one task that writes and reads by turns, never waiting on one while the
+//! other can move, so that a large window cannot fill both socket buffers and stall. Its
+//! requests are matched to replies in order, as TCP keeps them.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::io;
+use std::pin::pin;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{Mutex, Semaphore};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::command::Run;
-use crate::payload::{Checker, request};
-use crate::report::Tally;
+use crate::load::{Load, Schedule};
+use crate::pacer::Pacer;
+use crate::payload::{Checker, append_request, request};
+use crate::tally::Shard;
 
-/// One connection: the writer keeps `window` requests in flight; the reader matches replies to
-/// requests in order (TCP keeps them in order) and frees a slot for each. Reading and writing
-/// at once keeps a large window from filling both socket buffers and stalling.
-pub(crate) async fn connection(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<Tally> {
-    // A server with a short listen queue makes some handshakes wait for a SYN retry: wait,
-    // but not past the end of the run.
-    let connect = TcpStream::connect(addr);
-    let stream = match run.deadline {
-        Some(deadline) => timeout_at(deadline, connect).await.map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "no connection was set up before the run ended",
-            )
-        })??,
-        None => connect.await?,
+/// A request on its way: its number, when it was due, when it was sent.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u64,
+    due: Instant,
+    sent: Instant,
+}
+
+/// One persistent connection, until the run ends and its replies are in, or until it fails.
+pub(crate) async fn connection(
+    mut stream: TcpStream,
+    load: &Load,
+    schedule: Schedule,
+    shard: &Shard,
+) -> io::Result<()> {
+    let mut conn = Conn::new(load, schedule);
+    let mut timer = pin!(sleep_until(load.start));
+    let mut pacer = if schedule.open() {
+        Some(Pacer::new()?)
+    } else {
+        None
     };
-    stream.set_nodelay(true)?;
-    let (mut from_server, mut to_server) = stream.into_split();
-    let slots = Arc::new(Semaphore::new(run.window));
-    let in_flight = Arc::new(Mutex::new(VecDeque::<(u64, Instant)>::new()));
-
-    let writer = {
-        let (slots, in_flight, run) =
-            (Arc::clone(&slots), Arc::clone(&in_flight), Arc::clone(&run));
-        async move {
-            let mut req = Vec::with_capacity(run.size);
-            let mut seq = 0;
-            loop {
-                // Closed when the reader gives up: then stop sending.
-                let Ok(slot) = slots.acquire().await else {
-                    break;
-                };
-                slot.forget();
-                // Taken under the lock, so that the reader never sees the run's last request
-                // taken but not yet in flight.
-                {
-                    let mut pending = in_flight.lock().await;
-                    if !run.take_request() {
-                        break;
-                    }
-                    // Recorded before sending, so the reader always finds it.
-                    pending.push_back((seq, Instant::now()));
-                }
-                request(seq, run.size, &mut req);
-                // A server that stops reading is the reader's to count; don't wait on it forever.
-                match timeout(run.timeout, to_server.write_all(&req)).await {
-                    Ok(written) => written?,
-                    Err(_elapsed) => break,
-                }
-                seq += 1;
+    loop {
+        let now = Instant::now();
+        conn.queue_due(now, shard);
+        let wrote = conn.write(&stream)?;
+        match conn.read(&stream, shard)? {
+            Read::Closed => {
+                shard.lost(conn.in_flight.len() as u64);
+                return Ok(());
             }
-            std::io::Result::Ok(to_server)
+            Read::Got => continue,
+            Read::Nothing if wrote => continue,
+            Read::Nothing => {}
         }
-    };
-    let reader = {
-        let run = Arc::clone(&run);
-        let slots = Arc::clone(&slots);
-        async move {
-            let mut tally = Tally::new();
-            let mut checker = Checker::default();
-            let mut req = Vec::with_capacity(run.size);
-            let mut replies = Vec::with_capacity(2 * run.size);
-            let mut buf = vec![0; run.size.max(64 * 1024)];
-            loop {
-                let (pending, ended) = {
-                    let pending = in_flight.lock().await;
-                    (pending.len(), run.sending_ended())
-                };
-                if pending == 0 && ended {
-                    return std::io::Result::Ok(tally);
+        if conn.ended && conn.in_flight.is_empty() {
+            conn.finish(shard);
+            return Ok(());
+        }
+        let wake = conn.wake_at();
+        if timer.is_elapsed() || wake < timer.deadline() {
+            timer.as_mut().reset(wake);
+        }
+        let next_due = conn.next_due();
+        tokio::select! {
+            biased;
+            ready = stream.readable() => ready?,
+            ready = stream.writable(), if conn.has_output() => ready?,
+            rung = pace(&mut pacer, next_due), if next_due.is_some() => rung?,
+            () = &mut timer => {
+                if conn.timed_out(Instant::now()) {
+                    // Replies come in order: past a lost one, none can be matched.
+                    shard.lost(conn.in_flight.len() as u64);
+                    let _ = stream.shutdown().await;
+                    return Ok(());
                 }
-                let n = match timeout(run.timeout, from_server.read(&mut buf)).await {
-                    Ok(read) => read?,
-                    Err(_) => {
-                        tally.lost += pending as u64;
-                        return Ok(tally);
-                    }
-                };
-                if n == 0 {
-                    tally.lost += pending as u64;
-                    return Ok(tally);
-                }
-                replies.extend_from_slice(&buf[..n]);
-                let mut taken = 0;
-                while replies.len() - taken >= run.size {
-                    let Some((seq, sent)) = in_flight.lock().await.pop_front() else {
-                        tally.wrong += 1; // A reply to nothing.
-                        return Ok(tally);
-                    };
-                    request(seq, run.size, &mut req);
-                    let right = checker.check(&req, &replies[taken..taken + run.size]);
-                    tally.reply(right, sent.elapsed());
-                    run.count_reply();
-                    taken += run.size;
-                    slots.add_permits(1);
-                }
-                replies.drain(..taken);
             }
         }
-    };
-    let reader = async {
-        let tally = reader.await;
-        slots.close();
-        tally
-    };
-    let (written, tally) = tokio::join!(writer, reader);
-    // The writer's error matters only if the reader did not already account for it.
-    let tally = tally?;
-    written?;
-    Ok(tally)
+    }
+}
+
+/// Waits on the pacer, if there is one, until `due`.
+pub(crate) async fn pace(pacer: &mut Option<Pacer>, due: Option<Instant>) -> io::Result<()> {
+    match (pacer, due) {
+        (Some(pacer), Some(due)) => pacer.until(due).await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// What one read found.
+enum Read {
+    /// The server closed the connection.
+    Closed,
+    /// Bytes came.
+    Got,
+    /// Nothing was waiting.
+    Nothing,
+}
+
+/// A connection's state between turns.
+struct Conn<'a> {
+    load: &'a Load,
+    schedule: Schedule,
+    /// Requests written, oldest first.
+    in_flight: VecDeque<Pending>,
+    /// The next request's number.
+    next: u64,
+    /// Bytes of requests not yet written, from `out_at`.
+    out: Vec<u8>,
+    out_at: usize,
+    /// Bytes of replies read and not yet matched: `replies[..have]`.
+    replies: Vec<u8>,
+    have: usize,
+    /// The request a reply is checked against.
+    expected: Vec<u8>,
+    checker: Checker,
+    /// No more requests will be sent.
+    ended: bool,
+}
+
+impl<'a> Conn<'a> {
+    fn new(load: &'a Load, schedule: Schedule) -> Self {
+        Self {
+            load,
+            schedule,
+            in_flight: VecDeque::with_capacity(load.window),
+            next: 0,
+            out: Vec::with_capacity(load.size * load.window),
+            out_at: 0,
+            replies: vec![0; (2 * load.size).max(64 * 1024)],
+            have: 0,
+            expected: Vec::with_capacity(load.size),
+            checker: Checker::default(),
+            ended: false,
+        }
+    }
+
+    /// Queues every request that is due and has a slot in the window.
+    fn queue_due(&mut self, now: Instant, shard: &Shard) {
+        if !self.ended && (self.load.over(now) || shard.all_taken()) {
+            self.ended = true;
+        }
+        let mut queued = 0;
+        while !self.ended && self.in_flight.len() < self.load.window {
+            let due = match self.schedule.due(self.next) {
+                Some(due) if due > now => break,
+                Some(due) => due,
+                None => now,
+            };
+            if !shard.take_request() {
+                self.ended = true;
+                break;
+            }
+            append_request(self.next, self.load.size, &mut self.out);
+            self.in_flight.push_back(Pending {
+                seq: self.next,
+                due,
+                sent: now,
+            });
+            self.next += 1;
+            queued += 1;
+        }
+        shard.sent(queued);
+    }
+
+    fn has_output(&self) -> bool {
+        self.out_at < self.out.len()
+    }
+
+    /// Writes what the socket takes now; whether it took anything.
+    fn write(&mut self, stream: &TcpStream) -> io::Result<bool> {
+        if !self.has_output() {
+            return Ok(false);
+        }
+        match stream.try_write(&self.out[self.out_at..]) {
+            Ok(n) => {
+                self.out_at += n;
+                if self.out_at == self.out.len() {
+                    self.out.clear();
+                    self.out_at = 0;
+                }
+                Ok(n > 0)
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads what has come, and matches each whole reply to its request.
+    fn read(&mut self, stream: &TcpStream, shard: &Shard) -> io::Result<Read> {
+        let n = match stream.try_read(&mut self.replies[self.have..]) {
+            Ok(0) => return Ok(Read::Closed),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Ok(Read::Nothing),
+            Err(error) => return Err(error),
+        };
+        self.have += n;
+        let size = self.load.size;
+        let now = Instant::now();
+        let mut taken = 0;
+        while self.have - taken >= size {
+            let Some(pending) = self.in_flight.pop_front() else {
+                // A reply to nothing: the server is not answering this protocol.
+                shard.reply(false, now, now, now);
+                return Ok(Read::Closed);
+            };
+            request(pending.seq, size, &mut self.expected);
+            let right = self
+                .checker
+                .check(&self.expected, &self.replies[taken..taken + size]);
+            shard.reply(right, pending.due, pending.sent, now);
+            taken += size;
+        }
+        self.replies.copy_within(taken..self.have, 0);
+        self.have -= taken;
+        Ok(Read::Got)
+    }
+
+    /// When to look again without the socket's or the pacer's help: the end of the run, or
+    /// the oldest request's timeout, whichever is first.
+    fn wake_at(&self) -> Instant {
+        let far = Instant::now() + Duration::from_secs(3600);
+        let timeout = self
+            .in_flight
+            .front()
+            .map_or(far, |oldest| oldest.sent + self.load.timeout);
+        match self.load.deadline {
+            Some(deadline) if !self.ended => timeout.min(deadline),
+            _ => timeout,
+        }
+    }
+
+    /// Open loop: when the next request is due, if it will have a slot.
+    fn next_due(&self) -> Option<Instant> {
+        if self.ended || self.in_flight.len() >= self.load.window {
+            return None;
+        }
+        self.schedule.due(self.next)
+    }
+
+    fn timed_out(&self, now: Instant) -> bool {
+        self.in_flight
+            .front()
+            .is_some_and(|oldest| now >= oldest.sent + self.load.timeout)
+    }
+
+    /// Open loop: says how far behind its schedule this worker ended.
+    fn finish(&self, shard: &Shard) {
+        if let Some(deadline) = self.load.deadline {
+            let (unsent, behind) = self.schedule.shortfall(self.next, deadline);
+            shard.fell_behind(unsent, behind);
+        }
+    }
 }
 
 /// Connection per request, as the textbook's client does: connect, send, close the sending
 /// side, read the reply to the end. The round trip includes the handshake.
-pub(crate) async fn reconnecting(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<Tally> {
-    let mut tally = Tally::new();
+pub(crate) async fn reconnecting(
+    addr: std::net::SocketAddr,
+    load: &Load,
+    schedule: Schedule,
+    shard: &Shard,
+) -> io::Result<()> {
     let mut checker = Checker::default();
-    let mut req = Vec::with_capacity(run.size);
-    let mut reply = Vec::with_capacity(run.size);
+    let mut req = Vec::with_capacity(load.size);
+    let mut reply = Vec::with_capacity(load.size);
     let mut seq = 0;
-    while run.take_request() {
-        request(seq, run.size, &mut req);
+    let mut pacer = if schedule.open() {
+        Some(Pacer::new()?)
+    } else {
+        None
+    };
+    loop {
+        let now = Instant::now();
+        if load.over(now) {
+            break;
+        }
+        let due = match schedule.due(seq) {
+            Some(due) if load.deadline.is_some_and(|deadline| due >= deadline) => break,
+            Some(due) if due > now => {
+                pace(&mut pacer, Some(due)).await?;
+                continue;
+            }
+            Some(due) => due,
+            None => now,
+        };
+        if !shard.take_request() {
+            break;
+        }
+        request(seq, load.size, &mut req);
         seq += 1;
-        let started = Instant::now();
+        shard.sent(1);
+        let sent = Instant::now();
         let exchange = async {
             let mut stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
             stream.write_all(&req).await?;
             stream.shutdown().await?;
-            read_reply(&mut stream, run.size, &mut reply).await
+            read_reply(&mut stream, load.size, &mut reply).await
         };
-        match timeout(run.timeout, exchange).await {
-            Ok(Ok(_)) => {
-                tally.reply(checker.check(&req, &reply), started.elapsed());
-                run.count_reply();
-            }
+        match timeout(load.timeout, exchange).await {
+            Ok(Ok(())) => shard.reply(checker.check(&req, &reply), due, sent, Instant::now()),
             Ok(Err(error)) => return Err(error),
-            Err(_) => tally.lost += 1,
+            Err(_) => shard.lost(1),
         }
     }
-    Ok(tally)
+    if let Some(deadline) = load.deadline {
+        let (unsent, behind) = schedule.shortfall(seq, deadline);
+        shard.fell_behind(unsent, behind);
+    }
+    Ok(())
 }
 
 /// Reads a reply of `size` bytes into `reply`: whole once all its bytes are in, whether or not

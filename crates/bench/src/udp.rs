@@ -1,68 +1,216 @@
-//! UDP load: a window of datagrams in flight on one socket; a reply that does not come within
-//! the timeout is counted lost and its slot reused.
+//! UDP load: a window of datagrams in flight on one connected socket. A reply says by its
+//! number which request it answers; one that does not come within the timeout is counted lost
+//! and its slot reused.
 
-use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::io;
+use std::pin::pin;
+use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, sleep_until};
 
-use crate::command::Run;
-use crate::payload::{Checker, request, sequence};
-use crate::report::Tally;
+use crate::datagrams::{Receiver, Sender};
+use crate::load::{Load, Schedule};
+use crate::pacer::Pacer;
+use crate::payload::{Checker, append_request, request, sequence};
+use crate::tally::Shard;
+use crate::tcp::pace;
 
-pub(crate) async fn socket(addr: SocketAddr, run: Arc<Run>) -> std::io::Result<Tally> {
-    let local: SocketAddr = match addr {
-        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-    };
-    let socket = UdpSocket::bind(local).await?;
-    socket.connect(addr).await?;
-    let mut tally = Tally::new();
+/// A request on its way: when it was due, when it was sent.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    due: Instant,
+    sent: Instant,
+}
+
+/// Requests sent and not yet answered or lost, by number: entry `i` is request `base + i`,
+/// `None` once answered. Numbers only grow, so the oldest is always at the front.
+#[derive(Debug, Default)]
+struct InFlight {
+    entries: VecDeque<Option<Pending>>,
+    base: u64,
+    waiting: usize,
+}
+
+impl InFlight {
+    fn push(&mut self, pending: Pending) {
+        self.entries.push_back(Some(pending));
+        self.waiting += 1;
+    }
+
+    /// The request numbered `seq`, if it is still waiting.
+    fn answer(&mut self, seq: u64) -> Option<Pending> {
+        let at = usize::try_from(seq.checked_sub(self.base)?).ok()?;
+        let pending = self.entries.get_mut(at)?.take()?;
+        self.waiting -= 1;
+        self.trim();
+        Some(pending)
+    }
+
+    /// Counts as lost every request sent `timeout` or more before `now`; how many.
+    fn expire(&mut self, now: Instant, timeout: Duration) -> u64 {
+        let mut lost = 0;
+        while let Some(Some(oldest)) = self.entries.front() {
+            if now < oldest.sent + timeout {
+                break;
+            }
+            self.entries.pop_front();
+            self.base += 1;
+            self.waiting -= 1;
+            lost += 1;
+            self.trim();
+        }
+        lost
+    }
+
+    fn trim(&mut self) {
+        while let Some(None) = self.entries.front() {
+            self.entries.pop_front();
+            self.base += 1;
+        }
+    }
+
+    fn oldest(&self) -> Option<Pending> {
+        self.entries.front().copied().flatten()
+    }
+}
+
+/// One socket, until the run ends and its replies are in or lost.
+pub(crate) async fn socket(
+    socket: UdpSocket,
+    load: &Load,
+    schedule: Schedule,
+    shard: &Shard,
+) -> io::Result<()> {
+    let sender = Sender::new(&socket, load.size);
+    let mut receiver = Receiver::new(load.size);
+    let mut in_flight = InFlight::default();
     let mut checker = Checker::default();
-    let mut in_flight: HashMap<u64, Instant> = HashMap::new();
-    let mut req = Vec::with_capacity(run.size);
-    let mut buf = vec![0; 65_536];
-    let mut seq = 0;
+    let mut expected = Vec::with_capacity(load.size);
+    // Requests queued and not yet sent, back to back.
+    let mut out: Vec<u8> = Vec::with_capacity(load.size * load.window);
+    let mut next = 0;
+    let mut ended = false;
+    let mut timer = pin!(sleep_until(load.start));
+    let mut pacer = if schedule.open() {
+        Some(Pacer::new()?)
+    } else {
+        None
+    };
     loop {
-        // Keep the window full until the end, then wait for what is still out.
-        while in_flight.len() < run.window && run.take_request() {
-            request(seq, run.size, &mut req);
-            in_flight.insert(seq, Instant::now());
-            socket.send(&req).await?;
-            seq += 1;
+        let now = Instant::now();
+        if !ended && (load.over(now) || shard.all_taken()) {
+            ended = true;
         }
-        if in_flight.is_empty() {
-            return Ok(tally);
-        }
-        let oldest = in_flight
-            .values()
-            .min()
-            .copied()
-            .unwrap_or_else(Instant::now);
-        let wait = (oldest + run.timeout).saturating_duration_since(Instant::now());
-        match timeout(wait, socket.recv(&mut buf)).await {
-            Ok(received) => {
-                let reply = &buf[..received?];
-                let Some(seq) = sequence(reply) else {
-                    tally.wrong += 1; // Its number is gone: not an answer to any request.
-                    continue;
-                };
-                // A late reply to a request already counted lost matches nothing: ignore it.
-                let Some(sent) = in_flight.remove(&seq) else {
-                    continue;
-                };
-                request(seq, run.size, &mut req);
-                tally.reply(checker.check(&req, reply), sent.elapsed());
-                run.count_reply();
+        let mut queued = 0;
+        while !ended && in_flight.waiting < load.window {
+            let due = match schedule.due(next) {
+                Some(due) if due > now => break,
+                Some(due) => due,
+                None => now,
+            };
+            if !shard.take_request() {
+                ended = true;
+                break;
             }
-            Err(_) => {
-                let now = Instant::now();
-                let before = in_flight.len();
-                in_flight.retain(|_, sent| now.duration_since(*sent) < run.timeout);
-                tally.lost += (before - in_flight.len()) as u64;
-            }
+            append_request(next, load.size, &mut out);
+            in_flight.push(Pending { due, sent: now });
+            next += 1;
+            queued += 1;
         }
+        shard.sent(queued);
+        let sent = sender.send(&socket, &out)?;
+        out.drain(..sent * load.size);
+
+        receiver.receive(&socket)?;
+        let now = Instant::now();
+        let mut got = 0;
+        for reply in receiver.replies() {
+            got += 1;
+            let Some(seq) = sequence(reply) else {
+                shard.reply(false, now, now, now); // Its number is gone: it answers nothing.
+                continue;
+            };
+            // A late reply to a request already counted lost matches nothing: ignore it.
+            let Some(pending) = in_flight.answer(seq) else {
+                continue;
+            };
+            request(seq, load.size, &mut expected);
+            shard.reply(
+                checker.check(&expected, reply),
+                pending.due,
+                pending.sent,
+                now,
+            );
+        }
+        if got > 0 || sent > 0 {
+            continue;
+        }
+        shard.lost(in_flight.expire(now, load.timeout));
+        if ended && in_flight.waiting == 0 {
+            if let Some(deadline) = load.deadline {
+                let (unsent, behind) = schedule.shortfall(next, deadline);
+                shard.fell_behind(unsent, behind);
+            }
+            return Ok(());
+        }
+        let wake = wake_at(load, &in_flight, ended);
+        if timer.is_elapsed() || wake < timer.deadline() {
+            timer.as_mut().reset(wake);
+        }
+        let next_due = if ended || in_flight.waiting >= load.window {
+            None
+        } else {
+            schedule.due(next)
+        };
+        tokio::select! {
+            biased;
+            ready = socket.readable() => ready?,
+            ready = socket.writable(), if !out.is_empty() => ready?,
+            rung = pace(&mut pacer, next_due), if next_due.is_some() => rung?,
+            () = &mut timer => {}
+        }
+    }
+}
+
+/// When to look again without the socket's or the pacer's help: the end of the run, or the
+/// oldest request's timeout, whichever is first.
+fn wake_at(load: &Load, in_flight: &InFlight, ended: bool) -> Instant {
+    let far = Instant::now() + Duration::from_secs(3600);
+    let timeout = in_flight
+        .oldest()
+        .map_or(far, |oldest| oldest.sent + load.timeout);
+    match load.deadline {
+        Some(deadline) if !ended => timeout.min(deadline),
+        _ => timeout,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_flight_answers_each_request_once_and_expires_the_oldest() {
+        let start = Instant::now();
+        let mut in_flight = InFlight::default();
+        for k in 0..4 {
+            let at = start + Duration::from_millis(k);
+            in_flight.push(Pending { due: at, sent: at });
+        }
+        assert!(in_flight.answer(2).is_some());
+        assert!(in_flight.answer(2).is_none(), "answered once");
+        assert!(in_flight.answer(9).is_none(), "never sent");
+        assert_eq!(in_flight.waiting, 3);
+        // 0 and 1 time out; 2 was answered; 3 is still young.
+        let lost = in_flight.expire(start + Duration::from_millis(1001), Duration::from_secs(1));
+        assert_eq!((lost, in_flight.waiting), (2, 1));
+        assert!(
+            in_flight.answer(0).is_none(),
+            "a lost request's late reply matches nothing"
+        );
+        assert!(in_flight.answer(3).is_some());
+        assert_eq!((in_flight.waiting, in_flight.entries.len()), (0, 0));
     }
 }

@@ -1,0 +1,129 @@
+//! [`Load`]: what every worker of a run shares, and when each of its requests is due.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The run as every worker sees it: read-only once the load has started.
+#[derive(Debug, Clone)]
+pub(crate) struct Load {
+    /// Bytes per request.
+    pub(crate) size: usize,
+    /// Requests in flight per connection or socket.
+    pub(crate) window: usize,
+    /// How long a reply may take before it is counted lost.
+    pub(crate) timeout: Duration,
+    /// When the load started: every connection is set up by then.
+    pub(crate) start: Instant,
+    /// When sending stops, if a time bounds the run.
+    pub(crate) deadline: Option<Instant>,
+    /// Open loop: requests a second in all, and how many workers share them.
+    pub(crate) rate: Option<(f64, usize)>,
+}
+
+impl Load {
+    /// Whether the run's time is up at `now`.
+    pub(crate) fn over(&self, now: Instant) -> bool {
+        self.deadline.is_some_and(|deadline| now >= deadline)
+    }
+
+    /// The schedule of worker number `worker`.
+    pub(crate) fn schedule(&self, worker: usize) -> Schedule {
+        Schedule {
+            start: self.start,
+            rate: self
+                .rate
+                .map(|(per_second, workers)| (per_second, workers, worker)),
+        }
+    }
+}
+
+/// When the requests of one worker are due. Open loop: request `k` of worker `w` of `W` is
+/// due at `start + (k × W + w) / rate`, so the workers' requests interleave evenly and all of
+/// them together make the rate. Closed loop: every request is due as soon as it has a slot.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Schedule {
+    start: Instant,
+    rate: Option<(f64, usize, usize)>,
+}
+
+impl Schedule {
+    /// When request `k` is due; `None` in closed loop, where it is due when it has a slot.
+    pub(crate) fn due(&self, k: u64) -> Option<Instant> {
+        let (per_second, workers, worker) = self.rate?;
+        let slot = (k as f64) * workers as f64 + worker as f64;
+        Some(self.start + Duration::from_secs_f64(slot / per_second))
+    }
+
+    /// Whether requests wait for their time.
+    pub(crate) fn open(&self) -> bool {
+        self.rate.is_some()
+    }
+
+    /// Open loop, with request `next` the first never sent: how many requests were due before
+    /// `end` and never sent, and how far behind its schedule the worker was at `end`.
+    pub(crate) fn shortfall(&self, next: u64, end: Instant) -> (u64, Duration) {
+        let (Some((per_second, workers, _)), Some(due)) = (self.rate, self.due(next)) else {
+            return (0, Duration::ZERO);
+        };
+        if due >= end {
+            return (0, Duration::ZERO);
+        }
+        let behind = end - due;
+        let gap = workers as f64 / per_second;
+        ((behind.as_secs_f64() / gap).ceil() as u64, behind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(rate: Option<(f64, usize)>) -> Load {
+        Load {
+            size: 64,
+            window: 1,
+            timeout: Duration::from_secs(1),
+            start: Instant::now(),
+            deadline: None,
+            rate,
+        }
+    }
+
+    #[test]
+    fn an_open_schedule_interleaves_the_workers_at_the_rate() {
+        let load = load(Some((1000.0, 4)));
+        let (first, third) = (load.schedule(0), load.schedule(2));
+        let at = |schedule: Schedule, k| schedule.due(k).map(|due| due - load.start);
+        assert_eq!(at(first, 0), Some(Duration::ZERO));
+        assert_eq!(at(third, 0), Some(Duration::from_millis(2)));
+        assert_eq!(at(first, 1), Some(Duration::from_millis(4)));
+        assert_eq!(at(third, 250), Some(Duration::from_millis(1002)));
+        assert!(first.open());
+    }
+
+    #[test]
+    fn a_worker_behind_its_schedule_counts_what_it_never_sent() {
+        let load = load(Some((1000.0, 1)));
+        let schedule = load.schedule(0);
+        let end = load.start + Duration::from_millis(100);
+        // Request 90 was due at 90 ms: 90..=99 were never sent, and the worker is 10 ms behind.
+        assert_eq!(schedule.shortfall(90, end), (10, Duration::from_millis(10)));
+        assert_eq!(schedule.shortfall(100, end), (0, Duration::ZERO));
+        assert_eq!(
+            load_closed().schedule(0).shortfall(0, end),
+            (0, Duration::ZERO)
+        );
+    }
+
+    fn load_closed() -> Load {
+        load(None)
+    }
+
+    #[test]
+    fn a_closed_schedule_has_no_times() {
+        let load = load(None);
+        assert_eq!(load.schedule(3).due(10), None);
+        assert!(!load.schedule(0).open());
+    }
+}

@@ -1,0 +1,303 @@
+//! [`run`]: the load itself. Each thread runs a runtime of its own with its share of the
+//! connections or sockets, and counts into its own [`Shard`]; threads meet twice, once all
+//! their connections are set up (the load starts then, for all at once) and at the end, when
+//! their tallies are added up. Between the two, nothing is shared but the start time, read
+//! once.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier, OnceLock, mpsc};
+use std::time::Duration;
+
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::task::LocalSet;
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::load::Load;
+use crate::tally::{Shard, Tally};
+use crate::{BenchError, tcp, udp};
+
+/// How long a connection may take to be set up before the run gives up: a server with a
+/// short listen queue makes some handshakes wait for a SYN sent again (1 s, then 3 s).
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// What the workers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Persistent TCP connections.
+    Tcp,
+    /// A TCP connection per request.
+    Reconnect,
+    /// Connected UDP sockets.
+    Udp,
+}
+
+/// A run to make.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) kind: Kind,
+    pub(crate) addr: SocketAddr,
+    /// Workers: connections, sockets, or connection-per-request loops.
+    pub(crate) workers: usize,
+    pub(crate) threads: usize,
+    pub(crate) size: usize,
+    pub(crate) window: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) duration: Option<Duration>,
+    pub(crate) requests: Option<u64>,
+    /// Requests a second in all, open loop.
+    pub(crate) rate: Option<f64>,
+    /// The length of an interval.
+    pub(crate) interval: Duration,
+}
+
+/// One interval of the load: its number from 1, and what it counted.
+#[derive(Debug, Clone)]
+pub(crate) struct Interval {
+    pub(crate) index: u64,
+    pub(crate) tally: Tally,
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) tally: Tally,
+    /// How long the load was on.
+    pub(crate) seconds: f64,
+    pub(crate) intervals: Vec<Interval>,
+}
+
+/// Makes the run, calling `each_interval` as each interval ends.
+///
+/// # Errors
+/// [`BenchError::Io`] when a connection cannot be set up or fails during the run.
+pub(crate) fn run(
+    plan: &Plan,
+    mut each_interval: impl FnMut(&Interval),
+) -> Result<Outcome, BenchError> {
+    let threads = plan.threads.clamp(1, plan.workers.max(1));
+    let meet = Arc::new(Meeting {
+        barrier: Barrier::new(threads),
+        failed: AtomicBool::new(false),
+        start: OnceLock::new(),
+    });
+    let (intervals_to, intervals) = mpsc::channel();
+    let mut handles = Vec::with_capacity(threads);
+    for thread in 0..threads {
+        let (plan, meet, intervals_to) = (plan.clone(), Arc::clone(&meet), intervals_to.clone());
+        let handle = std::thread::Builder::new()
+            .name(format!("bench-{thread}"))
+            .spawn(move || shard_thread(&plan, thread, threads, &meet, &intervals_to))
+            .map_err(BenchError::Io)?;
+        handles.push(handle);
+    }
+    drop(intervals_to);
+
+    let mut pending: BTreeMap<u64, (usize, Tally)> = BTreeMap::new();
+    let mut done = Vec::new();
+    for Interval { index, tally } in intervals {
+        let entry = pending
+            .entry(index)
+            .or_insert_with(|| (0, Tally::new(false)));
+        entry.0 += 1;
+        entry.1.add(&tally);
+        if entry.0 == threads
+            && let Some((_, tally)) = pending.remove(&index)
+        {
+            let interval = Interval { index, tally };
+            each_interval(&interval);
+            done.push(interval);
+        }
+    }
+
+    let mut tally = Tally::new(plan.rate.is_some());
+    let mut failure = None;
+    for handle in handles {
+        match handle.join() {
+            Ok(Ok(shard)) => tally.add(&shard),
+            Ok(Err(error)) => failure = Some(BenchError::Io(error)),
+            Err(_) => failure = Some(BenchError::Failed("a load thread failed".into())),
+        }
+    }
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let ended = Instant::now();
+    let start = meet.start.get().copied().unwrap_or(ended);
+    let seconds = match plan.duration {
+        Some(duration) => duration.as_secs_f64(),
+        None => (ended - start).as_secs_f64(),
+    };
+    Ok(Outcome {
+        tally,
+        seconds,
+        intervals: done,
+    })
+}
+
+/// Where the threads meet.
+struct Meeting {
+    barrier: Barrier,
+    /// Some thread could not set up its connections: none starts.
+    failed: AtomicBool,
+    /// When the load started, set by the first thread past the barrier.
+    start: OnceLock<Instant>,
+}
+
+/// One thread: sets up its workers' sockets, waits for the others, then loads.
+fn shard_thread(
+    plan: &Plan,
+    thread: usize,
+    threads: usize,
+    meet: &Meeting,
+    intervals: &mpsc::Sender<Interval>,
+) -> io::Result<Tally> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let mine: Vec<usize> = (thread..plan.workers).step_by(threads).collect();
+    let sockets = match &runtime {
+        Ok(runtime) => runtime.block_on(open_all(plan, mine.len())),
+        Err(error) => Err(io::Error::new(error.kind(), error.to_string())),
+    };
+    if sockets.is_err() {
+        meet.failed.store(true, Ordering::SeqCst);
+    }
+    meet.barrier.wait();
+    let (runtime, sockets) = (runtime?, sockets?);
+    if meet.failed.load(Ordering::SeqCst) {
+        return Ok(Tally::new(false));
+    }
+    let start = *meet.start.get_or_init(Instant::now);
+    let load = Load {
+        size: plan.size,
+        window: plan.window,
+        timeout: plan.timeout,
+        start,
+        deadline: plan.duration.map(|duration| start + duration),
+        rate: plan.rate.map(|rate| (rate, plan.workers)),
+    };
+    let requests = plan.requests.map(|requests| {
+        let (each, extra) = (requests / threads as u64, requests % threads as u64);
+        each + u64::from((thread as u64) < extra)
+    });
+    let shard = Rc::new(Shard::new(plan.rate.is_some(), requests));
+    let load = Rc::new(load);
+    let local = LocalSet::new();
+    local.block_on(&runtime, async {
+        let workers: Vec<_> = mine
+            .iter()
+            .zip(sockets)
+            .map(|(&worker, socket)| {
+                let (load, shard) = (Rc::clone(&load), Rc::clone(&shard));
+                let addr = plan.addr;
+                tokio::task::spawn_local(
+                    async move { serve(socket, addr, &load, worker, &shard).await },
+                )
+            })
+            .collect();
+        let all = async {
+            // Every worker runs to its end; the first error is the run's.
+            let mut first = Ok(());
+            for worker in workers {
+                let outcome = match worker.await {
+                    Ok(outcome) => outcome,
+                    Err(error) => Err(io::Error::other(format!("a worker failed: {error}"))),
+                };
+                if first.is_ok() {
+                    first = outcome;
+                }
+            }
+            first
+        };
+        tokio::select! {
+            outcome = all => outcome,
+            () = tick(&load, plan.interval, &shard, intervals) => Ok(()),
+        }
+    })?;
+    let shard = Rc::try_unwrap(shard).map_err(|_| io::Error::other("a worker outlived the run"))?;
+    Ok(shard.whole.into_inner())
+}
+
+/// What one worker starts with.
+enum Opened {
+    Tcp(TcpStream),
+    Udp(UdpSocket),
+    /// A connection-per-request loop makes its own.
+    Nothing,
+}
+
+async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened>> {
+    let mut opened = Vec::with_capacity(count);
+    for _ in 0..count {
+        opened.push(open(plan).await?);
+    }
+    Ok(opened)
+}
+
+async fn open(plan: &Plan) -> io::Result<Opened> {
+    match plan.kind {
+        Kind::Tcp => {
+            let stream = timeout(CONNECT_PATIENCE, TcpStream::connect(plan.addr))
+                .await
+                .map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no connection was set up within {CONNECT_PATIENCE:?}"),
+                    )
+                })??;
+            stream.set_nodelay(true)?;
+            Ok(Opened::Tcp(stream))
+        }
+        Kind::Udp => {
+            let local: SocketAddr = match plan.addr {
+                SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+                SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+            };
+            let socket = UdpSocket::bind(local).await?;
+            socket.connect(plan.addr).await?;
+            Ok(Opened::Udp(socket))
+        }
+        Kind::Reconnect => Ok(Opened::Nothing),
+    }
+}
+
+async fn serve(
+    opened: Opened,
+    addr: SocketAddr,
+    load: &Load,
+    worker: usize,
+    shard: &Shard,
+) -> io::Result<()> {
+    let schedule = load.schedule(worker);
+    match opened {
+        Opened::Tcp(stream) => tcp::connection(stream, load, schedule, shard).await,
+        Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
+        Opened::Nothing => tcp::reconnecting(addr, load, schedule, shard).await,
+    }
+}
+
+/// At the end of each interval, hands the interval's tally to the main thread; stops after the
+/// last interval that ends within the load, or never with no end set.
+async fn tick(load: &Load, length: Duration, shard: &Shard, to: &mpsc::Sender<Interval>) {
+    for index in 1u32.. {
+        let edge = load.start + length * index;
+        if load
+            .deadline
+            .is_some_and(|deadline| edge > deadline + length / 100)
+        {
+            std::future::pending::<()>().await;
+        }
+        sleep_until(edge).await;
+        let sent = to.send(Interval {
+            index: u64::from(index),
+            tally: shard.take_interval(),
+        });
+        if sent.is_err() {
+            return;
+        }
+    }
+}
