@@ -3,7 +3,7 @@
 
     python3 scripts/bench.py [--duration 3] [--repeat 3] [--idle 10000] [--only TEXT] [--servers A,B]
                              [--compare OTHER_UPCASE_BINARY] [--clients] [--stream-gib 1]
-                             [--start-runs 200]
+                             [--start-runs 200] [--generators]
 
 Builds what it needs (the release binary, the naive tokio example, the C floor), installs socat
 if it is missing (apt-get, as root), starts each server in turn on loopback, loads it with
@@ -14,7 +14,9 @@ turns, and the run with the median replies/s is shown; its ratio is the median, 
 turns, of the figure over the floor's in the same turn. Then the server memory held per idle
 TCP connection, and the client table: `upcase client`, socat and nc each streaming a file of
 --stream-gib GiB through one upcase server, and their one-shot start-up beside nc's (with
---clients, those tables alone).
+--clients, those tables alone); and the generator table: upcase bench beside bench/loadgen.c,
+the cheapest load generator this machine can run, against the floor server (with
+--generators, that table alone).
 Absolute figures drift between runs and machines; compare within one run.
 """
 
@@ -33,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UPCASE = os.path.join(ROOT, "target/release/upcase")
 NAIVE = os.path.join(ROOT, "target/release/examples/naive_server")
 FLOOR = os.path.join(ROOT, "target/floor")
+LOADGEN = os.path.join(ROOT, "target/loadgen")
 TEXTBOOK = os.path.join(ROOT, "tests/textbook")
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -68,6 +71,7 @@ def run(cmd, **kw):
 def build():
     run(["cargo", "build", "--release", "--quiet", "--bin", "upcase", "--example", "naive_server"])
     run(["cc", "-O2", "-o", FLOOR, "bench/floor.c"])
+    run(["cc", "-O2", "-o", LOADGEN, "bench/loadgen.c"])
 
 
 def install_peers():
@@ -294,6 +298,63 @@ def client_table(gib, repeat):
               f"| {statistics.median(cpus[name]):.2f} s | {peaks[name] / 1024:.1f} MB |")
 
 
+# The generator table's scenarios: name, upcase bench flags, the C generator's transport,
+# connections and window.
+GENERATOR_SCENARIOS = [
+    ("TCP, 100 connections x 1", ["--tcp", "--conns", "100"], "tcp", 100, 1),
+    ("UDP, 2 sockets x 64", ["--udp", "--conns", "2", "--window", "64"], "udp", 2, 64),
+]
+
+GENERATORS = [
+    # name, the command for (flags, transport, conns, window, port, seconds), how to read it
+    ("upcase bench", lambda flags, kind, conns, window, port, secs:
+        [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(port), "--duration", f"{secs}s",
+         "--json"] + flags),
+    ("upcase bench --threads 1", lambda flags, kind, conns, window, port, secs:
+        [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(port), "--duration", f"{secs}s",
+         "--threads", "1", "--json"] + flags),
+    ("C generator (bench/loadgen.c)", lambda flags, kind, conns, window, port, secs:
+        [LOADGEN, kind, str(port), str(conns), str(window), str(secs)]),
+]
+
+
+def generator_table(duration, repeat):
+    """Each generator loads the floor server for `duration` seconds, `repeat` turns in rotating
+    order: the median replies/s and the generator's own CPU (user + system, from GNU time) per
+    reply, each also as the median over the turns of its ratio to the C generator's."""
+    print("| scenario, against the floor server | generator | replies/s | generator CPU per reply |")
+    print("|---|---|---|---|")
+    for label, flags, kind, conns, window in GENERATOR_SCENARIOS:
+        figures = {name: [] for name, _ in GENERATORS}
+        floor = Server([FLOOR, "0"])
+        try:
+            for turn in range(repeat):
+                shift = turn % len(GENERATORS)
+                for name, command in GENERATORS[shift:] + GENERATORS[:shift]:
+                    timed = ["/usr/bin/time", "-f", "%U %S"] + command(
+                        flags, kind, conns, window, floor.port, duration)
+                    done = subprocess.run(timed, capture_output=True, text=True,
+                                          timeout=duration + 60)
+                    if done.returncode != 0:
+                        sys.exit(f"{name} failed: {done.stderr.strip()}")
+                    report = json.loads(done.stdout.strip().splitlines()[-1])
+                    user, system = done.stderr.strip().splitlines()[-1].split()
+                    rate = report["replies_per_second"]
+                    cpu = (float(user) + float(system)) * 1e6 / max(report["replies"], 1)
+                    figures[name].append((rate, cpu))
+                    print(f"measured {name}, {label} ({turn + 1}/{repeat})", file=sys.stderr)
+        finally:
+            floor.stop()
+        base = figures[GENERATORS[-1][0]]
+        for name, _ in GENERATORS:
+            rates = [f[0] for f in figures[name]]
+            cpus = [f[1] for f in figures[name]]
+            rate_ratio = statistics.median(f[0] / b[0] for f, b in zip(figures[name], base))
+            cpu_ratio = statistics.median(f[1] / b[1] for f, b in zip(figures[name], base))
+            print(f"| {label} | {name} | {statistics.median(rates):,.0f} ({rate_ratio:.2f}x) "
+                  f"| {statistics.median(cpus):.2f} µs ({cpu_ratio:.2f}x) |")
+
+
 # One-shot runs, each through `sh -c` as a script calls them, with one line on stdin (or, for
 # the last, the message as words).
 STARTS = [
@@ -381,6 +442,9 @@ def main():
                         help="only the client table: upcase client, socat and nc streaming a file")
     parser.add_argument("--stream-gib", type=float, default=1,
                         help="GiB each client streams in the client table (0 to skip it)")
+    parser.add_argument("--generators", action="store_true",
+                        help="only the generator table: upcase bench and bench/loadgen.c "
+                             "against the floor server")
     parser.add_argument("--start-runs", type=int, default=200,
                         help="hyperfine runs of each one-shot client a turn (0 to skip them)")
     args = parser.parse_args()
@@ -389,6 +453,9 @@ def main():
     if not args.no_build:
         build()
     install_peers()
+    if args.generators:
+        generator_table(args.duration, args.repeat)
+        return
     if args.clients:
         if args.stream_gib > 0:
             client_table(args.stream_gib, args.repeat)
@@ -450,6 +517,9 @@ def main():
     if args.idle:
         print()
         idle_table(servers, names, args.idle)
+    if not args.only and not args.servers:
+        print()
+        generator_table(args.duration, args.repeat)
     if args.stream_gib and not args.only and not args.servers:
         print()
         client_table(args.stream_gib, args.repeat)

@@ -136,6 +136,7 @@ fn plan(args: &BenchArgs, addr: SocketAddr) -> Plan {
         requests: args.requests.map(u64::from),
         rate: args.rate,
         interval: args.interval.map_or(PROGRESS, Into::into),
+        interval_latency: args.interval.is_some(),
     }
 }
 

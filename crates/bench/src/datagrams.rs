@@ -85,7 +85,15 @@ impl Receiver {
             lengths,
             headers,
         } = self;
-        let receive = || sys::receive(socket, headers, buffer, *slot, lengths);
+        // A receive that leaves slots empty took all there was: say so to tokio with it, so
+        // that the next receive waits for epoll's word instead of first failing in the kernel.
+        let receive = || {
+            sys::receive(socket, headers, buffer, *slot, lengths)?;
+            if lengths.len() < BATCH {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        };
         match socket.try_io(Interest::READABLE, receive) {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
             outcome => outcome,

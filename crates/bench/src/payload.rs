@@ -15,6 +15,15 @@ pub(crate) fn request(seq: u64, size: usize, out: &mut Vec<u8>) {
 
 /// Appends the request numbered `seq` to `out`, without allocating once `out` has room.
 pub(crate) fn append_request(seq: u64, size: usize, out: &mut Vec<u8>) {
+    append(seq, size, LOWER, out);
+}
+
+/// The alphabet written twice, in each case.
+const LOWER: &[u8; 52] = b"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyz";
+const UPPER: &[u8; 52] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Appends message `seq` with its letters from `alphabet`.
+fn append(seq: u64, size: usize, alphabet: &[u8; 52], out: &mut Vec<u8>) {
     let mut digits = [b'0'; SEQ_DIGITS];
     let mut rest = seq % 10u64.pow(SEQ_DIGITS as u32);
     for digit in digits.iter_mut().rev() {
@@ -22,7 +31,15 @@ pub(crate) fn append_request(seq: u64, size: usize, out: &mut Vec<u8>) {
         rest /= 10;
     }
     out.extend_from_slice(&digits);
-    out.extend((SEQ_DIGITS..size).map(|i| b'a' + ((seq as usize + i) % 26) as u8));
+    // Letter `i` is `(seq + i) % 26`, so every 26 letters start again where the first did:
+    // copied 26 at a time from the alphabet written twice, rather than made a byte at a time.
+    let first = ((seq + SEQ_DIGITS as u64) % 26) as usize;
+    let mut left = size.saturating_sub(SEQ_DIGITS);
+    while left > 0 {
+        let take = left.min(26);
+        out.extend_from_slice(&alphabet[first..first + take]);
+        left -= take;
+    }
 }
 
 /// The sequence number a reply starts with, if it starts with one.
@@ -44,36 +61,50 @@ pub(crate) enum Mode {
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
     mode: Option<Mode>,
+    /// The reply a request should get, made afresh for each.
+    expected: Vec<u8>,
 }
 
 impl Checker {
-    /// Whether `reply` answers `request`.
-    pub(crate) fn check(&mut self, request: &[u8], reply: &[u8]) -> bool {
-        if request.len() != reply.len() {
+    /// Whether `reply` answers request `seq` of `size` bytes.
+    pub(crate) fn check(&mut self, seq: u64, size: usize, reply: &[u8]) -> bool {
+        if reply.len() != size {
             return false;
         }
-        let fits = |mode| match mode {
-            Mode::Echo => request == reply,
-            Mode::Upper => request
-                .iter()
-                .zip(reply)
-                .all(|(q, r)| q.to_ascii_uppercase() == *r),
-        };
-        match self.mode {
-            Some(mode) => fits(mode),
-            None => {
-                self.mode = [Mode::Upper, Mode::Echo]
-                    .into_iter()
-                    .find(|&mode| fits(mode));
-                self.mode.is_some()
-            }
+        if let Some(mode) = self.mode {
+            return self.fits(mode, seq, reply);
         }
+        self.mode = [Mode::Upper, Mode::Echo]
+            .into_iter()
+            .find(|&mode| self.fits(mode, seq, reply));
+        self.mode.is_some()
+    }
+
+    fn fits(&mut self, mode: Mode, seq: u64, reply: &[u8]) -> bool {
+        let alphabet = match mode {
+            Mode::Echo => LOWER,
+            Mode::Upper => UPPER,
+        };
+        self.expected.clear();
+        append(seq, reply.len(), alphabet, &mut self.expected);
+        self.expected == reply
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letters_run_on_from_the_number() {
+        let mut out = Vec::new();
+        for seq in [0, 1, 25, 26, 12_345] {
+            request(seq, 100, &mut out);
+            for (i, &byte) in out.iter().enumerate().skip(SEQ_DIGITS) {
+                assert_eq!(byte, b'a' + ((seq as usize + i) % 26) as u8, "{seq} at {i}");
+            }
+        }
+    }
 
     #[test]
     fn requests_carry_their_number() {
@@ -96,16 +127,18 @@ mod tests {
         let mut out = Vec::new();
         request(1, 20, &mut out);
         let mut upper = Checker::default();
-        assert!(upper.check(&out, &out.to_ascii_uppercase()));
+        assert!(upper.check(1, 20, &out.to_ascii_uppercase()));
         assert!(
-            !upper.check(&out, &out),
+            !upper.check(1, 20, &out),
             "an echo after upper-case replies is wrong"
         );
         let mut echo = Checker::default();
-        assert!(echo.check(&out, &out));
-        assert!(!echo.check(&out, &out.to_ascii_uppercase()));
+        assert!(echo.check(1, 20, &out));
+        assert!(!echo.check(1, 20, &out.to_ascii_uppercase()));
+        assert!(!echo.check(2, 20, &out), "another request's reply");
         let mut wrong = Checker::default();
-        assert!(!wrong.check(&out, b"something else entirely"));
-        assert!(!wrong.check(&out, &out[..5]));
+        assert!(!wrong.check(1, 20, b"something else entirely"));
+        assert!(!wrong.check(1, 20, &out[..5]));
+        assert!(!wrong.check(1, 20, &out[..19]));
     }
 }

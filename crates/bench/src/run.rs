@@ -52,6 +52,8 @@ pub(crate) struct Plan {
     pub(crate) rate: Option<f64>,
     /// The length of an interval.
     pub(crate) interval: Duration,
+    /// Whether intervals report latency (`--interval`), or only count (the progress line).
+    pub(crate) interval_latency: bool,
 }
 
 /// One interval of the load: its number from 1, and what it counted.
@@ -184,7 +186,11 @@ fn shard_thread(
         let (each, extra) = (requests / threads as u64, requests % threads as u64);
         each + u64::from((thread as u64) < extra)
     });
-    let shard = Rc::new(Shard::new(plan.rate.is_some(), requests));
+    let shard = Rc::new(Shard::new(
+        plan.rate.is_some(),
+        requests,
+        plan.interval_latency,
+    ));
     let load = Rc::new(load);
     let local = LocalSet::new();
     local.block_on(&runtime, async {

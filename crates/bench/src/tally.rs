@@ -113,15 +113,18 @@ pub(crate) struct Shard {
     pub(crate) whole: RefCell<Tally>,
     /// Since the last interval's end.
     pub(crate) interval: RefCell<Tally>,
+    /// Whether intervals need their latencies, or only their counts (for the progress line).
+    interval_latency: bool,
     /// Requests this thread may still send, if a count bounds the run.
     left: Cell<Option<u64>>,
 }
 
 impl Shard {
-    pub(crate) fn new(open_loop: bool, requests: Option<u64>) -> Self {
+    pub(crate) fn new(open_loop: bool, requests: Option<u64>, interval_latency: bool) -> Self {
         Self {
             whole: RefCell::new(Tally::new(open_loop)),
             interval: RefCell::new(Tally::new(false)),
+            interval_latency,
             left: Cell::new(requests),
         }
     }
@@ -149,7 +152,14 @@ impl Shard {
 
     pub(crate) fn reply(&self, right: bool, due: Instant, sent: Instant, now: Instant) {
         self.whole.borrow_mut().reply(right, due, sent, now);
-        self.interval.borrow_mut().reply(right, due, due, now);
+        let mut interval = self.interval.borrow_mut();
+        if self.interval_latency {
+            interval.reply(right, due, due, now);
+        } else if right {
+            interval.replies += 1;
+        } else {
+            interval.wrong += 1;
+        }
     }
 
     pub(crate) fn lost(&self, count: u64) {
@@ -193,16 +203,16 @@ mod tests {
 
     #[test]
     fn a_count_is_shared_out_one_request_at_a_time() {
-        let shard = Shard::new(false, Some(2));
+        let shard = Shard::new(false, Some(2), true);
         assert!(shard.take_request() && shard.take_request());
         assert!(!shard.take_request() && shard.all_taken());
-        let unbounded = Shard::new(false, None);
+        let unbounded = Shard::new(false, None, true);
         assert!(unbounded.take_request() && !unbounded.all_taken());
     }
 
     #[test]
     fn an_interval_is_taken_and_cleared() {
-        let shard = Shard::new(false, None);
+        let shard = Shard::new(false, None, true);
         let now = Instant::now();
         shard.reply(true, now, now, now + Duration::from_micros(5));
         shard.lost(2);

@@ -13,9 +13,9 @@ use tokio::time::{Instant, sleep_until};
 use crate::datagrams::{Receiver, Sender};
 use crate::load::{Load, Schedule};
 use crate::pacer::Pacer;
-use crate::payload::{Checker, append_request, request, sequence};
+use crate::payload::{Checker, append_request, sequence};
 use crate::tally::Shard;
-use crate::tcp::pace;
+use crate::tcp::{FAR, pace};
 
 /// A request on its way: when it was due, when it was sent.
 #[derive(Debug, Clone, Copy)]
@@ -87,7 +87,6 @@ pub(crate) async fn socket(
     let mut receiver = Receiver::new(load.size);
     let mut in_flight = InFlight::default();
     let mut checker = Checker::default();
-    let mut expected = Vec::with_capacity(load.size);
     // Requests queued and not yet sent, back to back.
     let mut out: Vec<u8> = Vec::with_capacity(load.size * load.window);
     let mut next = 0;
@@ -136,9 +135,8 @@ pub(crate) async fn socket(
             let Some(pending) = in_flight.answer(seq) else {
                 continue;
             };
-            request(seq, load.size, &mut expected);
             shard.reply(
-                checker.check(&expected, reply),
+                checker.check(seq, load.size, reply),
                 pending.due,
                 pending.sent,
                 now,
@@ -177,7 +175,7 @@ pub(crate) async fn socket(
 /// When to look again without the socket's or the pacer's help: the end of the run, or the
 /// oldest request's timeout, whichever is first.
 fn wake_at(load: &Load, in_flight: &InFlight, ended: bool) -> Instant {
-    let far = Instant::now() + Duration::from_secs(3600);
+    let far = load.start + FAR;
     let timeout = in_flight
         .oldest()
         .map_or(far, |oldest| oldest.sent + load.timeout);
