@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the end-to-end tests need where it is missing:
 # python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), a C
-# compiler (a test shim), and nginx with its stream module (the load-balancer test). Installing
-# needs apt-get and root.
+# compiler (a test shim), nginx with its stream module (the load-balancer test), and socat and
+# xinetd (echo servers for the load generator). Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,9 +13,12 @@ command -v prlimit >/dev/null || missing+=(util-linux)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
+command -v socat >/dev/null || missing+=(socat)
+{ command -v xinetd >/dev/null || [ -x /usr/sbin/xinetd ]; } || missing+=(xinetd)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
-  # Packages must not start services here (nginx's default site would listen on port 80).
+  # Packages must not start services here (nginx's default site would listen on port 80, and
+  # xinetd would start its own).
   added_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

@@ -7,6 +7,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
+//! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
 //! - `budget`: `--buffer-budget` against clients that send and never read.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
@@ -32,6 +33,7 @@ mod descriptors;
 mod examples;
 mod generated;
 mod inherit;
+mod load;
 mod metrics;
 mod misbehaving;
 mod ping;

@@ -78,7 +78,7 @@ fn percentiles<'a>(area: &Area<'a>, picture: &Picture<'_>) -> Drawn<'a> {
         .x_label_formatter(&percentile_label)
         .draw()?;
     let label = if uncorrected.is_some() {
-        "from each request's scheduled time (corrected)"
+        "from the scheduled send times (corrected)"
     } else {
         "latency"
     };
@@ -89,7 +89,7 @@ fn percentiles<'a>(area: &Area<'a>, picture: &Picture<'_>) -> Drawn<'a> {
     if let Some(uncorrected) = uncorrected {
         chart
             .draw_series(LineSeries::new(uncorrected, &RED))?
-            .label("from each actual send (uncorrected)")
+            .label("from the actual send times (uncorrected)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     }
     chart

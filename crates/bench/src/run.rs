@@ -219,10 +219,21 @@ fn shard_thread(
             }
             first
         };
-        tokio::select! {
+        let next = std::cell::Cell::new(1);
+        let outcome = tokio::select! {
             outcome = all => outcome,
-            () = tick(&load, plan.interval, &shard, intervals) => Ok(()),
+            () = tick(&load, plan.interval, &shard, intervals, &next) => Ok(()),
+        };
+        // The load may end on an interval's edge before the ticker has passed it.
+        if let Some(deadline) = load.deadline
+            && load.start + plan.interval * next.get() <= deadline + plan.interval / 100
+        {
+            let _ = intervals.send(Interval {
+                index: u64::from(next.get()),
+                tally: shard.take_interval(),
+            });
         }
+        outcome
     })?;
     let shard = Rc::try_unwrap(shard).map_err(|_| io::Error::other("a worker outlived the run"))?;
     Ok(shard.whole.into_inner())
@@ -287,9 +298,17 @@ async fn serve(
 }
 
 /// At the end of each interval, hands the interval's tally to the main thread; stops after the
-/// last interval that ends within the load, or never with no end set.
-async fn tick(load: &Load, length: Duration, shard: &Shard, to: &mpsc::Sender<Interval>) {
-    for index in 1u32.. {
+/// last interval that ends within the load, or never with no end set. `next` is the number of
+/// the next interval to hand over.
+async fn tick(
+    load: &Load,
+    length: Duration,
+    shard: &Shard,
+    to: &mpsc::Sender<Interval>,
+    next: &std::cell::Cell<u32>,
+) {
+    loop {
+        let index = next.get();
         let edge = load.start + length * index;
         if load
             .deadline
@@ -302,6 +321,7 @@ async fn tick(load: &Load, length: Duration, shard: &Shard, to: &mpsc::Sender<In
             index: u64::from(index),
             tally: shard.take_interval(),
         });
+        next.set(index + 1);
         if sent.is_err() {
             return;
         }
