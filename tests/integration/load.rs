@@ -382,7 +382,7 @@ fn intervals_come_as_lines_or_as_json_objects_before_the_report() {
         .expect("run");
     let text = String::from_utf8_lossy(&output.stdout);
     let pattern = regex_lite(
-        r"^ +0\.00-0\.50 +s +[0-9]+ replies/s, lost 0, wrong 0, p50 [0-9.]+µs, p99 [0-9.]+µs$",
+        r"^ +0\.00-0\.50 s +[0-9]+ replies/s, lost 0, wrong 0, p50 [0-9.]+µs, p99 [0-9.]+µs$",
     );
     let first = text.lines().next().unwrap_or_default();
     assert!(pattern(first), "{text}");

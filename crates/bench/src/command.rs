@@ -193,11 +193,14 @@ fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, Be
         ),
         latency: &outcome.tally.latency,
         uncorrected: outcome.tally.uncorrected.as_ref(),
+        // Each interval's rate held from its start to its end, so the line spans the run.
         throughput: outcome
             .intervals
             .iter()
-            .map(|Interval { index, tally }| {
-                (*index as f64 * length, tally.replies as f64 / length)
+            .flat_map(|Interval { index, tally }| {
+                let rate = tally.replies as f64 / length;
+                let end = *index as f64 * length;
+                [(end - length, rate), (end, rate)]
             })
             .collect(),
     };

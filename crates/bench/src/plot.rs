@@ -15,7 +15,7 @@ pub(crate) struct Picture<'a> {
     pub(crate) latency: &'a Histogram<u64>,
     /// Open loop: latency from each actual send.
     pub(crate) uncorrected: Option<&'a Histogram<u64>>,
-    /// Each interval's end in seconds and its replies a second.
+    /// Points of replies a second over seconds since the load started.
     pub(crate) throughput: Vec<(f64, f64)>,
 }
 

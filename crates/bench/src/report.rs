@@ -93,16 +93,14 @@ impl fmt::Display for Report {
         } else {
             ""
         };
+        let threads = match self.threads {
+            1 => "1 thread".to_owned(),
+            n => format!("{n} threads"),
+        };
         writeln!(
             f,
-            "{} to {}: {} × window {}, {}-byte requests{pattern}, {} threads, {:.1}s",
-            self.transport,
-            self.server,
-            self.conns,
-            self.window,
-            self.size,
-            self.threads,
-            self.seconds
+            "{} to {}: {} × window {}, {}-byte requests{pattern}, {threads}, {:.1}s",
+            self.transport, self.server, self.conns, self.window, self.size, self.seconds
         )?;
         if let Some(rate) = &self.rate {
             write!(
@@ -197,7 +195,7 @@ impl fmt::Display for IntervalLine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:>7.2}-{:<7.2}s {:>10.0} replies/s, lost {}, wrong {}, p50 {:.1}µs, p99 {:.1}µs",
+            "{:>7.2}-{:.2} s {:>10.0} replies/s, lost {}, wrong {}, p50 {:.1}µs, p99 {:.1}µs",
             self.start_s,
             self.end_s,
             self.replies_per_second,
