@@ -454,6 +454,29 @@ fn udp_echo() -> u16 {
 }
 
 #[test]
+fn a_lost_datagram_frees_its_slot_for_the_next_request() {
+    // Answers every other datagram, upper-cased.
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let port = socket.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        let mut buf = [0; 65_536];
+        let mut answer = true;
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            if answer {
+                let _ = socket.send_to(&buf[..n].to_ascii_uppercase(), from);
+            }
+            answer = !answer;
+        }
+    });
+    let (report, _) = bench_json(port, &["--udp", "--requests", "10", "--timeout", "100ms"]);
+    assert_eq!(
+        (report["replies"].as_u64(), report["lost"].as_u64()),
+        (Some(5), Some(5))
+    );
+    assert_eq!(report["wrong"], 0, "{report}");
+}
+
+#[test]
 fn an_rfc_862_echo_and_socat_pass() {
     let (report_udp, _) = bench_json(
         udp_echo(),
@@ -504,9 +527,31 @@ fn wait_for_tcp(port: u16, child: &mut Child) {
 }
 
 /// xinetd's own echo service (Debian's `xinetd`), on TCP and UDP at one port, from a
-/// configuration written here; its connection-rate limit lifted, as a load test needs.
+/// configuration written here; its connection-rate limit lifted, as a load test needs. A port
+/// found free may be taken by another test before xinetd binds it: xinetd then says so in its
+/// log and serves fewer services, and another port is tried.
 fn xinetd_echo(dir: &Path) -> (Kill, u16) {
-    let port = crate::util::closed_port();
+    for _ in 0..5 {
+        let port = crate::util::closed_port();
+        let log = dir.join(format!("xinetd-{port}.log"));
+        let mut child = Kill(spawn_xinetd(dir, port, &log));
+        let said = read_until(
+            || std::fs::read_to_string(&log).unwrap_or_default(),
+            |log| log.contains("Started working:"),
+        );
+        if said.contains("Started working: 2 available services") {
+            wait_for_tcp(port, &mut child.0);
+            return (child, port);
+        }
+        assert!(
+            said.contains("Started working:"),
+            "xinetd did not start: {said}"
+        );
+    }
+    panic!("xinetd could not bind a free port in five tries");
+}
+
+fn spawn_xinetd(dir: &Path, port: u16, log: &Path) -> Child {
     let service = |kind: &str, socket: &str, protocol: &str, wait: &str| {
         format!(
             "service echo\n{{\n    type = INTERNAL UNLISTED\n    id = echo-{kind}\n    socket_type = {socket}\n    protocol = {protocol}\n    wait = {wait}\n    user = root\n    bind = 127.0.0.1\n    port = {port}\n}}\n"
@@ -517,25 +562,23 @@ fn xinetd_echo(dir: &Path) -> (Kill, u16) {
         service("stream", "stream", "tcp", "no"),
         service("dgram", "dgram", "udp", "yes"),
     );
-    let path = dir.join("xinetd.conf");
+    let path = dir.join(format!("xinetd-{port}.conf"));
     std::fs::write(&path, config).expect("config");
     let xinetd = if Path::new("/usr/sbin/xinetd").exists() {
         "/usr/sbin/xinetd"
     } else {
         "xinetd"
     };
-    let mut child = Command::new(xinetd)
+    Command::new(xinetd)
         .args(["-dontfork", "-filelog"])
-        .arg(dir.join("xinetd.log"))
+        .arg(log)
         .arg("-f")
         .arg(&path)
         .arg("-pidfile")
-        .arg(dir.join("xinetd.pid"))
+        .arg(dir.join(format!("xinetd-{port}.pid")))
         .stderr(Stdio::null())
         .spawn()
-        .expect("xinetd is installed by scripts/test.sh");
-    wait_for_tcp(port, &mut child);
-    (Kill(child), port)
+        .expect("xinetd is installed by scripts/test.sh")
 }
 
 #[test]

@@ -145,7 +145,12 @@ pub(crate) async fn socket(
         if got > 0 || sent > 0 {
             continue;
         }
-        shard.lost(in_flight.expire(now, load.timeout));
+        let lost = in_flight.expire(now, load.timeout);
+        if lost > 0 {
+            // Their slots are free: the next requests go before any wait.
+            shard.lost(lost);
+            continue;
+        }
         if ended && in_flight.waiting == 0 {
             if let Some(deadline) = load.deadline {
                 let (unsent, behind) = schedule.shortfall(next, deadline);
