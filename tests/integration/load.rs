@@ -488,18 +488,7 @@ fn an_rfc_862_echo_and_socat_pass() {
         (Some(0), Some(0))
     );
 
-    let port = crate::util::closed_port();
-    let mut socat = Kill(
-        Command::new("socat")
-            .args([
-                &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
-                "PIPE",
-            ])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("socat is installed by scripts/test.sh"),
-    );
-    wait_for_tcp(port, &mut socat.0);
+    let (_socat, port) = socat_echo();
     let (report, _) = bench_json(
         port,
         &["--conns", "4", "--window", "4", "--duration", "500ms"],
@@ -509,6 +498,35 @@ fn an_rfc_862_echo_and_socat_pass() {
         (report["wrong"].as_u64(), report["lost"].as_u64()),
         (Some(0), Some(0))
     );
+}
+
+/// socat echoing TCP on a free port. A port found free may be taken by another test before
+/// socat binds it; socat then exits, and another port is tried.
+fn socat_echo() -> (Kill, u16) {
+    for _ in 0..5 {
+        let port = crate::util::closed_port();
+        let mut socat = Kill(
+            Command::new("socat")
+                .args([
+                    &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
+                    "PIPE",
+                ])
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("socat is installed by scripts/test.sh"),
+        );
+        let (up, _) = read_until(
+            || {
+                let exited = matches!(socat.0.try_wait(), Ok(Some(_)));
+                (TcpStream::connect(("127.0.0.1", port)).is_ok(), exited)
+            },
+            |&(up, exited)| up || exited,
+        );
+        if up {
+            return (socat, port);
+        }
+    }
+    panic!("socat could not bind a free port in five tries");
 }
 
 /// A child killed when the test ends, passed or not.

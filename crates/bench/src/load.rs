@@ -4,6 +4,11 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::tally::Shard;
+
+/// Later than any run: a timer set for it is as good as none.
+pub(crate) const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// The run as every worker sees it: read-only once the load has started.
 #[derive(Debug, Clone)]
 pub(crate) struct Load {
@@ -72,6 +77,75 @@ impl Schedule {
         let behind = end - due;
         let gap = workers as f64 / per_second;
         ((behind.as_secs_f64() / gap).ceil() as u64, behind)
+    }
+}
+
+/// One worker's way through its schedule: the next request's number, and whether it has
+/// stopped sending. TCP and UDP workers queue their requests through it alike.
+#[derive(Debug)]
+pub(crate) struct Sending {
+    schedule: Schedule,
+    /// The next request's number.
+    pub(crate) next: u64,
+    /// No more requests will be sent: the run's time or its count is up.
+    pub(crate) ended: bool,
+}
+
+impl Sending {
+    pub(crate) fn new(schedule: Schedule) -> Self {
+        Self {
+            schedule,
+            next: 0,
+            ended: false,
+        }
+    }
+
+    /// Hands `queue` the number and due time of each request that may go at `now`, up to
+    /// `free` of them: those whose time has come (all, in closed loop) while the thread's
+    /// count lasts.
+    pub(crate) fn queue_due(
+        &mut self,
+        load: &Load,
+        now: Instant,
+        shard: &Shard,
+        free: usize,
+        mut queue: impl FnMut(u64, Instant),
+    ) {
+        if !self.ended && (load.over(now) || shard.all_taken()) {
+            self.ended = true;
+        }
+        let mut queued = 0;
+        while !self.ended && queued < free {
+            let due = match self.schedule.due(self.next) {
+                Some(due) if due > now => break,
+                Some(due) => due,
+                None => now,
+            };
+            if !shard.take_request() {
+                self.ended = true;
+                break;
+            }
+            queue(self.next, due);
+            self.next += 1;
+            queued += 1;
+        }
+        shard.sent(queued as u64);
+    }
+
+    /// Open loop: when the next request is due, if the window will have a slot for it.
+    pub(crate) fn next_due(&self, free: usize) -> Option<Instant> {
+        if self.ended || free == 0 {
+            return None;
+        }
+        self.schedule.due(self.next)
+    }
+
+    /// Open loop, at the worker's end: says how far behind its schedule it fell.
+    pub(crate) fn finish(&self, load: &Load, shard: &Shard) {
+        if let Some(deadline) = load.deadline {
+            let (unsent, behind) = self.schedule.shortfall(self.next, deadline);
+            shard.fell_behind(unsent, behind);
+        }
     }
 }
 

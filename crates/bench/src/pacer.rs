@@ -10,6 +10,8 @@ use std::io;
 
 use tokio::time::Instant;
 
+use crate::load::Schedule;
+
 /// A one-shot alarm for one worker's next request.
 #[derive(Debug)]
 pub(crate) struct Pacer {
@@ -19,6 +21,16 @@ pub(crate) struct Pacer {
 }
 
 impl Pacer {
+    /// A pacer for an open-loop `schedule`; none in closed loop, where nothing waits for its
+    /// time.
+    pub(crate) fn for_schedule(schedule: &Schedule) -> io::Result<Option<Self>> {
+        if schedule.open() {
+            Self::new().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// An alarm for a worker on this thread, whose timers the kernel is asked not to delay:
     /// by default it may ring 50 µs late, to group wake-ups.
     pub(crate) fn new() -> io::Result<Self> {
@@ -38,6 +50,14 @@ impl Pacer {
         let rung = self.inner.ring().await;
         self.set_for = None;
         rung
+    }
+}
+
+/// Waits on `pacer`, if there is one, until `due`; never without both.
+pub(crate) async fn pace(pacer: &mut Option<Pacer>, due: Option<Instant>) -> io::Result<()> {
+    match (pacer, due) {
+        (Some(pacer), Some(due)) => pacer.until(due).await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::io;
 use std::pin::pin;
-use std::time::Duration;
 
 use std::io::Read as _;
 
@@ -16,13 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::load::{Load, Schedule};
-use crate::pacer::Pacer;
+use crate::load::{FAR, Load, Schedule, Sending};
+use crate::pacer::{Pacer, pace};
 use crate::payload::{Checker, append_request, request};
 use crate::tally::Shard;
-
-/// Later than any run: a timer set for it is as good as none.
-pub(crate) const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A request on its way: its number, when it was due, when it was sent.
 #[derive(Debug, Clone, Copy)]
@@ -41,11 +37,7 @@ pub(crate) async fn connection(
 ) -> io::Result<()> {
     let mut conn = Conn::new(load, schedule);
     let mut timer = pin!(sleep_until(load.start));
-    let mut pacer = if schedule.open() {
-        Some(Pacer::new()?)
-    } else {
-        None
-    };
+    let mut pacer = Pacer::for_schedule(&schedule)?;
     loop {
         // The time replies were just read at serves as the next requests' send time: a clock
         // read fewer a request.
@@ -60,15 +52,15 @@ pub(crate) async fn connection(
             Read::Got => continue,
             Read::Nothing => {}
         }
-        if conn.ended && conn.in_flight.is_empty() {
-            conn.finish(shard);
+        if conn.sending.ended && conn.in_flight.is_empty() {
+            conn.sending.finish(load, shard);
             return Ok(());
         }
         let wake = conn.wake_at();
         if timer.is_elapsed() || wake < timer.deadline() {
             timer.as_mut().reset(wake);
         }
-        let next_due = conn.next_due();
+        let next_due = conn.sending.next_due(conn.free());
         tokio::select! {
             biased;
             ready = stream.readable() => ready?,
@@ -83,14 +75,6 @@ pub(crate) async fn connection(
                 }
             }
         }
-    }
-}
-
-/// Waits on the pacer, if there is one, until `due`.
-pub(crate) async fn pace(pacer: &mut Option<Pacer>, due: Option<Instant>) -> io::Result<()> {
-    match (pacer, due) {
-        (Some(pacer), Some(due)) => pacer.until(due).await,
-        _ => std::future::pending().await,
     }
 }
 
@@ -128,11 +112,9 @@ enum Read {
 /// A connection's state between turns.
 struct Conn<'a> {
     load: &'a Load,
-    schedule: Schedule,
+    sending: Sending,
     /// Requests written, oldest first.
     in_flight: VecDeque<Pending>,
-    /// The next request's number.
-    next: u64,
     /// Bytes of requests not yet written, from `out_at`.
     out: Vec<u8>,
     out_at: usize,
@@ -140,8 +122,6 @@ struct Conn<'a> {
     replies: Vec<u8>,
     have: usize,
     checker: Checker,
-    /// No more requests will be sent.
-    ended: bool,
     /// When the last replies were read, if the loop has not yet looked at the clock since.
     read_at: Option<Instant>,
 }
@@ -150,45 +130,45 @@ impl<'a> Conn<'a> {
     fn new(load: &'a Load, schedule: Schedule) -> Self {
         Self {
             load,
-            schedule,
+            sending: Sending::new(schedule),
             in_flight: VecDeque::with_capacity(load.window),
-            next: 0,
             out: Vec::with_capacity(load.size * load.window),
             out_at: 0,
             replies: vec![0; (2 * load.size).max(64 * 1024)],
             have: 0,
             checker: Checker::default(),
-            ended: false,
             read_at: None,
         }
     }
 
     /// Queues every request that is due and has a slot in the window.
     fn queue_due(&mut self, now: Instant, shard: &Shard) {
-        if !self.ended && (self.load.over(now) || shard.all_taken()) {
-            self.ended = true;
-        }
-        let mut queued = 0;
-        while !self.ended && self.in_flight.len() < self.load.window {
-            let due = match self.schedule.due(self.next) {
-                Some(due) if due > now => break,
-                Some(due) => due,
-                None => now,
-            };
-            if !shard.take_request() {
-                self.ended = true;
-                break;
-            }
-            append_request(self.next, self.load.size, &mut self.out);
-            self.in_flight.push_back(Pending {
-                seq: self.next,
-                due,
-                sent: now,
-            });
-            self.next += 1;
-            queued += 1;
-        }
-        shard.sent(queued);
+        let Self {
+            load,
+            sending,
+            in_flight,
+            out,
+            ..
+        } = self;
+        sending.queue_due(
+            load,
+            now,
+            shard,
+            load.window - in_flight.len(),
+            |seq, due| {
+                append_request(seq, load.size, out);
+                in_flight.push_back(Pending {
+                    seq,
+                    due,
+                    sent: now,
+                });
+            },
+        );
+    }
+
+    /// Slots free in the window.
+    fn free(&self) -> usize {
+        self.load.window - self.in_flight.len()
     }
 
     fn has_output(&self) -> bool {
@@ -252,31 +232,15 @@ impl<'a> Conn<'a> {
             .front()
             .map_or(far, |oldest| oldest.sent + self.load.timeout);
         match self.load.deadline {
-            Some(deadline) if !self.ended => timeout.min(deadline),
+            Some(deadline) if !self.sending.ended => timeout.min(deadline),
             _ => timeout,
         }
-    }
-
-    /// Open loop: when the next request is due, if it will have a slot.
-    fn next_due(&self) -> Option<Instant> {
-        if self.ended || self.in_flight.len() >= self.load.window {
-            return None;
-        }
-        self.schedule.due(self.next)
     }
 
     fn timed_out(&self, now: Instant) -> bool {
         self.in_flight
             .front()
             .is_some_and(|oldest| now >= oldest.sent + self.load.timeout)
-    }
-
-    /// Open loop: says how far behind its schedule this worker ended.
-    fn finish(&self, shard: &Shard) {
-        if let Some(deadline) = self.load.deadline {
-            let (unsent, behind) = self.schedule.shortfall(self.next, deadline);
-            shard.fell_behind(unsent, behind);
-        }
     }
 }
 
@@ -292,11 +256,7 @@ pub(crate) async fn reconnecting(
     let mut req = Vec::with_capacity(load.size);
     let mut reply = Vec::with_capacity(load.size);
     let mut seq = 0;
-    let mut pacer = if schedule.open() {
-        Some(Pacer::new()?)
-    } else {
-        None
-    };
+    let mut pacer = Pacer::for_schedule(&schedule)?;
     loop {
         let now = Instant::now();
         if load.over(now) {

@@ -11,11 +11,10 @@ use tokio::net::UdpSocket;
 use tokio::time::{Instant, sleep_until};
 
 use crate::datagrams::{Receiver, Sender};
-use crate::load::{Load, Schedule};
-use crate::pacer::Pacer;
+use crate::load::{FAR, Load, Schedule, Sending};
+use crate::pacer::{Pacer, pace};
 use crate::payload::{Checker, append_request, sequence};
 use crate::tally::Shard;
-use crate::tcp::{FAR, pace};
 
 /// A request on its way: when it was due, when it was sent.
 #[derive(Debug, Clone, Copy)]
@@ -89,36 +88,16 @@ pub(crate) async fn socket(
     let mut checker = Checker::default();
     // Requests queued and not yet sent, back to back.
     let mut out: Vec<u8> = Vec::with_capacity(load.size * load.window);
-    let mut next = 0;
-    let mut ended = false;
+    let mut sending = Sending::new(schedule);
     let mut timer = pin!(sleep_until(load.start));
-    let mut pacer = if schedule.open() {
-        Some(Pacer::new()?)
-    } else {
-        None
-    };
+    let mut pacer = Pacer::for_schedule(&schedule)?;
     loop {
         let now = Instant::now();
-        if !ended && (load.over(now) || shard.all_taken()) {
-            ended = true;
-        }
-        let mut queued = 0;
-        while !ended && in_flight.waiting < load.window {
-            let due = match schedule.due(next) {
-                Some(due) if due > now => break,
-                Some(due) => due,
-                None => now,
-            };
-            if !shard.take_request() {
-                ended = true;
-                break;
-            }
-            append_request(next, load.size, &mut out);
+        let free = load.window.saturating_sub(in_flight.waiting);
+        sending.queue_due(load, now, shard, free, |seq, due| {
+            append_request(seq, load.size, &mut out);
             in_flight.push(Pending { due, sent: now });
-            next += 1;
-            queued += 1;
-        }
-        shard.sent(queued);
+        });
         let sent = sender.send(&socket, &out)?;
         out.drain(..sent * load.size);
 
@@ -151,22 +130,15 @@ pub(crate) async fn socket(
             shard.lost(lost);
             continue;
         }
-        if ended && in_flight.waiting == 0 {
-            if let Some(deadline) = load.deadline {
-                let (unsent, behind) = schedule.shortfall(next, deadline);
-                shard.fell_behind(unsent, behind);
-            }
+        if sending.ended && in_flight.waiting == 0 {
+            sending.finish(load, shard);
             return Ok(());
         }
-        let wake = wake_at(load, &in_flight, ended);
+        let wake = wake_at(load, &in_flight, sending.ended);
         if timer.is_elapsed() || wake < timer.deadline() {
             timer.as_mut().reset(wake);
         }
-        let next_due = if ended || in_flight.waiting >= load.window {
-            None
-        } else {
-            schedule.due(next)
-        };
+        let next_due = sending.next_due(load.window.saturating_sub(in_flight.waiting));
         tokio::select! {
             biased;
             ready = socket.readable() => ready?,
