@@ -31,9 +31,20 @@ fn upper(request: &[u8]) -> Vec<u8> {
 
 /// Serves `socket` on a thread until it is stopped, answering with `upper`; the receiver gets
 /// how many datagrams each batch held, and then the thread's end.
-fn serve(mut socket: BlockingUdp) -> mpsc::Receiver<Option<usize>> {
+fn serve(socket: BlockingUdp) -> mpsc::Receiver<Option<usize>> {
+    serve_named(socket, "udp-serve").1
+}
+
+/// [`serve`], on a thread named `name` and a number of its own (at most 15 bytes in all, the
+/// kernel's limit); that name, and the receiver.
+fn serve_named(mut socket: BlockingUdp, name: &str) -> (String, mpsc::Receiver<Option<usize>>) {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "{name}-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     let (report, reports) = mpsc::channel();
-    thread::spawn(move || {
+    let spawned = thread::Builder::new().name(name.clone()).spawn(move || {
         loop {
             let mut held = 0;
             let more = socket
@@ -49,7 +60,52 @@ fn serve(mut socket: BlockingUdp) -> mpsc::Receiver<Option<usize>> {
             }
         }
     });
-    reports
+    spawned.expect("a serving thread");
+    (name, reports)
+}
+
+/// Elsewhere the kernel's numbering differs: long enough, most likely, for the thread to be
+/// asleep.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn wait_until_asleep_in_receive(_name: &str) {
+    thread::sleep(Duration::from_millis(100));
+}
+
+/// The system call number of `recvmmsg`, as `/proc/.../syscall` shows it.
+#[cfg(target_arch = "x86_64")]
+const RECVMMSG: &str = "299";
+#[cfg(target_arch = "aarch64")]
+const RECVMMSG: &str = "243";
+
+/// Waits until the thread named `name` of this process sleeps in `recvmmsg`, as the kernel
+/// reports it (`/proc/self/task/TID/stat` state `S`, `/proc/self/task/TID/syscall` the call),
+/// or fails the test after [`PATIENCE`].
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn wait_until_asleep_in_receive(name: &str) {
+    let asleep = || -> Option<()> {
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim_end() != name {
+                continue;
+            }
+            let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+            // The state follows the name in parentheses, which may hold spaces.
+            let state = stat.rsplit_once(") ")?.1.split(' ').next()?;
+            let syscall = std::fs::read_to_string(path.join("syscall")).ok()?;
+            let call = syscall.split(' ').next()?;
+            return (state == "S" && call == RECVMMSG).then_some(());
+        }
+        None
+    };
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while asleep().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} never slept in recvmmsg"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Waits for the serving thread to end, or fails the test.
@@ -165,9 +221,10 @@ fn a_datagram_answered_with_none_gets_no_reply_and_the_others_do() {
 fn stop_wakes_a_socket_that_waits_for_datagrams() {
     let socket = bind("127.0.0.1:0");
     let stopper = socket.stopper();
-    let reports = serve(socket);
-    // Long enough for the thread to be asleep in its receive.
-    thread::sleep(Duration::from_millis(100));
+    let (name, reports) = serve_named(socket, "udp-stop");
+    // Stopped while asleep in its receive, as the kernel says it is: the case the stop must
+    // wake, rather than one it would find before it waits.
+    wait_until_asleep_in_receive(&name);
     stopper.stop();
     assert_eq!(
         reports.recv_timeout(PATIENCE).expect("woken"),
