@@ -10,8 +10,8 @@ use upcase_transport::{
     Client, ClientOptions, Reply, ReplyEnd, Tcp, Transport, TransportError, Udp, resolve,
 };
 
-use crate::output::{Out, Stdout, unmark};
-use crate::ping::{json_line, ping};
+use crate::output::{Out, Stdout, json_line, unmark, write_out};
+use crate::ping::ping;
 use crate::pipe::PipeError;
 use crate::{ClientArgs, ClientError};
 
@@ -202,8 +202,4 @@ fn print_reply(stdout: &mut Out, reply: &[u8]) -> Result<(), ClientError> {
     let mut out = Vec::with_capacity(reply.len() + 1);
     reply_line(reply, &mut out);
     write_out(stdout, &out)
-}
-
-pub(crate) fn write_out(stdout: &mut Out, bytes: &[u8]) -> Result<(), ClientError> {
-    stdout.print(bytes).map_err(ClientError::Output)
 }

@@ -16,7 +16,8 @@
 //! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
 //! - `ping.rs`: the probing mode and its summary.
 //! - `pipe.rs`: the TCP pipe mode: stdin through one connection on two threads of blocking I/O.
-//! - `output.rs`: standard output, where a reader that went away is not an error.
+//! - `output.rs`: standard output, where a reader that went away is not an error, and the
+//!   lines (text or JSON) the modes print on it.
 //! - `error.rs`: [`ClientError`], its hints and its exit codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

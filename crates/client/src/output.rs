@@ -7,11 +7,27 @@ use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
 
+use crate::ClientError;
+
 /// Marks an error as standard output's, inside an [`io::Error`] that passes through code that
 /// knows nothing of it.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", upcase_transport::describe(.0))]
 pub(crate) struct OutputError(pub(crate) io::Error);
+
+/// Writes `bytes` to standard output, its failure the client's [`ClientError::Output`].
+pub(crate) fn write_out(stdout: &mut Out, bytes: &[u8]) -> Result<(), ClientError> {
+    stdout.print(bytes).map_err(ClientError::Output)
+}
+
+/// `value` as one line of JSON.
+pub(crate) fn json_line(value: &impl serde::Serialize) -> String {
+    // Serializing plain structs of numbers and strings cannot fail; say so if it ever does.
+    let mut line = serde_json::to_string(value)
+        .unwrap_or_else(|error| format!("{{\"error\":\"cannot write JSON: {error}\"}}"));
+    line.push('\n');
+    line
+}
 
 /// Standard output for the modes that print a line at a time: written at once, on the calling
 /// thread. tokio's stdout would hand each write to a thread of its own, which a one-shot run

@@ -11,8 +11,7 @@ use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use upcase_transport::{Client, ClientOptions, Transport, TransportError};
 
-use crate::command::write_out;
-use crate::output::Out;
+use crate::output::{Out, json_line, write_out};
 use crate::{ClientArgs, ClientError};
 
 /// The message of a probe when none is given.
@@ -244,15 +243,6 @@ fn render(probe: &Probe, json: bool) -> String {
             error.as_deref().unwrap_or("lost")
         ),
     }
-}
-
-/// `value` as one line of JSON.
-pub(crate) fn json_line(value: &impl Serialize) -> String {
-    // Serializing plain structs of numbers and strings cannot fail; say so if it ever does.
-    let mut line = serde_json::to_string(value)
-        .unwrap_or_else(|error| format!("{{\"error\":\"cannot write JSON: {error}\"}}"));
-    line.push('\n');
-    line
 }
 
 fn summary_text(host: &str, summary: &Summary) -> String {
