@@ -11,8 +11,12 @@ use upcase_proto::{Transform, Transformer, max_datagram};
 use upcase_transport::{Peer, PeerKind, TransportError};
 
 use crate::echo::EchoLoops;
-use crate::run::{MAX_AMPLIFICATION, Service, shown};
+use crate::service::{Service, shown};
 use crate::stats::{Event, Trouble};
+
+/// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
+/// bound for QUIC): more would let a forged request make the server a traffic amplifier.
+pub(crate) const MAX_AMPLIFICATION: usize = 3;
 
 /// A reply about to be sent, and what to count once it has been.
 pub(crate) struct Answer {
@@ -174,7 +178,7 @@ pub fn serve_blocking_udp<X: Transform>(
 ) {
     use upcase_transport::BatchError;
 
-    use crate::run::ACCEPT_BACKOFF;
+    use crate::service::ACCEPT_BACKOFF;
 
     let own_port = socket.local_addr().map_or(0, |addr| addr.port());
     let mut loops = EchoLoops::default();

@@ -10,8 +10,11 @@
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
-//! - `run.rs`: [`run`], [`serve`], [`Service`] and [`Options`]: the accept loop, admission,
-//!   limits, graceful shutdown.
+//! - `options.rs`: [`Options`], the limits a server serves within.
+//! - `run.rs`: [`run`] and [`serve`]: the accept loop and each connection's loop, to its end
+//!   or the drain's.
+//! - `service.rs`: [`Service`], what the listeners of one server share: the limits, the
+//!   counters, admission of each peer, and the drain.
 //! - `datagram.rs`: answering one datagram under the service's rules, and
 //!   [`serve_blocking_udp`], which does it on a thread of its own for a blocking UDP socket
 //!   (Linux).
@@ -43,9 +46,11 @@ mod error;
 mod inherit;
 mod log;
 mod metrics;
+mod options;
 mod policy;
 mod reload;
 mod run;
+mod service;
 mod stats;
 
 pub use args::ServerArgs;
@@ -58,6 +63,8 @@ pub use error::{ConfigError, ServerError};
 pub use inherit::stderr_is_a_socket;
 pub use log::{LogWriter, dropped_log_lines};
 pub use metrics::{prometheus, serve_metrics};
+pub use options::Options;
 pub use policy::{Access, parse_network};
-pub use run::{Options, Service, run, serve, serve_connection};
+pub use run::{run, serve, serve_connection};
+pub use service::Service;
 pub use stats::{EVENTS, Event, Totals};

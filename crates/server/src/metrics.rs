@@ -17,7 +17,7 @@ use tokio::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::run::ACCEPT_BACKOFF;
+use crate::service::ACCEPT_BACKOFF;
 use crate::stats::Trouble;
 use crate::{Event, Service, Totals};
 
@@ -124,8 +124,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(5);
 
 /// Serves `GET /metrics` on `listener` until `stop`; every other request gets 404. The
-/// service's `--allow`/`--deny` apply; at most [`MAX_CONNECTIONS`] are served at once, each for
-/// at most [`CONNECTION_LIFETIME`], and a failed accept (no descriptors left) backs off as the
+/// service's `--allow`/`--deny` apply; at most `MAX_CONNECTIONS` (64) are served at once, each for
+/// at most `CONNECTION_LIFETIME` (5 s), and a failed accept (no descriptors left) backs off as the
 /// service's listeners do.
 pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));

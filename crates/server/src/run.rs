@@ -3,89 +3,24 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep, sleep, timeout};
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Listener, Peer, PeerKind};
 
-use crate::budget::{Budget, DEFAULT_BUDGET, RETRY as BUDGET_RETRY};
-use crate::cut::Cut;
+use crate::budget::RETRY as BUDGET_RETRY;
 use crate::datagram::answer_peer;
 use crate::echo::EchoLoops;
-use crate::policy::{
-    Access, DatagramRate, SourceConnections, SourceFull, SourceSlot, reflection_risk,
-};
-use crate::stats::{Event, Stats, Totals, Trouble};
-
-/// Limits that shape how [`run`] serves. The defaults suit a service left running on a public
-/// host; each is a flag and a config key of `upcase server`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// Most TCP connections served at once. When all are busy, new connections wait in the
-    /// kernel's listen queue until one closes; if that queue is full too, the kernel refuses them.
-    pub max_connections: usize,
-    /// Most TCP connections open at once from one source (an IPv4 address or an IPv6 /64);
-    /// one more is closed at once. 0 for no limit.
-    pub max_connections_per_source: usize,
-    /// Most datagrams answered per second from one source; more are dropped. 0 for no limit.
-    pub max_datagrams_per_source: u32,
-    /// A connection that sends nothing and takes none of its replies for this long is closed.
-    /// Zero for no limit.
-    pub idle_timeout: Duration,
-    /// Longest line, in bytes, for transforms that answer lines (`count=C`). A longer line ends
-    /// the connection after the lines before it are answered; over UDP it gets no reply.
-    pub max_line: usize,
-    /// After shutdown, how long open connections get to finish on their own. Then each is
-    /// answered for what it sent and closed.
-    pub drain_timeout: Duration,
-    /// Who may be served.
-    pub access: Access,
-    /// Most bytes that all TCP connections together may hold in replies not yet sent (at
-    /// least 64 KiB). A connection that finds it spent waits, reading nothing more, until
-    /// others' replies leave; none is dropped for it.
-    pub buffer_budget: usize,
-    /// Whether every TCP connection starts with a PROXY protocol header (version 1 or 2) from
-    /// a load balancer, whose client address is then the one logged, limited and filtered.
-    /// A connection without a valid header within the idle timeout (if there is one) is closed.
-    pub proxy_protocol: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            max_connections: 10_000,
-            max_connections_per_source: 256,
-            max_datagrams_per_source: 1_000,
-            idle_timeout: Duration::from_secs(300),
-            max_line: 64 * 1024,
-            drain_timeout: Duration::from_secs(5),
-            access: Access::default(),
-            buffer_budget: DEFAULT_BUDGET,
-            proxy_protocol: false,
-        }
-    }
-}
-
-/// How long to wait after a failed accept. Most failures (too many open files, a connection
-/// reset before it was accepted) pass; retrying at once would only spin.
-pub(crate) const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
-/// After the drain timeout, how long connections get to send their last replies before they
-/// are dropped.
-const CUT_GRACE: Duration = Duration::from_secs(1);
-
-/// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
-/// bound for QUIC): more would let a forged request make the server a traffic amplifier.
-pub(crate) const MAX_AMPLIFICATION: usize = 3;
+use crate::options::Options;
+use crate::policy::SourceSlot;
+use crate::service::{ACCEPT_BACKOFF, CUT_GRACE, Open, Service};
+use crate::stats::{Event, Totals, Trouble};
 
 /// Serves every peer of `listener` with a fresh copy of `transform`, until `shutdown`
 /// completes, and returns what it did.
@@ -186,113 +121,6 @@ where
     let open = Open::new(service);
     serve_peer(peer, transform, Arc::clone(service), (None, slot)).await;
     drop(open);
-}
-
-/// What the listeners of one server share: its limits, its counters, and the signal that ends
-/// the drain.
-pub struct Service {
-    /// The limits.
-    options: Options,
-    /// One permit per TCP connection that may be open.
-    connections: Arc<Semaphore>,
-    /// Open connections per source.
-    sources: SourceConnections,
-    /// Datagrams per source this second.
-    rate: Mutex<DatagramRate>,
-    /// Counters.
-    stats: Stats,
-    /// Connections being served (the semaphore counts one more per listener: the permit taken
-    /// before each accept).
-    open: AtomicUsize,
-    /// Raised when the drain timeout runs out: open connections then finish at once.
-    cut: Cut,
-    /// Reply bytes held by all connections, against [`Options::buffer_budget`].
-    budget: Budget,
-    /// Who may be served: [`Options::access`] until [`set_access`](Service::set_access)
-    /// replaces it (on SIGHUP). Read for every peer, so kept where a read takes no lock.
-    access: ArcSwap<Access>,
-    /// Whether `access` has any rule: most servers have none, and then no peer needs to read it.
-    access_rules: AtomicBool,
-}
-
-/// One open connection, counted in [`Service::open_connections`] while it lives.
-struct Open(Arc<Service>);
-
-impl Open {
-    fn new(service: &Arc<Service>) -> Self {
-        service.open.fetch_add(1, Ordering::Relaxed);
-        Self(Arc::clone(service))
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Service {
-    /// A service with these limits and no traffic yet.
-    pub fn new(mut options: Options) -> Arc<Self> {
-        options.access = options.access.normalized();
-        Arc::new(Self {
-            access_rules: AtomicBool::new(options.access != Access::default()),
-            access: ArcSwap::from_pointee(options.access.clone()),
-            budget: Budget::new(options.buffer_budget),
-            connections: Arc::new(Semaphore::new(options.max_connections)),
-            sources: SourceConnections::new(options.max_connections_per_source),
-            rate: Mutex::new(DatagramRate::new(
-                options.max_datagrams_per_source,
-                Instant::now().into_std(),
-            )),
-            options,
-            stats: Stats::default(),
-            open: AtomicUsize::new(0),
-            cut: Cut::default(),
-        })
-    }
-
-    /// What the service's listeners have done so far.
-    pub fn totals(&self) -> Totals {
-        self.stats.totals()
-    }
-
-    /// TCP connections being served now.
-    pub fn open_connections(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
-    }
-
-    /// Bytes reserved now for replies not yet sent, against [`Options::buffer_budget`].
-    pub fn buffered_bytes(&self) -> usize {
-        self.budget.reserved()
-    }
-
-    /// The limits.
-    pub(crate) fn options(&self) -> &Options {
-        &self.options
-    }
-
-    /// Who may be served now.
-    pub fn access(&self) -> Arc<Access> {
-        self.access.load_full()
-    }
-
-    /// Replaces who may be served, from the next peer on; connections already open go on.
-    pub fn set_access(&self, access: Access) {
-        let rules = access != Access::default();
-        self.access.store(Arc::new(access.normalized()));
-        self.access_rules.store(rules, Ordering::Release);
-    }
-
-    /// Whether a peer from `ip` may be served now.
-    pub(crate) fn permits(&self, ip: std::net::IpAddr) -> bool {
-        !self.access_rules.load(Ordering::Acquire) || self.access.load().permits(ip)
-    }
-
-    /// The counters.
-    pub(crate) fn stats(&self) -> &Stats {
-        &self.stats
-    }
 }
 
 /// [`run`] for one of several listeners sharing `service`: serves `listener` until `shutdown`
@@ -405,148 +233,6 @@ pub async fn serve<L, X>(
             },
         )
         .await;
-}
-
-impl Service {
-    /// After shutdown: waits up to the drain timeout for `finished` (the open connections
-    /// ending on their own); then, after `cutting`, has every connection answer what it was
-    /// sent and close, and waits [`CUT_GRACE`] more, after which `dropping`.
-    async fn drain(
-        &self,
-        finished: impl Future<Output = ()>,
-        cutting: impl FnOnce(),
-        dropping: impl FnOnce(),
-    ) {
-        tokio::pin!(finished);
-        if timeout(self.options.drain_timeout, &mut finished)
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        cutting();
-        self.cut.raise();
-        if timeout(CUT_GRACE, &mut finished).await.is_err() {
-            dropping();
-            // Each connection drops itself once its grace is over (see `transform_stream`), a
-            // moment after this one's; one that did send its last replies may still be
-            // lingering in its close.
-            let _ = timeout(CUT_GRACE, finished).await;
-        }
-    }
-
-    /// [`drain`](Self::drain) for a connection served by [`serve_connection`], as [`serve`]
-    /// drains its own.
-    pub(crate) async fn drain_connection(&self, served: impl Future<Output = ()>) {
-        let drain_timeout = self.options.drain_timeout;
-        let cutting = || {
-            warn!(
-                "the connection is still open after the drain timeout of {drain_timeout:?}; \
-                 answering what it sent and closing it"
-            );
-        };
-        let dropping = || warn!("the connection did not take its last replies; dropping it");
-        self.drain(served, cutting, dropping).await;
-    }
-}
-
-impl Service {
-    /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
-    /// counted against its source until the slot is dropped.
-    pub(crate) fn admit(
-        &self,
-        addr: SocketAddr,
-        kind: PeerKind,
-        own_port: u16,
-    ) -> Option<Option<SourceSlot>> {
-        let refuse = |event, why: String| {
-            self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
-            None
-        };
-        if !self.permits(addr.ip()) {
-            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
-        }
-        match kind {
-            PeerKind::Connection => match self.sources.enter(addr.ip()) {
-                Ok(slot) => Some(slot),
-                Err(SourceFull) => refuse(
-                    Event::SourceLimit,
-                    format!(
-                        "its source has {} connections open already (--max-connections-per-source)",
-                        self.options.max_connections_per_source
-                    ),
-                ),
-            },
-            PeerKind::Datagram => {
-                if let Some(risk) = reflection_risk(addr, own_port) {
-                    return refuse(
-                        Event::Reflection,
-                        format!("{risk}; a reply could be reflected at a third party"),
-                    );
-                }
-                if self.options.max_datagrams_per_source > 0
-                    && !self
-                        .rate
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .admit(addr.ip(), Instant::now().into_std())
-                {
-                    return refuse(
-                        Event::RateLimit,
-                        format!(
-                            "its source sent over {} datagrams this second (--max-datagrams-per-source)",
-                            self.options.max_datagrams_per_source
-                        ),
-                    );
-                }
-                Some(None)
-            }
-        }
-    }
-
-    /// Counts `event` and logs `message` at warning level, unless one like it was logged less
-    /// than a second ago.
-    pub(crate) fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
-        let allowed = self
-            .stats
-            .count_and_throttle(event, Instant::now().into_std());
-        warn_held_back(allowed, message);
-    }
-
-    /// Logs `message` about the server's own sockets at warning level, unless one like it was
-    /// logged less than a second ago.
-    pub(crate) fn log_trouble(&self, trouble: Trouble, message: impl FnOnce() -> String) {
-        let allowed = self
-            .stats
-            .throttle_trouble(trouble, Instant::now().into_std());
-        warn_held_back(allowed, message);
-    }
-}
-
-/// Logs `message` if the throttle `allowed` it, with how many like it it held back.
-fn warn_held_back(allowed: Option<u64>, message: impl FnOnce() -> String) {
-    match allowed {
-        None => {}
-        Some(0) => warn!("{}", message()),
-        Some(n) => warn!(
-            "{} (and {n} more like it since the last such line)",
-            message()
-        ),
-    }
-}
-
-fn describe(addr: SocketAddr, kind: PeerKind) -> String {
-    let addr = shown(addr);
-    match kind {
-        PeerKind::Connection => format!("connection from {addr}"),
-        PeerKind::Datagram => format!("datagram from {addr}"),
-    }
-}
-
-/// `addr` as logs show it: an IPv4 client of a dual-stack socket as IPv4, not as
-/// `[::ffff:a.b.c.d]`. (A datagram's reply still goes to the address it came from.)
-pub(crate) fn shown(addr: SocketAddr) -> SocketAddr {
-    SocketAddr::new(addr.ip().to_canonical(), addr.port())
 }
 
 /// How a peer's stream ended, when it ended well.
