@@ -255,28 +255,25 @@ pub(crate) async fn reconnecting(
     let mut checker = Checker::default();
     let mut req = Vec::with_capacity(load.size);
     let mut reply = Vec::with_capacity(load.size);
-    let mut seq = 0;
+    let mut sending = Sending::new(schedule);
     let mut pacer = Pacer::for_schedule(&schedule)?;
     loop {
-        let now = Instant::now();
-        if load.over(now) {
-            break;
-        }
-        let due = match schedule.due(seq) {
-            Some(due) if load.deadline.is_some_and(|deadline| due >= deadline) => break,
-            Some(due) if due > now => {
-                pace(&mut pacer, Some(due)).await?;
-                continue;
+        let mut taken = None;
+        sending.queue_due(load, Instant::now(), shard, 1, |seq, due| {
+            taken = Some((seq, due))
+        });
+        let Some((seq, due)) = taken else {
+            if sending.ended {
+                break;
             }
-            Some(due) => due,
-            None => now,
+            // Open loop, and not yet due: wait for its time, or for the end of the run.
+            let wake = sending
+                .next_due(1)
+                .map(|due| load.deadline.map_or(due, |end| due.min(end)));
+            pace(&mut pacer, wake).await?;
+            continue;
         };
-        if !shard.take_request() {
-            break;
-        }
         request(seq, load.size, &mut req);
-        seq += 1;
-        shard.sent(1);
         let sent = Instant::now();
         let exchange = async {
             let mut stream = TcpStream::connect(addr).await?;
@@ -287,17 +284,14 @@ pub(crate) async fn reconnecting(
         };
         match timeout(load.timeout, exchange).await {
             Ok(Ok(())) => {
-                let right = checker.check(seq - 1, load.size, &reply);
+                let right = checker.check(seq, load.size, &reply);
                 shard.reply(right, due, sent, Instant::now());
             }
             Ok(Err(error)) => return Err(error),
             Err(_) => shard.lost(1),
         }
     }
-    if let Some(deadline) = load.deadline {
-        let (unsent, behind) = schedule.shortfall(seq, deadline);
-        shard.fell_behind(unsent, behind);
-    }
+    sending.finish(load, shard);
     Ok(())
 }
 
