@@ -11,7 +11,7 @@ use upcase_transport::{Client, ClientOptions, Tcp, Transport, Udp, resolve};
 use crate::hgrm::percentile_distribution;
 use crate::plot::{Picture, plot};
 use crate::report::{IntervalLine, Latency, Rate};
-use crate::run::{Interval, Kind, Outcome, Plan, run};
+use crate::run::{Kind, Outcome, Plan, run};
 use crate::{BenchArgs, BenchError, Report};
 
 /// How long a run sends for when neither --duration nor --requests says.
@@ -195,11 +195,11 @@ fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, Be
         uncorrected: outcome.tally.uncorrected.as_ref(),
         // Each interval's rate held from its start to its end, so the line spans the run.
         throughput: outcome
-            .intervals
+            .replies_by_interval
             .iter()
-            .flat_map(|Interval { index, tally }| {
-                let rate = tally.replies as f64 / length;
-                let end = *index as f64 * length;
+            .flat_map(|&(index, replies)| {
+                let rate = replies as f64 / length;
+                let end = index as f64 * length;
                 [(end - length, rate), (end, rate)]
             })
             .collect(),

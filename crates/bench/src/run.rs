@@ -69,7 +69,8 @@ pub(crate) struct Outcome {
     pub(crate) tally: Tally,
     /// How long the load was on.
     pub(crate) seconds: f64,
-    pub(crate) intervals: Vec<Interval>,
+    /// Each interval's number and good replies (not its histogram: a long run has many).
+    pub(crate) replies_by_interval: Vec<(u64, u64)>,
 }
 
 /// Makes the run, calling `each_interval` as each interval ends.
@@ -111,7 +112,7 @@ pub(crate) fn run(
         {
             let interval = Interval { index, tally };
             each_interval(&interval);
-            done.push(interval);
+            done.push((index, interval.tally.replies));
         }
     }
 
@@ -136,7 +137,7 @@ pub(crate) fn run(
     Ok(Outcome {
         tally,
         seconds,
-        intervals: done,
+        replies_by_interval: done,
     })
 }
 
