@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::util::{example, spawn_server, upcase};
+use crate::util::{Killed, example, spawn_server, start_announcing, typed, upcase};
 
 #[test]
 fn rot13_server_serves_its_own_transform_on_both_transports() {
@@ -32,56 +32,13 @@ fn rot13_server_serves_its_own_transform_on_both_transports() {
 /// One of the textbook examples' servers on a free loopback port, killed when dropped, and
 /// that port (from its ready line, as the book's servers print it here).
 fn start_example_server(name: &str) -> (Killed, u16) {
-    use std::io::BufRead;
-    let mut child = Command::new(example(name))
-        .args(["0", "127.0.0.1"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the example runs");
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    assert!(
-        line.starts_with("The server is ready to receive on port "),
-        "{line}"
-    );
-    let port = line
-        .trim_end()
-        .rsplit(' ')
-        .next()
-        .and_then(|p| p.parse().ok());
-    (
-        Killed(child),
-        port.unwrap_or_else(|| panic!("no port in {line:?}")),
-    )
+    let (child, port) = start_announcing(Command::new(example(name)).args(["0", "127.0.0.1"]));
+    (Killed(child), port)
 }
 
-/// A child killed when the test ends, passed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Runs `program` with `args`, types `line` at it, and gives what it printed.
-fn typed(program: &mut Command, line: &str) -> String {
-    use std::io::Write;
-    let mut child = program
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("the client runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(line.as_bytes())
-        .expect("type the sentence");
-    let output = child.wait_with_output().expect("client output");
+/// What a client printed when typed `line`; it must succeed.
+fn typed_ok(program: &mut Command, line: &str) -> String {
+    let output = typed(program, line);
     assert!(output.status.success(), "{program:?}");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -106,7 +63,7 @@ fn the_textbook_examples_and_the_books_programs_answer_each_other() {
             .arg(textbook(&book("Client")))
             .args(["127.0.0.1", &port.to_string()]);
         assert_eq!(
-            typed(&mut python, "hello, straße\n"),
+            typed_ok(&mut python, "hello, straße\n"),
             printed,
             "{transport}"
         );
@@ -114,7 +71,11 @@ fn the_textbook_examples_and_the_books_programs_answer_each_other() {
         let (mut server, port) = start_textbook_server(&book("Server"));
         let mut ours = Command::new(example(&format!("{transport}_client")));
         ours.args(["127.0.0.1", &port.to_string()]);
-        assert_eq!(typed(&mut ours, "hello, straße\n"), printed, "{transport}");
+        assert_eq!(
+            typed_ok(&mut ours, "hello, straße\n"),
+            printed,
+            "{transport}"
+        );
         let _ = server.kill();
         let _ = server.wait();
     }
@@ -127,7 +88,7 @@ fn the_textbook_examples_answer_each_other_and_refuse_a_bad_port() {
         let (_server, port) = start_example_server(&format!("{transport}_server"));
         let mut client = Command::new(example(&format!("{transport}_client")));
         client.args(["127.0.0.1", &port.to_string()]);
-        let printed = typed(&mut client, "one line\n");
+        let printed = typed_ok(&mut client, "one line\n");
         assert!(printed.ends_with("ONE LINE\n"), "{transport}: {printed:?}");
         for name in [format!("{transport}_server"), format!("{transport}_client")] {
             let args: &[&str] = if name.ends_with("server") {

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{read_until, start_server, upcase};
+use crate::util::{Killed, read_until, start_server, upcase};
 
 /// `upcase bench` at `port` on 127.0.0.1 with `args` and `--json`; its report, and how long
 /// the whole run took.
@@ -502,10 +502,10 @@ fn an_rfc_862_echo_and_socat_pass() {
 
 /// socat echoing TCP on a free port. A port found free may be taken by another test before
 /// socat binds it; socat then exits, and another port is tried.
-fn socat_echo() -> (Kill, u16) {
+fn socat_echo() -> (Killed, u16) {
     for _ in 0..5 {
         let port = crate::util::closed_port();
-        let mut socat = Kill(
+        let mut socat = Killed(
             Command::new("socat")
                 .args([
                     &format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"),
@@ -529,16 +529,6 @@ fn socat_echo() -> (Kill, u16) {
     panic!("socat could not bind a free port in five tries");
 }
 
-/// A child killed when the test ends, passed or not.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn wait_for_tcp(port: u16, child: &mut Child) {
     let up = read_until(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), |up| *up);
     assert!(up, "nothing listens on {port}: {:?}", child.try_wait());
@@ -548,11 +538,11 @@ fn wait_for_tcp(port: u16, child: &mut Child) {
 /// configuration written here; its connection-rate limit lifted, as a load test needs. A port
 /// found free may be taken by another test before xinetd binds it: xinetd then says so in its
 /// log and serves fewer services, and another port is tried.
-fn xinetd_echo(dir: &Path) -> (Kill, u16) {
+fn xinetd_echo(dir: &Path) -> (Killed, u16) {
     for _ in 0..5 {
         let port = crate::util::closed_port();
         let log = dir.join(format!("xinetd-{port}.log"));
-        let mut child = Kill(spawn_xinetd(dir, port, &log));
+        let mut child = Killed(spawn_xinetd(dir, port, &log));
         let said = read_until(
             || std::fs::read_to_string(&log).unwrap_or_default(),
             |log| log.contains("Started working:"),

@@ -3,24 +3,15 @@
 
 use std::process::{Command, Output};
 
-use crate::util::{start_server, start_textbook_server, textbook, upcase};
+use crate::util::{start_server, start_textbook_server, textbook, typed, upcase};
 
 fn run_textbook_client(name: &str, host: &str, port: u16, line: &str) -> Output {
-    let mut child = Command::new("python3")
-        .arg(textbook(name))
-        .args([host, &port.to_string()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs the textbook client");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(line.as_bytes())
-        .expect("type the sentence");
-    child.wait_with_output().expect("client output")
+    typed(
+        Command::new("python3")
+            .arg(textbook(name))
+            .args([host, &port.to_string()]),
+        line,
+    )
 }
 
 #[test]

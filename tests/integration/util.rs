@@ -256,15 +256,24 @@ pub fn closed_port() -> u16 {
 
 /// Starts one of the textbook's Python servers and returns it with its port.
 pub fn start_textbook_server(name: &str) -> (Child, u16) {
-    let mut child = Command::new("python3")
-        .arg(textbook(name))
+    start_announcing(Command::new("python3").arg(textbook(name)))
+}
+
+/// Starts `command`, a server that says `The server is ready to receive on port N` first, as
+/// the textbook's servers (and the examples built on them) do here; the server and its port.
+pub fn start_announcing(command: &mut Command) -> (Child, u16) {
+    let mut child = command
         .stdout(Stdio::piped())
         .spawn()
-        .expect("python3 runs the textbook server");
+        .unwrap_or_else(|error| panic!("{command:?} does not run: {error}"));
     let mut line = String::new();
     BufReader::new(child.stdout.as_mut().expect("stdout"))
         .read_line(&mut line)
         .expect("ready line");
+    assert!(
+        line.starts_with("The server is ready to receive on port "),
+        "{line}"
+    );
     let port = line
         .trim_end()
         .rsplit(' ')
@@ -272,6 +281,32 @@ pub fn start_textbook_server(name: &str) -> (Child, u16) {
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in {line:?}"));
     (child, port)
+}
+
+/// A child process killed when the test ends, passed or not.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `program`, types `line` at it as a person would, and gives what it did.
+pub fn typed(program: &mut Command, line: &str) -> std::process::Output {
+    let mut child = program
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{program:?} does not run: {error}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(line.as_bytes())
+        .expect("type the sentence");
+    child.wait_with_output().expect("its output")
 }
 
 /// One UDP exchange with `server`, from a socket on `from`.
