@@ -20,7 +20,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use upcase_proto::Transform;
 use upcase_server::{Options, run};
-use upcase_transport::{Listener, Tcp, Transport, Udp};
+use upcase_transport::{ServerSocket, Tcp, Transport, Udp};
 
 /// Rotates ASCII letters by 13 places; everything else, Unicode included, passes unchanged.
 /// A character transform needs no state: each piece of text maps on its own.

@@ -8,10 +8,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::pin::pin;
 
-use std::io::Read as _;
-
-use socket2::SockRef;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 
@@ -78,27 +75,6 @@ pub(crate) async fn connection(
     }
 }
 
-/// One read of what has come into `buf`; `None` when nothing had. A read that leaves room in
-/// `buf` took all there was, so it also tells tokio the socket is drained: the next read then
-/// waits for epoll's word instead of first failing in the kernel, a system call fewer a reply.
-fn read_what_is_there(stream: &TcpStream, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    let mut got = None;
-    let drained = stream.try_io(Interest::READABLE, || {
-        let n = (&*SockRef::from(stream)).read(buf)?;
-        got = Some(n);
-        if n > 0 && n < buf.len() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        Ok(())
-    });
-    match (got, drained) {
-        (Some(n), _) => Ok(Some(n)),
-        (None, Err(error)) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
-        (None, Err(error)) => Err(error),
-        (None, Ok(())) => Ok(None),
-    }
-}
-
 /// What one read found.
 enum Read {
     /// The server closed the connection.
@@ -118,9 +94,8 @@ struct Conn<'a> {
     /// Bytes of requests not yet written, from `out_at`.
     out: Vec<u8>,
     out_at: usize,
-    /// Bytes of replies read and not yet matched: `replies[..have]`.
+    /// Bytes of replies read and not yet matched; its capacity is what one read may take.
     replies: Vec<u8>,
-    have: usize,
     checker: Checker,
     /// When the last replies were read, if the loop has not yet looked at the clock since.
     read_at: Option<Instant>,
@@ -134,8 +109,7 @@ impl<'a> Conn<'a> {
             in_flight: VecDeque::with_capacity(load.window),
             out: Vec::with_capacity(load.size * load.window),
             out_at: 0,
-            replies: vec![0; (2 * load.size).max(64 * 1024)],
-            have: 0,
+            replies: Vec::with_capacity((2 * load.size).max(64 * 1024)),
             checker: Checker::default(),
             read_at: None,
         }
@@ -196,16 +170,17 @@ impl<'a> Conn<'a> {
 
     /// Reads what has come, and matches each whole reply to its request.
     fn read(&mut self, stream: &TcpStream, shard: &Shard) -> io::Result<Read> {
-        let n = match read_what_is_there(stream, &mut self.replies[self.have..])? {
+        // A read that leaves room took all there was, so it also tells tokio the socket is
+        // drained: a system call fewer a reply (see `read_now`).
+        match upcase_transport::read_now(stream, &mut self.replies)? {
             None => return Ok(Read::Nothing),
             Some(0) => return Ok(Read::Closed),
-            Some(n) => n,
-        };
-        self.have += n;
+            Some(_) => {}
+        }
         let size = self.load.size;
         let now = Instant::now();
         let mut taken = 0;
-        while self.have - taken >= size {
+        while self.replies.len() - taken >= size {
             let Some(pending) = self.in_flight.pop_front() else {
                 // A reply to nothing: the server is not answering this protocol.
                 shard.reply(false, now, now, now);
@@ -217,8 +192,7 @@ impl<'a> Conn<'a> {
             shard.reply(right, pending.due, pending.sent, now);
             taken += size;
         }
-        self.replies.copy_within(taken..self.have, 0);
-        self.have -= taken;
+        self.replies.drain(..taken);
         self.read_at = Some(now);
         Ok(Read::Got)
     }

@@ -1,4 +1,5 @@
-//! The UDP size limits: how large a datagram's payload can be.
+//! The UDP rules of the protocol: how large a datagram's payload can be, and how much larger
+//! than its request a reply may be.
 
 use std::net::SocketAddr;
 
@@ -17,5 +18,27 @@ pub fn max_datagram(peer: SocketAddr) -> usize {
     match peer.ip().to_canonical() {
         std::net::IpAddr::V4(_) => MAX_DATAGRAM_V4,
         std::net::IpAddr::V6(_) => MAX_DATAGRAM_V6,
+    }
+}
+
+/// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
+/// bound for QUIC): more would let a forged request make a server a traffic amplifier.
+pub const MAX_AMPLIFICATION: usize = 3;
+
+/// Whether `reply` may answer `request` by the amplification bound.
+pub fn within_amplification(request: &[u8], reply: &[u8]) -> bool {
+    reply.len() <= MAX_AMPLIFICATION.saturating_mul(request.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within_amplification;
+
+    #[test]
+    fn a_reply_may_be_three_times_its_request_and_no_more() {
+        assert!(within_amplification(b"ab", b"abcdef"));
+        assert!(!within_amplification(b"ab", b"abcdefg"));
+        assert!(within_amplification(b"", b""));
+        assert!(!within_amplification(b"", b"a"));
     }
 }

@@ -25,7 +25,7 @@
 //! - `case.rs`: Unicode full case mapping with an ASCII fast path.
 //! - `count.rs`: [`Count`], the textbook's variation: how often one character occurs in each line.
 //! - `transformer.rs`: [`Transformer`], the chunk-tolerant engine for streams and datagrams.
-//! - `datagram.rs`: the UDP size limits.
+//! - `datagram.rs`: the UDP rules: the size limits, and the 3x bound on a reply ([`MAX_AMPLIFICATION`]).
 //! - `message.rs`: lines to messages and replies to lines, for line-oriented clients.
 //! - `error.rs`: [`ParseTransformError`] and [`LineTooLong`].
 #![deny(missing_docs)]
@@ -43,7 +43,9 @@ mod transformer;
 pub use builtin::Builtin;
 pub use case::{Lower, Upper};
 pub use count::Count;
-pub use datagram::{MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, max_datagram};
+pub use datagram::{
+    MAX_AMPLIFICATION, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6, max_datagram, within_amplification,
+};
 pub use error::{LineTooLong, ParseTransformError};
 pub use message::{line_message, reply_line};
 pub use transform::{Echo, Transform};

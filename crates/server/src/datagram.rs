@@ -1,125 +1,231 @@
-//! Datagrams: each is answered whole and at once, so the rules for one are a plain function,
-//! [`Service::answer_datagram`], shared by the listener loop of [`serve`](crate::serve) and by
-//! [`serve_blocking_udp`], which runs them on a thread of its own. A datagram counts as served
-//! only once its reply has left: one the system refuses to send (a forged broadcast source) is
-//! a failure.
+//! Where a datagram gets its reply: every UDP rule of the server in one place, and the two
+//! loops that apply them to a socket's batches ([`serve_datagrams`] on the event loop,
+//! [`serve_blocking_udp`] on a thread of its own).
+//!
+//! A datagram is answered whole and at once, so the rules for one are a plain function,
+//! [`Answering::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
+//! per source, the line limit, the protocol's amplification bound
+//! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)), the datagram size, and the echo
+//! loop rule. A datagram counts as served only once its reply has left: one the system refuses
+//! to send (a forged broadcast source) is a failure.
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::PoisonError;
 
+use tokio::time::Instant;
 use tracing::debug;
-use upcase_proto::{Transform, Transformer, max_datagram};
-use upcase_transport::{Peer, PeerKind, TransportError};
+use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, max_datagram, within_amplification};
+use upcase_transport::{BatchError, ServerSocket, TransportError, UdpServer};
 
-use crate::echo::EchoLoops;
-use crate::service::{Service, shown};
+use crate::echo::{EchoLoops, LOOP_STREAK};
+use crate::service::{ACCEPT_BACKOFF, Service, shown};
 use crate::stats::{Event, Trouble};
-
-/// A reply to a datagram may be at most this many times its request (RFC 9000 §8 sets the same
-/// bound for QUIC): more would let a forged request make the server a traffic amplifier.
-pub(crate) const MAX_AMPLIFICATION: usize = 3;
-
-/// A reply about to be sent, and what to count once it has been.
-pub(crate) struct Answer {
-    /// The reply.
-    pub(crate) reply: Vec<u8>,
-    /// What it answers, for the count and the log once it is sent.
-    pub(crate) sent: Sent,
-}
 
 /// What a datagram's reply counts for once it has left.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Sent {
+struct Sent {
     from: SocketAddr,
     bytes_in: usize,
     bytes_out: usize,
     invalid: u64,
 }
 
-impl Service {
-    /// The reply to `request`, a datagram from `from` to the service's port `own_port`, or
-    /// `None` when it gets none: refused by the access list, the reflection rules, the echo-loop
-    /// rule of `loops` (this socket's) or the rate limit, a line over `max_line`, or a reply
-    /// too large or too much larger than the request. Counts and logs a refusal; a reply is
-    /// counted by [`sent`](Self::sent) once it has left.
-    pub(crate) fn answer_datagram<X: Transform>(
-        &self,
-        transform: X,
-        from: SocketAddr,
-        request: &[u8],
-        own_port: u16,
-        loops: &mut EchoLoops,
-    ) -> Option<Answer> {
-        self.admit(from, PeerKind::Datagram, own_port)?;
-        let stats = self.stats();
-        let client = shown(from);
-        let mut stream = Transformer::new(transform).with_max_line(self.options().max_line);
+/// Why a reply was not sent.
+enum Refusal {
+    /// More than [`MAX_AMPLIFICATION`] times its request.
+    Amplification { len: usize, asked: usize },
+    /// Larger than a datagram to its client can be.
+    TooLarge { len: usize, max: usize },
+    /// Its client is an echo service caught in a loop with this one.
+    EchoLoop,
+}
+
+impl Refusal {
+    fn event(&self) -> Event {
+        match self {
+            Refusal::Amplification { .. } => Event::Amplification,
+            Refusal::TooLarge { .. } => Event::ReplyTooLarge,
+            Refusal::EchoLoop => Event::EchoLoop,
+        }
+    }
+
+    fn message(&self, client: SocketAddr) -> String {
+        match *self {
+            Refusal::Amplification { len, asked } => format!(
+                "dropped the reply to {client}: {len} bytes would be more than \
+                 {MAX_AMPLIFICATION} times its {asked}-byte request"
+            ),
+            Refusal::TooLarge { len, max } => TransportError::ReplyTooLarge {
+                peer: client,
+                len,
+                max,
+            }
+            .to_string(),
+            Refusal::EchoLoop => format!(
+                "dropped the reply to {client}: it sent back the last {LOOP_STREAK} replies as \
+                 they were sent, at once, as an echo service caught in a loop with this one does"
+            ),
+        }
+    }
+}
+
+/// One UDP socket's answers under `service`'s rules, batch by batch.
+struct Answering<'a, X> {
+    service: &'a Service,
+    transform: X,
+    /// The socket's own port, which the reflection rules compare sources with.
+    own_port: u16,
+    /// This socket's echo-loop watch.
+    loops: EchoLoops,
+    /// The replies of the batch being answered, to count once they have left.
+    batch: Vec<Sent>,
+}
+
+/// After a batch: go on, wait a moment first, or stop serving.
+enum Next {
+    Go,
+    /// The receive failed; retrying at once would only spin.
+    Backoff,
+    Stop,
+}
+
+impl<'a, X: Transform> Answering<'a, X> {
+    fn new(service: &'a Service, transform: X, socket: &impl ServerSocket) -> Self {
+        Self {
+            service,
+            transform,
+            own_port: socket.local_addr().map_or(0, |addr| addr.port()),
+            loops: EchoLoops::default(),
+            batch: Vec::new(),
+        }
+    }
+
+    /// The reply to `request`, a datagram from `from`, or `None` when it gets none: refused by
+    /// the access list, the reflection rules, the echo-loop rule or the rate limit, a line over
+    /// the limit, or a reply too large or too much larger than the request. Counts and logs a
+    /// refusal; a reply is counted once it has left.
+    fn answer(&mut self, from: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
+        let service = self.service;
+        service.admit_datagram(from, self.own_port)?;
+        let mut stream =
+            Transformer::new(self.transform.clone()).with_max_line(service.options.max_line);
         let mut reply = Vec::with_capacity(request.len());
         let fed = stream.feed(request, &mut reply);
         stream.finish(&mut reply);
         let invalid = stream.invalid_bytes();
-        // Each refusal's message is made only if the throttle lets it be logged: under a flood
-        // of them, most are only counted.
-        let max = max_datagram(from);
-        let refused = if let Err(error) = fed {
-            self.log_throttled(Event::LineTooLong, || {
-                format!("dropped datagram from {client}: {error} (--max-line)")
-            });
-            true
-        } else if reply.len() > MAX_AMPLIFICATION * request.len() {
-            self.log_throttled(Event::Amplification, || {
+        if let Err(error) = fed {
+            service.log_throttled(Event::LineTooLong, || {
                 format!(
-                    "dropped the reply to {client}: {} bytes would be more than {MAX_AMPLIFICATION} times its {}-byte request",
-                    reply.len(),
-                    request.len()
+                    "dropped datagram from {}: {error} (--max-line)",
+                    shown(from)
                 )
             });
-            true
-        } else if reply.len() > max {
-            self.log_throttled(Event::ReplyTooLarge, || {
-                let too_large = TransportError::ReplyTooLarge {
-                    peer: client,
-                    len: reply.len(),
-                    max,
-                };
-                too_large.to_string()
-            });
-            true
-        } else if loops.is_loop(from, request, &reply) {
-            self.log_throttled(Event::EchoLoop, || {
-                format!(
-                    "dropped the reply to {client}: it sent back the last {} replies as they \
-                     were sent, at once, as an echo service caught in a loop with this one does",
-                    crate::echo::LOOP_STREAK
-                )
-            });
-            true
+        } else if let Some(refusal) = self.refusal(from, request, &reply) {
+            // The message is made only if the throttle lets it be logged: under a flood of
+            // refusals, most are only counted.
+            service.log_throttled(refusal.event(), || refusal.message(shown(from)));
         } else {
-            false
-        };
-        if refused {
-            stats.bytes(request.len() as u64, 0, invalid);
-            return None;
+            self.batch.push(Sent {
+                from,
+                bytes_in: request.len(),
+                bytes_out: reply.len(),
+                invalid,
+            });
+            return Some(reply);
         }
-        let sent = Sent {
-            from,
-            bytes_in: request.len(),
-            bytes_out: reply.len(),
-            invalid,
+        service.stats.bytes(request.len() as u64, 0, invalid);
+        None
+    }
+
+    /// Why `reply` may not be sent, if it may not.
+    fn refusal(&mut self, from: SocketAddr, request: &[u8], reply: &[u8]) -> Option<Refusal> {
+        let (len, asked) = (reply.len(), request.len());
+        let max = max_datagram(from);
+        if !within_amplification(request, reply) {
+            Some(Refusal::Amplification { len, asked })
+        } else if len > max {
+            Some(Refusal::TooLarge { len, max })
+        } else if self.loops.is_loop(from, request, reply) {
+            Some(Refusal::EchoLoop)
+        } else {
+            None
+        }
+    }
+
+    /// Counts the batch's replies once `answered` says how they went (`unsent`: the clients
+    /// whose replies the system refused), and says whether to go on.
+    fn account(&mut self, answered: Result<bool, BatchError>, unsent: &[SocketAddr]) -> Next {
+        let refusal = match &answered {
+            Err(BatchError::Send(error)) => Some(error),
+            _ => None,
         };
-        Some(Answer { reply, sent })
+        for sent in self.batch.drain(..) {
+            match refusal {
+                Some(error) if unsent.contains(&sent.from) => self.service.sent(sent, Some(error)),
+                _ => self.service.sent(sent, None),
+            }
+        }
+        match answered {
+            Ok(true) | Err(BatchError::Send(_)) => Next::Go,
+            Ok(false) => Next::Stop,
+            Err(error @ BatchError::Receive(_)) => {
+                self.service.log_trouble(Trouble::Receive, || {
+                    format!("{error}; retrying in {ACCEPT_BACKOFF:?}")
+                });
+                Next::Backoff
+            }
+        }
+    }
+}
+
+impl Service {
+    /// Checks a datagram from `from` to the port `own_port` against the access lists, the
+    /// reflection rules and its source's rate; counts and logs a refusal.
+    fn admit_datagram(&self, from: SocketAddr, own_port: u16) -> Option<()> {
+        let refuse = |event, why: String| {
+            self.log_throttled(event, || {
+                format!("refused datagram from {}: {why}", shown(from))
+            });
+            None
+        };
+        if !self.permits(from.ip()) {
+            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
+        }
+        if let Some(risk) = reflection_risk(from, own_port) {
+            return refuse(
+                Event::Reflection,
+                format!("{risk}; a reply could be reflected at a third party"),
+            );
+        }
+        if self.options.max_datagrams_per_source > 0
+            && !self
+                .rate
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .admit(from.ip(), Instant::now().into_std())
+        {
+            return refuse(
+                Event::RateLimit,
+                format!(
+                    "its source sent over {} datagrams this second (--max-datagrams-per-source)",
+                    self.options.max_datagrams_per_source
+                ),
+            );
+        }
+        Some(())
     }
 
     /// Counts and logs a reply that has left: served, or, with the system's `refusal`, failed.
-    pub(crate) fn sent(&self, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
-        let stats = self.stats();
+    fn sent(&self, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
         let client = shown(sent.from);
         if let Some(error) = refusal {
-            stats.count(Event::Failed);
-            stats.bytes(sent.bytes_in as u64, 0, sent.invalid);
+            self.stats.count(Event::Failed);
+            self.stats.bytes(sent.bytes_in as u64, 0, sent.invalid);
             debug!("datagram from {client}: the reply could not be sent: {error}");
             return;
         }
-        stats.count(Event::Served);
+        self.stats.count(Event::Served);
         debug!(
             "datagram from {client}: served, {} bytes in, {} out{}",
             sent.bytes_in,
@@ -129,42 +235,35 @@ impl Service {
                 n => format!(", {n} not UTF-8 (passed through)"),
             }
         );
-        stats.bytes(sent.bytes_in as u64, sent.bytes_out as u64, sent.invalid);
+        self.stats
+            .bytes(sent.bytes_in as u64, sent.bytes_out as u64, sent.invalid);
     }
 }
 
-/// Answers the datagram `peer` from a listener of the event loop.
-pub(crate) async fn answer_peer<P: Peer, X: Transform>(
-    mut peer: P,
+/// Serves `socket` on the event loop under `service`'s rules until `shutdown` completes.
+pub(crate) async fn serve_datagrams<X: Transform>(
+    mut socket: UdpServer,
     transform: X,
     service: &Service,
-    own_port: u16,
-    loops: &mut EchoLoops,
+    shutdown: impl Future,
 ) {
-    let from = peer.addr();
-    let request = match peer.read().await {
-        Ok(request) => request,
-        Err(error) => {
-            service.stats().count(Event::Failed);
-            debug!("datagram from {}: {error}", shown(from));
-            return;
+    let mut answering = Answering::new(service, transform, &socket);
+    tokio::pin!(shutdown);
+    loop {
+        let answered = tokio::select! {
+            _ = &mut shutdown => break,
+            answered = socket.answer_batch(|from, request| answering.answer(from, request)) => {
+                answered.map(|()| true)
+            }
+        };
+        match answering.account(answered, socket.unsent()) {
+            Next::Go => {}
+            Next::Backoff => tokio::time::sleep(ACCEPT_BACKOFF).await,
+            Next::Stop => break,
         }
-    };
-    let Some(Answer { reply, sent }) =
-        service.answer_datagram(transform, from, request, own_port, loops)
-    else {
-        return;
-    };
-    // The event loop's socket sends a batch's replies together, at the last one's close, so a
-    // refusal there is counted against the batch's last datagram.
-    let outcome = match peer.write_owned(reply).await {
-        Ok(()) => peer.close().await,
-        Err(error) => Err(error.into()),
-    };
-    match outcome {
-        Ok(()) => service.sent(sent, None),
-        Err(error) => service.sent(sent, Some(&error)),
     }
+    // Stopped while a batch waited for room to send: its replies go as the socket closes.
+    answering.account(Ok(false), &[]);
 }
 
 /// Serves `socket` on the calling thread under `service`'s rules, answering each datagram with
@@ -176,41 +275,105 @@ pub fn serve_blocking_udp<X: Transform>(
     transform: X,
     service: &Service,
 ) {
-    use upcase_transport::BatchError;
-
-    use crate::service::ACCEPT_BACKOFF;
-
-    let own_port = socket.local_addr().map_or(0, |addr| addr.port());
-    let mut loops = EchoLoops::default();
-    let mut batch = Vec::new();
+    let mut answering = Answering::new(service, transform, &socket);
     loop {
-        let answered = socket.answer_batch(|from, request| {
-            let answer =
-                service.answer_datagram(transform.clone(), from, request, own_port, &mut loops)?;
-            batch.push(answer.sent);
-            Some(answer.reply)
-        });
-        let refusal = match &answered {
-            Err(BatchError::Send(error)) => Some(error),
-            _ => None,
-        };
-        for sent in batch.drain(..) {
-            match refusal {
-                Some(error) if socket.unsent().contains(&sent.from) => {
-                    service.sent(sent, Some(error));
-                }
-                _ => service.sent(sent, None),
-            }
+        let answered = socket.answer_batch(|from, request| answering.answer(from, request));
+        match answering.account(answered, socket.unsent()) {
+            Next::Go => {}
+            Next::Backoff => std::thread::sleep(ACCEPT_BACKOFF),
+            Next::Stop => return,
         }
-        match answered {
-            Ok(true) | Err(BatchError::Send(_)) => {}
-            Ok(false) => return,
-            Err(error @ BatchError::Receive(_)) => {
-                service.log_trouble(Trouble::Receive, || {
-                    format!("{error}; retrying in {ACCEPT_BACKOFF:?}")
-                });
-                std::thread::sleep(ACCEPT_BACKOFF);
-            }
+    }
+}
+
+/// Ports of the small services that answer anything they receive: echo, discard, systat,
+/// daytime, netstat, qotd, chargen, time. Answering a datagram "from" one of them can start two
+/// servers answering each other forever (CERT CA-1996-01); NetBSD's inetd refuses the same
+/// ports in `port_good_dg`.
+const SMALL_SERVICES: [u16; 8] = [7, 9, 11, 13, 15, 17, 19, 37];
+
+/// Why a datagram must not be answered, if it must not: its source could be forged to make the
+/// reply hit a third party or start a loop. `own_port` is the port the server listens on: a
+/// datagram from that port on another host is most likely another upcase or echo server.
+fn reflection_risk(from: SocketAddr, own_port: u16) -> Option<String> {
+    let port = from.port();
+    if port == 0 {
+        return Some("source port 0 cannot be answered".into());
+    }
+    if SMALL_SERVICES.contains(&port) {
+        return Some(format!(
+            "source port {port} is a small service that answers anything"
+        ));
+    }
+    if port == own_port {
+        return Some(format!(
+            "source port {port} is this service's own, as another server's would be"
+        ));
+    }
+    let ip = from.ip().to_canonical();
+    let what = match ip {
+        IpAddr::V4(v4) if v4.is_broadcast() => "broadcast",
+        IpAddr::V4(v4) if v4.octets()[0] == 0 => "unspecified",
+        IpAddr::V6(v6) if v6.is_unspecified() => "unspecified",
+        ip if ip.is_multicast() => "multicast",
+        _ => return None,
+    };
+    Some(format!("source address {ip} is {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::{SMALL_SERVICES, reflection_risk};
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn reflection_risks_are_named() {
+        for (from, reason) in [
+            ("192.0.2.1:0", "source port 0 cannot be answered"),
+            (
+                "192.0.2.1:7",
+                "source port 7 is a small service that answers anything",
+            ),
+            (
+                "[2001:db8::1]:19",
+                "source port 19 is a small service that answers anything",
+            ),
+            (
+                "192.0.2.1:12000",
+                "source port 12000 is this service's own, as another server's would be",
+            ),
+            (
+                "255.255.255.255:5000",
+                "source address 255.255.255.255 is broadcast",
+            ),
+            ("0.0.0.0:5000", "source address 0.0.0.0 is unspecified"),
+            ("[::]:5000", "source address :: is unspecified"),
+            ("224.0.0.1:5000", "source address 224.0.0.1 is multicast"),
+            ("[ff02::1]:5000", "source address ff02::1 is multicast"),
+            (
+                "[::ffff:239.1.2.3]:5000",
+                "source address 239.1.2.3 is multicast",
+            ),
+        ] {
+            assert_eq!(
+                reflection_risk(addr(from), 12000).as_deref(),
+                Some(reason),
+                "{from}"
+            );
+        }
+        for ok in ["192.0.2.1:5000", "[::1]:40000", "127.0.0.1:1024"] {
+            assert_eq!(reflection_risk(addr(ok), 12000), None, "{ok}");
+        }
+        for port in [7, 9, 13, 17, 19, 37] {
+            assert!(
+                SMALL_SERVICES.contains(&port),
+                "the ports the protocol names"
+            );
         }
     }
 }

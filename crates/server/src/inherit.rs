@@ -11,10 +11,8 @@ use tokio::time::sleep;
 use tracing::info;
 use upcase_transport::{BoundSocket, TcpPeer, Transport, Udp};
 
+use crate::sockets::Sockets;
 use crate::{ServerError, Service, Settings, serve, serve_connection};
-
-/// One TCP and one UDP socket at most.
-pub(crate) type Sockets = (Option<BoundSocket>, Option<BoundSocket>);
 
 /// The sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), if it passed any: a listening TCP
 /// socket, a UDP socket, or one of each.
@@ -26,15 +24,15 @@ pub(crate) fn from_systemd() -> Result<Option<Sockets>, ServerError> {
     if passed.len() == 0 {
         return Ok(None);
     }
-    let (mut tcp, mut udp) = (None, None);
+    let mut sockets = Sockets::default();
     for index in 0..passed.len() {
         let bad = |why: String| {
             ServerError::Inherited(format!("socket {} of LISTEN_FDS {why}", index + 3))
         };
         let slot = if let Ok(Some(listener)) = passed.take_tcp_listener(index) {
-            (&mut tcp, BoundSocket::from_tcp_listener(listener))
+            (&mut sockets.tcp, BoundSocket::from_tcp_listener(listener))
         } else if let Ok(Some(socket)) = passed.take_udp_socket(index) {
-            (&mut udp, BoundSocket::from_udp_socket(socket))
+            (&mut sockets.udp, BoundSocket::from_udp_socket(socket))
         } else {
             return Err(bad(
                 "is neither a TCP nor a UDP socket; give upcase ListenStream= and ListenDatagram= sockets".into(),
@@ -50,7 +48,7 @@ pub(crate) fn from_systemd() -> Result<Option<Sockets>, ServerError> {
             ));
         }
     }
-    Ok(Some((tcp, udp)))
+    Ok(Some(sockets))
 }
 
 /// Whether standard error is a socket, as it is under inetd, which hands the connection to
@@ -69,7 +67,7 @@ pub fn stderr_is_a_socket() -> bool {
 pub(crate) async fn inetd(
     settings: &Settings,
     service: &Arc<Service>,
-    shutdown: impl Future,
+    shutdown: impl Future + Send,
 ) -> Result<(), ServerError> {
     let stdin = io::stdin();
     let bad = |why: &str| {

@@ -1,9 +1,9 @@
 //! The upcase server: it answers every client with the transform of what the client sent, over
 //! UDP, TCP or both.
 //!
-//! [`run`] serves one bound [`Listener`](upcase_transport::Listener) until a shutdown future
-//! completes; it is generic over the transport and the transform, so a program can embed it
-//! with a transform of its own. [`command`] is the `upcase server` command: it reads the flags
+//! [`run`] serves one bound socket, a TCP listener or a UDP socket, until a shutdown future
+//! completes; it is generic over the transform, so a program can embed it with a transform of
+//! its own. [`command`] is the `upcase server` command: it reads the flags
 //! and the config file, binds, prints `listening on ...` for each socket, and runs until Ctrl-C
 //! or SIGTERM.
 //!
@@ -11,34 +11,48 @@
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
 //! - `options.rs`: [`Options`], the limits a server serves within.
-//! - `run.rs`: [`run`] and [`serve`]: the accept loop and each connection's loop, to its end
-//!   or the drain's.
-//! - `service.rs`: [`Service`], what the listeners of one server share: the limits, the
-//!   counters, admission of each peer, and the drain.
-//! - `datagram.rs`: answering one datagram under the service's rules, and
-//!   [`serve_blocking_udp`], which does it on a thread of its own for a blocking UDP socket
+//! - `run.rs`: [`run`] and [`serve`], and [`Serve`], where each transport's socket is sent
+//!   to its own loop.
+//! - `service.rs`: [`Service`], what the sockets of one server share: the limits, the
+//!   counters, and the drain.
+//! - `datagram.rs`: where a datagram gets its reply: every UDP rule (access, reflection, rate,
+//!   line limit, amplification, size, echo loops), and the loops that apply them to a socket's
+//!   batches, on the event loop or, with [`serve_blocking_udp`], on a thread of its own
 //!   (Linux).
+//! - `accept.rs`: the TCP accept loop, each connection's admission and PROXY header, the drain
+//!   of those still open, and [`serve_connection`] for one accepted elsewhere.
+//! - `connection.rs`: one connection's loop, read, answer, write, to its end.
+//! - `timers.rs`: where a connection's idle timeout is: its one timer for the idle timeout,
+//!   the budget's retry and the drain's end, and the accept loop's timer kept ahead of it.
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
 //!   forged datagram.
 //! - `budget.rs`: the one budget of reply bytes that all connections share.
 //! - `cut.rs`: the signal that ends the drain for every open connection.
-//! - `policy.rs`: [`Access`] lists, per-source limits, and the UDP reflection rules.
+//! - `access.rs`: [`Access`] lists, `--allow` and `--deny`.
+//! - `sources.rs`: the per-source limits: connections open, datagrams a second.
 //! - `reload.rs`: what SIGHUP does: the config file read again, its access lists applied.
 //! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
 //! - `log.rs`: [`LogWriter`], stderr for the log, where a line that cannot be written is
 //!   dropped and counted rather than stopping the server.
 //! - `metrics.rs`: the counters as Prometheus text, served on `--metrics`.
-//! - `command.rs`: [`command`]: binding both transports on one port, a worker thread per core
-//!   with sockets of its own, signals, the ready lines.
+//! - `command.rs`: [`command`], in named steps: signals, sockets, the ready lines, the
+//!   workers, the drain.
+//! - `sockets.rs`: one worker's `Sockets { tcp, udp }`, and binding both transports on one
+//!   port, for each worker.
+//! - `worker.rs`: a worker thread per core with sockets of its own, and on Linux a thread for
+//!   its UDP socket.
 //! - `error.rs`: [`ServerError`] and [`ConfigError`], with their exit codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod accept;
+mod access;
 mod args;
 mod budget;
 mod command;
 mod config;
+mod connection;
 mod cut;
 mod datagram;
 mod echo;
@@ -47,12 +61,17 @@ mod inherit;
 mod log;
 mod metrics;
 mod options;
-mod policy;
 mod reload;
 mod run;
 mod service;
+mod sockets;
+mod sources;
 mod stats;
+mod timers;
+mod worker;
 
+pub use accept::serve_connection;
+pub use access::{Access, parse_network};
 pub use args::ServerArgs;
 pub use budget::MIN_BUDGET;
 pub use command::command;
@@ -64,7 +83,6 @@ pub use inherit::stderr_is_a_socket;
 pub use log::{LogWriter, dropped_log_lines};
 pub use metrics::{prometheus, serve_metrics};
 pub use options::Options;
-pub use policy::{Access, parse_network};
-pub use run::{run, serve, serve_connection};
+pub use run::{Serve, run, serve};
 pub use service::Service;
 pub use stats::{EVENTS, Event, Totals};

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::access::Access;
 use crate::budget::DEFAULT_BUDGET;
-use crate::policy::Access;
 
 /// Limits that shape how [`run`](crate::run) serves. The defaults suit a service left running on a public
 /// host; each is a flag and a config key of `upcase server`.

@@ -5,7 +5,7 @@
 
 use tracing::{info, warn};
 
-use crate::policy::shown_networks;
+use crate::access::shown_networks;
 use crate::{ServerArgs, Service, Settings};
 
 /// Reads the config file again, applies its access lists to `service`, and logs what changed.

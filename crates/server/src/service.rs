@@ -1,24 +1,23 @@
 //! [`Service`]: what the listeners of one server share (its limits, its counters, the drain),
-//! and how it admits each peer.
+//! and the drain. Each transport's admission of a peer is with its serving: `accept.rs`
+//! for connections, `datagram.rs` for datagrams.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout};
 use tracing::warn;
-use upcase_transport::PeerKind;
 
+use crate::access::Access;
 use crate::budget::Budget;
 use crate::cut::Cut;
 use crate::options::Options;
-use crate::policy::{
-    Access, DatagramRate, SourceConnections, SourceFull, SourceSlot, reflection_risk,
-};
+use crate::sources::{DatagramRate, SourceConnections};
 use crate::stats::{Event, Stats, Totals, Trouble};
 
 /// How long to wait after a failed accept. Most failures (too many open files, a connection
@@ -108,11 +107,6 @@ impl Service {
         self.budget.reserved()
     }
 
-    /// The limits.
-    pub(crate) fn options(&self) -> &Options {
-        &self.options
-    }
-
     /// Who may be served now.
     pub fn access(&self) -> Arc<Access> {
         self.access.load_full()
@@ -128,11 +122,6 @@ impl Service {
     /// Whether a peer from `ip` may be served now.
     pub(crate) fn permits(&self, ip: std::net::IpAddr) -> bool {
         !self.access_rules.load(Ordering::Acquire) || self.access.load().permits(ip)
-    }
-
-    /// The counters.
-    pub(crate) fn stats(&self) -> &Stats {
-        &self.stats
     }
 }
 
@@ -157,7 +146,7 @@ impl Service {
         self.cut.raise();
         if timeout(CUT_GRACE, &mut finished).await.is_err() {
             dropping();
-            // Each connection drops itself once its grace is over (see `transform_stream`), a
+            // Each connection drops itself once its grace is over (see `timers.rs`), a
             // moment after this one's; one that did send its last replies may still be
             // lingering in its close.
             let _ = timeout(CUT_GRACE, finished).await;
@@ -180,59 +169,6 @@ impl Service {
 }
 
 impl Service {
-    /// Checks a new peer; counts and logs a refusal. `Some` admits it, with its connection
-    /// counted against its source until the slot is dropped.
-    pub(crate) fn admit(
-        &self,
-        addr: SocketAddr,
-        kind: PeerKind,
-        own_port: u16,
-    ) -> Option<Option<SourceSlot>> {
-        let refuse = |event, why: String| {
-            self.log_throttled(event, || format!("refused {}: {why}", describe(addr, kind)));
-            None
-        };
-        if !self.permits(addr.ip()) {
-            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
-        }
-        match kind {
-            PeerKind::Connection => match self.sources.enter(addr.ip()) {
-                Ok(slot) => Some(slot),
-                Err(SourceFull) => refuse(
-                    Event::SourceLimit,
-                    format!(
-                        "its source has {} connections open already (--max-connections-per-source)",
-                        self.options.max_connections_per_source
-                    ),
-                ),
-            },
-            PeerKind::Datagram => {
-                if let Some(risk) = reflection_risk(addr, own_port) {
-                    return refuse(
-                        Event::Reflection,
-                        format!("{risk}; a reply could be reflected at a third party"),
-                    );
-                }
-                if self.options.max_datagrams_per_source > 0
-                    && !self
-                        .rate
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .admit(addr.ip(), Instant::now().into_std())
-                {
-                    return refuse(
-                        Event::RateLimit,
-                        format!(
-                            "its source sent over {} datagrams this second (--max-datagrams-per-source)",
-                            self.options.max_datagrams_per_source
-                        ),
-                    );
-                }
-                Some(None)
-            }
-        }
-    }
-
     /// Counts `event` and logs `message` at warning level, unless one like it was logged less
     /// than a second ago.
     pub(crate) fn log_throttled(&self, event: Event, message: impl FnOnce() -> String) {
@@ -261,14 +197,6 @@ fn warn_held_back(allowed: Option<u64>, message: impl FnOnce() -> String) {
             "{} (and {n} more like it since the last such line)",
             message()
         ),
-    }
-}
-
-fn describe(addr: SocketAddr, kind: PeerKind) -> String {
-    let addr = shown(addr);
-    match kind {
-        PeerKind::Connection => format!("connection from {addr}"),
-        PeerKind::Datagram => format!("datagram from {addr}"),
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use upcase_proto::Builtin;
 use upcase_server::{Access, Event, Options, Service, parse_network, serve_blocking_udp};
-use upcase_transport::{BlockingUdp, Sharing, Transport, Udp, UdpStopper};
+use upcase_transport::{BlockingUdp, ServerSocket, Sharing, Transport, Udp, UdpStopper};
 
 /// How long a test waits for anything before it fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);

@@ -11,50 +11,32 @@
 //! which wakes a `recvmmsg` that is waiting.
 
 use std::io;
-use std::net::{Shutdown, SocketAddr};
+use std::net::{Shutdown, SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
-use socket2::Socket;
+use socket2::SockRef;
 
-use crate::batch::{Received, Reply, segmentation, send_all};
-use crate::{BoundSocket, TransportError, Udp, socket};
+use crate::batch::{Batch, FIRST_WAITS};
+use crate::{BatchError, BoundSocket, ServerSocket, TransportError, Udp};
 
 /// A bound UDP socket answered batch by batch on the calling thread; see the module docs.
 #[derive(Debug)]
 pub struct BlockingUdp {
     /// The socket, blocking, lent to its stopper.
-    socket: Arc<Socket>,
+    socket: Arc<UdpSocket>,
     /// Set by the stopper before it shuts the socket down.
     stopped: Arc<AtomicBool>,
-    /// The datagrams of the current batch.
-    received: Received,
-    /// The replies to the current batch.
-    replies: Vec<Reply>,
-    /// Where the replies of the last batch that could not be sent were going.
-    failed: Vec<SocketAddr>,
-    /// Whether replies to one client may leave as one segmented send.
-    segmentation: AtomicBool,
+    /// The datagrams of the current batch and their replies.
+    batch: Batch,
 }
 
 /// Tells a [`BlockingUdp`] to return from its wait and stop; see [`BlockingUdp::stopper`].
 #[derive(Debug, Clone)]
 pub struct UdpStopper {
     /// Weak, so that the socket closes, and its port is free, as soon as its server returns.
-    socket: Weak<Socket>,
+    socket: Weak<UdpSocket>,
     stopped: Arc<AtomicBool>,
-}
-
-/// Why a batch could not be served in full.
-#[derive(Debug, thiserror::Error)]
-pub enum BatchError {
-    /// Nothing was received, so nothing was answered; the socket may still serve.
-    #[error("cannot receive datagrams: {0}")]
-    Receive(#[source] io::Error),
-    /// A reply could not be sent; the batch's other replies were.
-    /// [`BlockingUdp::unsent`] says to whom.
-    #[error("cannot send a reply: {0}")]
-    Send(#[source] io::Error),
 }
 
 impl BlockingUdp {
@@ -72,22 +54,12 @@ impl BlockingUdp {
                 addr,
                 source,
             })?;
+        let socket = UdpSocket::from(socket);
         Ok(Self {
-            segmentation: segmentation(&socket),
+            batch: Batch::new(&socket),
             socket: Arc::new(socket),
             stopped: Arc::new(AtomicBool::new(false)),
-            received: Received::new(),
-            replies: Vec::new(),
-            failed: Vec::new(),
         })
-    }
-
-    /// The address the socket is bound to.
-    ///
-    /// # Errors
-    /// When the operating system cannot say.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        socket::local_addr(&self.socket)
     }
 
     /// A handle that stops this socket from another thread.
@@ -106,36 +78,37 @@ impl BlockingUdp {
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub fn answer_batch(
         &mut self,
-        mut answer: impl FnMut(SocketAddr, &[u8]) -> Option<Vec<u8>>,
+        answer: impl FnMut(SocketAddr, &[u8]) -> Option<Vec<u8>>,
     ) -> Result<bool, BatchError> {
         loop {
-            match self.received.fill_blocking(&self.socket) {
-                Ok(()) => break,
+            match self.batch.receive(&*self.socket, FIRST_WAITS) {
+                Ok(_) => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => return Err(BatchError::Receive(error)),
             }
         }
-        while let Some((request, from)) = self.received.pop() {
-            if let Some(reply) = answer(from, request) {
-                self.replies.push((from, reply));
-            }
+        self.batch.answer(answer);
+        // A blocking socket waits for room rather than refusing for want of it.
+        if let Err(error) = self.batch.send(&*self.socket) {
+            self.batch.give_up(error);
         }
-        self.failed.clear();
-        send_all(
-            &self.socket,
-            &mut self.replies,
-            &self.segmentation,
-            &mut self.failed,
-        )
-        .map_err(BatchError::Send)?;
-        Ok(!self.stopped.load(Ordering::Acquire))
+        match self.batch.take_refusal() {
+            Some(error) => Err(BatchError::Send(error)),
+            None => Ok(!self.stopped.load(Ordering::Acquire)),
+        }
     }
 
     /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies the system
     /// refused to send (a broadcast address, a firewall): empty unless it returned
     /// [`BatchError::Send`]. A client named here had at least one reply of that batch refused.
     pub fn unsent(&self) -> &[SocketAddr] {
-        &self.failed
+        self.batch.failed()
+    }
+}
+
+impl ServerSocket for BlockingUdp {
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
     }
 }
 
@@ -148,7 +121,7 @@ impl UdpStopper {
         // shut and wakes its readers, which is all this is for: a receive that waits, or one
         // that comes later, returns at once.
         if let Some(socket) = self.socket.upgrade() {
-            let _ = socket.shutdown(Shutdown::Read);
+            let _ = SockRef::from(&*socket).shutdown(Shutdown::Read);
         }
     }
 }

@@ -1,25 +1,23 @@
 //! UDP and TCP behind one [`Transport`] trait, for both ends of the upcase service.
 //!
-//! The server and the client pick a transport once, from `--udp` or `--tcp`, and everything below
-//! that choice is generic over [`Transport`]. A transport maps the service onto its sockets:
+//! The server and the client pick a transport once, from `--udp` or `--tcp`. Each transport
+//! serves in the shape that fits it:
 //!
-//! | side   | TCP ([`Tcp`])                                   | UDP ([`Udp`])                                     |
-//! |--------|-------------------------------------------------|---------------------------------------------------|
-//! | server | a [`Peer`] is a connection: chunks until EOF    | a [`Peer`] is one datagram: one chunk, then EOF   |
-//! | client | an exchange is a connection, closed for writing | an exchange is a datagram, retried until a reply |
+//! | side   | TCP ([`Tcp`])                                         | UDP ([`Udp`])                                          |
+//! |--------|-------------------------------------------------------|--------------------------------------------------------|
+//! | server | a [`Listener`] of connections; a [`Peer`] is a stream of chunks until EOF | a batch of datagrams answered through one closure: source and payload in, a reply or none out |
+//! | client | an exchange is a connection, closed for writing       | an exchange is a datagram, retried until a reply      |
 //!
 //! # Using a transport
-//! On the server side:
-//! 1. [`Transport::bind`] an address; print [`Listener::local_addr`] if you bound port 0.
-//! 2. Loop on [`Listener::accept`]; each [`Peer`] is one client's request stream. Serve it on a
-//!    task of its own when [`Listener::KIND`] says it is a connection, which may wait on the
-//!    network.
-//! 3. For each peer: [`Peer::read`] chunks until an empty one, [`Peer::write`] the replies as you
-//!    go, and [`Peer::close`] at the end, which for UDP is what sends the reply datagram.
-//!
-//! On Linux a UDP server socket can instead be served by a thread of its own, with no runtime:
-//! `BlockingUdp` answers a batch of datagrams per call through a closure, and costs one
-//! `recvmmsg` and one `sendmmsg` per batch.
+//! On the server side, [`Transport::bind`] an address (print
+//! [`ServerSocket::local_addr`] if you bound port 0), then:
+//! - TCP: loop on [`Listener::accept`], and serve each [`Peer`] on a task of its own, since a
+//!   connection may wait on its client: [`Peer::read`] chunks until an empty one,
+//!   [`Peer::write`] the replies as you go, and [`Peer::close`] at the end.
+//! - UDP: loop on [`UdpServer::answer_batch`], whose closure gives each datagram's reply. On
+//!   Linux a UDP socket can instead be served by a thread of its own, with no runtime:
+//!   [`BlockingUdp`] has the same `answer_batch`, and costs one `recvmmsg` and one `sendmmsg`
+//!   per batch.
 //!
 //! On the client side, [`Transport::connect`] to the resolved addresses, then call
 //! [`Client::exchange`] for each whole message, or [`Client::pipe`] once to stream a whole input.
@@ -56,17 +54,25 @@
 //!
 //! # Layout
 //! - `lib.rs`: the [`Transport`] trait and its two implementations' names, [`Tcp`] and [`Udp`].
-//! - `server.rs`: the server side, [`Listener`] and [`Peer`].
+//! - `server.rs`: the server side's traits: [`ServerSocket`], and TCP's [`Listener`] and
+//!   [`Peer`].
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
+//! - `pool.rs`: [`pool`], the one pool of read and reply buffers per thread.
 //! - `proxy.rs`: the PROXY protocol header that load balancers send first, versions 1 and 2.
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
 //!   socket2.
-//! - `tcp.rs`, `udp.rs`: the two implementations.
-//! - `batch.rs`: datagrams received and replies sent many to a system call (recvmmsg, sendmmsg,
-//!   and segmentation offload where the kernel has it).
-//! - `blocking_udp.rs`: [`BlockingUdp`], a UDP server socket served by a thread of its own that
-//!   sleeps in `recvmmsg`, with no event loop (Linux).
+//! - `tcp.rs`: TCP's server side: binding, [`TcpListener`], [`TcpPeer`].
+//! - `tcp_read.rs`: how a connection's chunks are read, with the fast paths of short
+//!   requests ([`read_now`]).
+//! - `tcp_client.rs`: [`TcpClient`].
+//! - `udp.rs`: UDP's client, and binding its server socket.
+//! - `batch.rs`: where a datagram gets its reply: the one synchronous core of a UDP server, a
+//!   [`Batch`](batch) received, answered through the closure and sent, many to a system call
+//!   (`batch/linux.rs`: recvmmsg, sendmmsg, and segmentation offload where the kernel has it).
+//! - `udp_server.rs`: [`UdpServer`], the batch driven by the event loop.
+//! - `blocking_udp.rs`: [`BlockingUdp`], the batch driven by a thread of its own that sleeps in
+//!   `recvmmsg`, with no event loop (Linux).
 //! - `error.rs`: [`TransportError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -79,28 +85,36 @@ mod batch;
 mod blocking_udp;
 mod client;
 mod error;
+pub mod pool;
 mod proxy;
 mod resolve;
 mod server;
 mod socket;
 mod tcp;
+mod tcp_client;
+mod tcp_read;
 mod udp;
+mod udp_server;
 
 #[cfg(target_os = "linux")]
-pub use blocking_udp::{BatchError, BlockingUdp, UdpStopper};
+pub use blocking_udp::{BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use error::{TransportError, describe};
 pub use resolve::{parse_host, resolve};
-pub use server::{Listener, Peer, PeerKind};
-pub use tcp::{TcpClient, TcpListener, TcpPeer};
-pub use udp::{UdpClient, UdpListener, UdpPeer};
+pub use server::{Listener, Peer, ServerSocket};
+pub use tcp::{TcpListener, TcpPeer};
+pub use tcp_client::TcpClient;
+pub use tcp_read::read_now;
+pub use udp::UdpClient;
+pub use udp_server::{BatchError, UdpServer};
 
 /// A way to carry upcase messages: [`Tcp`] or [`Udp`]. See the crate docs for how to use one.
 pub trait Transport: Send + Sync + 'static {
     /// The transport's name as users write it: `"tcp"` or `"udp"`.
     const NAME: &'static str;
-    /// The server side: a bound socket that yields peers.
-    type Listener: Listener;
+    /// The server side: a bound socket, served as the transport's shape asks (a [`Listener`]
+    /// for TCP, a [`UdpServer`] for UDP).
+    type Server: ServerSocket;
     /// The client side: a way to exchange messages with one server.
     type Client: Client;
 
@@ -109,9 +123,7 @@ pub trait Transport: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`TransportError::Bind`] when the address is in use, not local, or not permitted.
-    fn bind(
-        addr: SocketAddr,
-    ) -> impl Future<Output = Result<Self::Listener, TransportError>> + Send {
+    fn bind(addr: SocketAddr) -> impl Future<Output = Result<Self::Server, TransportError>> + Send {
         async move { Self::listen(Self::bind_socket(addr, Sharing::Exclusive)?) }
     }
 
@@ -127,7 +139,7 @@ pub trait Transport: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`TransportError::Bind`] when the runtime cannot take the socket.
-    fn listen(socket: BoundSocket) -> Result<Self::Listener, TransportError>;
+    fn listen(socket: BoundSocket) -> Result<Self::Server, TransportError>;
 
     /// Prepares to talk to the server at the first of `addrs` that answers; the others are
     /// tried in order when one fails.

@@ -1,4 +1,5 @@
-//! UDP: one request datagram, one reply datagram.
+//! UDP: one request datagram, one reply datagram; the client side, and binding the server's
+//! socket (served by [`UdpServer`] or [`BlockingUdp`](crate::BlockingUdp)).
 //!
 //! # Error policy
 //! A lost datagram is normal for UDP, so the client's answer to silence is to send again, up to
@@ -8,7 +9,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
 
 use socket2::Type;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -16,10 +16,9 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use upcase_proto::{line_message, max_datagram, reply_line};
 
-use crate::batch::{Outbox, Received};
 use crate::{
-    BoundSocket, Client, ClientOptions, Listener, Peer, PeerKind, Reply, ReplyEnd, Sharing,
-    Transport, TransportError, Udp, socket,
+    BoundSocket, Client, ClientOptions, Reply, ReplyEnd, Sharing, Transport, TransportError, Udp,
+    UdpServer, socket,
 };
 
 /// The client's receive buffer holds the largest possible datagram, so that nothing is ever
@@ -28,7 +27,7 @@ const RECV_BUF: usize = 65_536;
 
 impl Transport for Udp {
     const NAME: &'static str = "udp";
-    type Listener = UdpListener;
+    type Server = UdpServer;
     type Client = UdpClient;
 
     fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError> {
@@ -41,20 +40,14 @@ impl Transport for Udp {
         Ok(BoundSocket { socket, addr })
     }
 
-    fn listen(bound: BoundSocket) -> Result<UdpListener, TransportError> {
+    fn listen(bound: BoundSocket) -> Result<UdpServer, TransportError> {
         let socket =
             UdpSocket::from_std(bound.socket.into()).map_err(|source| TransportError::Bind {
                 transport: Self::NAME,
                 addr: bound.addr,
                 source,
             })?;
-        Ok(UdpListener {
-            shared: Arc::new(Shared {
-                outbox: Outbox::new(&socket),
-                socket,
-            }),
-            received: Received::new(),
-        })
+        Ok(UdpServer::new(socket))
     }
 
     async fn connect(
@@ -83,118 +76,6 @@ async fn connected(addr: SocketAddr) -> io::Result<UdpSocket> {
     let socket = UdpSocket::bind(local).await?;
     socket.connect(addr).await?;
     Ok(socket)
-}
-
-/// A bound UDP server socket. It receives datagrams in batches, and sends the replies to a
-/// batch together once all its datagrams have been served (see [`Peer::close`]).
-#[derive(Debug)]
-pub struct UdpListener {
-    /// The socket and the replies waiting on it, shared with the peers.
-    shared: Arc<Shared>,
-    /// The datagrams of the current batch.
-    received: Received,
-}
-
-/// What a listener shares with its peers.
-#[derive(Debug)]
-struct Shared {
-    socket: UdpSocket,
-    outbox: Outbox,
-}
-
-impl Listener for UdpListener {
-    type Peer = UdpPeer;
-    const KIND: PeerKind = PeerKind::Datagram;
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.shared.socket.local_addr()
-    }
-
-    async fn accept(&mut self) -> io::Result<UdpPeer> {
-        let Shared { socket, outbox } = &*self.shared;
-        if self.received.left() == 0 {
-            // Replies of the last batch whose peers were dropped unanswered, or answered out
-            // of order, go before waiting for more.
-            let _ = outbox.flush(socket).await;
-            self.received.fill(socket).await?;
-        }
-        // Set before the peer exists, so that its close sees whether more of the batch follow.
-        outbox.set_pending(self.received.left().saturating_sub(1));
-        let (request, addr) = self
-            .received
-            .pop()
-            .ok_or_else(|| io::Error::other("received an empty batch"))?;
-        Ok(UdpPeer {
-            shared: Arc::clone(&self.shared),
-            addr,
-            request: request.to_vec(),
-            read: false,
-            reply: Vec::new(),
-        })
-    }
-}
-
-impl Drop for UdpListener {
-    fn drop(&mut self) {
-        self.shared.outbox.flush_now(&self.shared.socket);
-    }
-}
-
-/// One received datagram and the reply being built for it.
-#[derive(Debug)]
-pub struct UdpPeer {
-    /// The server socket and its outbox, to send the reply through.
-    shared: Arc<Shared>,
-    /// The datagram's source, where the reply goes.
-    addr: SocketAddr,
-    /// The datagram's payload.
-    request: Vec<u8>,
-    /// Whether `request` has been handed out by `read`.
-    read: bool,
-    /// The reply so far.
-    reply: Vec<u8>,
-}
-
-impl Peer for UdpPeer {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    async fn read(&mut self) -> io::Result<&[u8]> {
-        if std::mem::replace(&mut self.read, true) {
-            Ok(&[])
-        } else {
-            Ok(&self.request)
-        }
-    }
-
-    async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.reply.extend_from_slice(bytes);
-        Ok(())
-    }
-
-    async fn write_owned(&mut self, bytes: Vec<u8>) -> io::Result<()> {
-        if self.reply.is_empty() {
-            self.reply = bytes;
-        } else {
-            self.reply.extend_from_slice(&bytes);
-        }
-        Ok(())
-    }
-
-    async fn close(self) -> Result<(), TransportError> {
-        let max = max_datagram(self.addr);
-        if self.reply.len() > max {
-            return Err(TransportError::ReplyTooLarge {
-                peer: self.addr,
-                len: self.reply.len(),
-                max,
-            });
-        }
-        let Shared { socket, outbox } = &*self.shared;
-        outbox.push(socket, (self.addr, self.reply)).await?;
-        Ok(())
-    }
 }
 
 /// A UDP client.

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use upcase_transport::{BlockingUdp, Sharing, Transport, Udp};
+use upcase_transport::{BlockingUdp, ServerSocket, Sharing, Transport, Udp};
 
 /// How long a test waits for anything before it fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);

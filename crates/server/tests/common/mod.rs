@@ -12,8 +12,8 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upcase_proto::{Builtin, Transform};
-use upcase_server::{Options, Service, Totals, run, serve};
-use upcase_transport::{Listener, Transport};
+use upcase_server::{Options, Serve, Service, Totals, run, serve};
+use upcase_transport::{ServerSocket, Transport};
 
 /// How long a test waits for anything before it fails instead of hanging.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -37,7 +37,10 @@ impl Server {
 }
 
 /// Binds `T` on `at` (port 0) and runs a server with a built-in transform on a task.
-pub async fn start_server<T: Transport>(at: &str, transform: &str, options: Options) -> Server {
+pub async fn start_server<T: Transport>(at: &str, transform: &str, options: Options) -> Server
+where
+    T::Server: Serve,
+{
     let transform: Builtin = transform.parse().expect("transform");
     start_server_with::<T, _>(at, transform, options).await
 }
@@ -47,7 +50,10 @@ pub async fn start_server_with<T: Transport, X: Transform>(
     at: &str,
     transform: X,
     options: Options,
-) -> Server {
+) -> Server
+where
+    T::Server: Serve,
+{
     spawn_on::<T, _>(at, |listener, stopped| {
         run(listener, transform, options, stopped)
     })
@@ -60,7 +66,10 @@ pub async fn start_service<T: Transport>(
     at: &str,
     transform: &str,
     options: Options,
-) -> (Server, Arc<Service>) {
+) -> (Server, Arc<Service>)
+where
+    T::Server: Serve,
+{
     let transform: Builtin = transform.parse().expect("transform");
     let service = Service::new(options);
     let kept = Arc::clone(&service);
@@ -76,7 +85,7 @@ pub async fn start_service<T: Transport>(
 /// [`Server::shut_down`].
 async fn spawn_on<T: Transport, F>(
     at: &str,
-    serving: impl FnOnce(T::Listener, oneshot::Receiver<()>) -> F,
+    serving: impl FnOnce(T::Server, oneshot::Receiver<()>) -> F,
 ) -> Server
 where
     F: Future<Output = Totals> + Send + 'static,

@@ -1,0 +1,206 @@
+//! The TCP side of [`serve`](crate::serve): the accept loop, the admission of each connection,
+//! its PROXY header, and the drain of the connections still open at shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::timeout;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+use upcase_proto::Transform;
+use upcase_transport::{Listener, Peer};
+
+use crate::connection;
+use crate::service::{ACCEPT_BACKOFF, Open, Service, shown};
+use crate::sources::{SourceFull, SourceSlot};
+use crate::stats::{Event, Trouble};
+use crate::timers::Ahead;
+
+/// What an admitted connection holds while it is open: its permit, its count among the open
+/// connections and against its source. Dropped when the connection ends, which frees them.
+pub(crate) struct Place {
+    _permit: Option<OwnedSemaphorePermit>,
+    _open: Open,
+    _source: Option<SourceSlot>,
+}
+
+impl Place {
+    /// A place among the open connections, not yet admitted by source.
+    pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, service: &Arc<Service>) -> Self {
+        Self {
+            _permit: permit,
+            _open: Open::new(service),
+            _source: None,
+        }
+    }
+}
+
+impl Service {
+    /// Checks a new connection from `addr` against the access lists and its source's limit;
+    /// counts and logs a refusal. `Some`: admitted, counted against its source in `place`.
+    pub(crate) fn admit_connection(&self, addr: SocketAddr, mut place: Place) -> Option<Place> {
+        let refuse = |event, why: String| {
+            self.log_throttled(event, || {
+                format!("refused connection from {}: {why}", shown(addr))
+            });
+            None
+        };
+        if !self.permits(addr.ip()) {
+            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
+        }
+        match self.sources.enter(addr.ip()) {
+            Ok(slot) => {
+                place._source = slot;
+                Some(place)
+            }
+            Err(SourceFull) => refuse(
+                Event::SourceLimit,
+                format!(
+                    "its source has {} connections open already (--max-connections-per-source)",
+                    self.options.max_connections_per_source
+                ),
+            ),
+        }
+    }
+}
+
+/// Serves the connections of `listener` until `shutdown` completes, then drains them.
+pub(crate) async fn serve_listener<L, X>(
+    mut listener: L,
+    transform: X,
+    service: &Arc<Service>,
+    shutdown: impl Future,
+) where
+    L: Listener,
+    X: Transform,
+{
+    let tasks = TaskTracker::new();
+    let ahead = Ahead::new(service.options.idle_timeout);
+    tokio::pin!(shutdown, ahead);
+    loop {
+        // The permit is taken before accepting, so that a full server leaves new connections
+        // in the kernel's queue instead of accepting them and making them wait.
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = Arc::clone(&service.connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_closed) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            peer = listener.accept() => peer,
+            () = ahead.as_mut().keep() => unreachable!("the timer ahead never completes"),
+        };
+        let peer = match accepted {
+            Ok(peer) => peer,
+            Err(error) => {
+                service.log_trouble(Trouble::Accept, || {
+                    format!("accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}")
+                });
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let place = Place::new(Some(permit), service);
+        if service.options.proxy_protocol {
+            // The client's address comes with the header, which may take a while: admission
+            // waits for it on the connection's own task.
+            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), place);
+            drop(tasks.spawn(proxied));
+            continue;
+        }
+        let Some(place) = service.admit_connection(peer.addr(), place) else {
+            continue; // Dropping the peer closes the connection.
+        };
+        let served = connection::serve(peer, transform.clone(), Arc::clone(service), place);
+        drop(tasks.spawn(served));
+    }
+    // Close the port now: new clients are refused at once instead of queued for the drain.
+    drop(listener);
+    drain(tasks, service).await;
+}
+
+/// Waits for the connections of `tasks` to end, within the drain's rules.
+async fn drain(tasks: TaskTracker, service: &Service) {
+    let drain_timeout = service.options.drain_timeout;
+    tasks.close();
+    if !tasks.is_empty() {
+        info!(
+            "waiting up to {drain_timeout:?} for {} open connections to finish",
+            tasks.len()
+        );
+    }
+    let cutting = || {
+        warn!(
+            "{} connections still open after the drain timeout of {drain_timeout:?}; \
+             answering what they sent and closing them",
+            tasks.len()
+        );
+    };
+    let dropping = || {
+        warn!(
+            "{} connections did not take their last replies; dropping them",
+            tasks.len()
+        );
+    };
+    service.drain(tasks.wait(), cutting, dropping).await;
+}
+
+/// Reads a connection's PROXY header, then admits and serves it by the client address the header
+/// gives.
+async fn serve_proxied<P: Peer, X: Transform>(
+    mut peer: P,
+    transform: X,
+    service: Arc<Service>,
+    place: Place,
+) {
+    if let Err(why) = read_proxy_header(&mut peer, &service).await {
+        service.log_throttled(Event::ProxyHeader, || {
+            format!("closed the connection: {why} (--proxy-protocol)")
+        });
+        return;
+    }
+    let Some(place) = service.admit_connection(peer.addr(), place) else {
+        return;
+    };
+    connection::serve(peer, transform, service, place).await;
+}
+
+/// Waits for `peer`'s PROXY header, within the idle timeout and the drain.
+async fn read_proxy_header<P: Peer>(peer: &mut P, service: &Service) -> Result<(), String> {
+    let wait = service.options.idle_timeout;
+    let addr = peer.addr();
+    let header = async {
+        if wait.is_zero() {
+            Ok(peer.read_proxy_header().await)
+        } else {
+            timeout(wait, peer.read_proxy_header()).await
+        }
+    };
+    tokio::select! {
+        header = header => match header {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_elapsed) => Err(format!("no PROXY protocol header from {addr} within {wait:?}")),
+        },
+        () = service.cut.raised() => Err(format!(
+            "no PROXY protocol header from {addr} before the end of the drain"
+        )),
+    }
+}
+
+/// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
+/// its end.
+pub async fn serve_connection<P, X>(peer: P, transform: X, service: &Arc<Service>)
+where
+    P: Peer,
+    X: Transform,
+{
+    let Some(place) = service.admit_connection(peer.addr(), Place::new(None, service)) else {
+        return;
+    };
+    connection::serve(peer, transform, Arc::clone(service), place).await;
+}

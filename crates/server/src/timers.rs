@@ -1,0 +1,170 @@
+//! The timers of the TCP side, arranged so that a request costs no timer work.
+//!
+//! A connection has one timer for its whole life, [`Deadline`], and one drain signal: made
+//! afresh for each read and write, they would be registered and unregistered on every
+//! request. The timer fires at most once per idle period and is then set again from the last
+//! progress; with no idle timeout it is never polled, so never registered.
+//!
+//! The accept loop keeps a timer of its own ahead of them, [`Ahead`]: each new connection sets
+//! its timer, and when that would be the runtime's earliest, tokio wakes its driver to take it
+//! into account (a write to an eventfd, and one more `epoll_wait`), which on short connections
+//! is a wake-up per connection. With the listener's always earlier, a connection's never is.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep, sleep};
+use tokio_util::sync::WaitForCancellationFuture;
+
+use crate::budget::RETRY as BUDGET_RETRY;
+use crate::service::{CUT_GRACE, Service};
+
+pin_project! {
+    /// A connection's idle timeout, the budget's retry and the drain's end, on one timer.
+    pub(crate) struct Deadline<'a> {
+        #[pin]
+        timer: Sleep,
+        #[pin]
+        cut: WaitForCancellationFuture<'a>,
+        // Read from the options where needed rather than copied here: every byte of this is
+        // held by every open connection.
+        service: &'a Service,
+        progress: Instant,
+        // Once the cut is seen, the timer is set for the end of its grace, and firing then
+        // ends the connection: a client that takes no replies cannot hold it open.
+        cut_seen: bool,
+    }
+}
+
+/// Why [`Deadline::wait`] returned.
+pub(crate) enum Woke {
+    /// The budget's retry came: look again whether it has room.
+    Retry,
+    /// The drain ended.
+    Cut,
+}
+
+/// Why the deadline ends a connection.
+pub(crate) enum Expired {
+    /// Nothing moved for the idle timeout.
+    Idle,
+    /// The drain ended, and [`CUT_GRACE`] passed too while a reply still waited to be taken.
+    Unread,
+}
+
+impl<'a> Deadline<'a> {
+    pub(crate) fn new(service: &'a Service) -> Self {
+        Self {
+            timer: sleep(service.options.idle_timeout),
+            cut: service.cut.raised(),
+            service,
+            progress: Instant::now(),
+            cut_seen: false,
+        }
+    }
+
+    fn idle(&self) -> Duration {
+        self.service.options.idle_timeout
+    }
+
+    /// The connection moved: the idle period starts again.
+    pub(crate) fn progress(self: Pin<&mut Self>) {
+        *self.project().progress = Instant::now();
+    }
+
+    /// The budget has no room: look again after its retry, which is not idleness.
+    pub(crate) fn retry_budget(self: Pin<&mut Self>) {
+        let this = self.project();
+        if !*this.cut_seen {
+            *this.progress = Instant::now();
+            this.timer.reset(*this.progress + BUDGET_RETRY);
+        }
+    }
+
+    /// Waits for the timer, and for the drain's end while `watch_cut`. `room` says whether
+    /// the budget has room: without it, the timer is the budget's retry.
+    pub(crate) async fn wait(
+        mut self: Pin<&mut Self>,
+        watch_cut: bool,
+        room: bool,
+    ) -> Result<Woke, Expired> {
+        let armed = !self.idle().is_zero() || self.cut_seen || !room;
+        loop {
+            let this = self.as_mut().project();
+            tokio::select! {
+                biased;
+                () = this.timer, if armed => {
+                    if !room && !*this.cut_seen {
+                        return Ok(Woke::Retry);
+                    }
+                    self.as_mut().still_active()?;
+                }
+                () = this.cut, if watch_cut => {
+                    self.as_mut().see_cut();
+                    return Ok(Woke::Cut);
+                }
+                else => return std::future::pending().await,
+            }
+        }
+    }
+
+    /// When the timer fires: the end once the cut's grace is over, or if nothing moved for the
+    /// idle timeout; otherwise the timer is set for the idle timeout after the last progress.
+    fn still_active(self: Pin<&mut Self>) -> Result<(), Expired> {
+        if self.cut_seen {
+            return Err(Expired::Unread);
+        }
+        let deadline = self.progress + self.idle();
+        if Instant::now() >= deadline {
+            return Err(Expired::Idle);
+        }
+        self.project().timer.reset(deadline);
+        Ok(())
+    }
+
+    /// When the cut is first seen: the timer is set for the end of the grace.
+    fn see_cut(self: Pin<&mut Self>) {
+        let this = self.project();
+        if !*this.cut_seen {
+            *this.cut_seen = true;
+            this.timer.reset(Instant::now() + CUT_GRACE);
+        }
+    }
+
+    /// Whether the drain's end has been seen.
+    pub(crate) fn cut_seen(&self) -> bool {
+        self.cut_seen
+    }
+}
+
+pin_project! {
+    /// The accept loop's timer, kept `idle` ahead of the connections' (see the module docs).
+    pub(crate) struct Ahead {
+        #[pin]
+        timer: Sleep,
+        idle: Duration,
+    }
+}
+
+impl Ahead {
+    pub(crate) fn new(idle: Duration) -> Self {
+        Self {
+            timer: sleep(idle),
+            idle,
+        }
+    }
+
+    /// Keeps the timer ahead; never completes.
+    pub(crate) async fn keep(mut self: Pin<&mut Self>) {
+        if self.idle.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            let this = self.as_mut().project();
+            this.timer.await;
+            let this = self.as_mut().project();
+            this.timer.reset(Instant::now() + *this.idle);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The worker threads of `upcase server`: each a single-threaded runtime serving sockets of
+//! its own, with, on Linux, a thread of its own for its UDP socket.
+
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+use upcase_proto::Builtin;
+use upcase_transport::{BoundSocket, Tcp, Transport, Udp};
+
+use crate::sockets::Sockets;
+use crate::{Serve, ServerError, Service, serve};
+
+/// Waits for the worker threads to end, with the first error any of them had.
+pub(crate) async fn join_workers(
+    workers: Vec<std::thread::JoinHandle<Result<(), ServerError>>>,
+) -> Result<(), ServerError> {
+    let ended = tokio::task::spawn_blocking(move || {
+        workers
+            .into_iter()
+            .map(|worker| worker.join().unwrap_or(Err(ServerError::WorkerPanicked)))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|_| ServerError::WorkerPanicked)?;
+    ended.into_iter().collect()
+}
+
+/// One worker thread: a single-threaded runtime serving its own sockets, so that a datagram or
+/// a connection is served on the thread whose socket took it, with no hand-over between threads.
+pub(crate) struct Worker {
+    sockets: Sockets,
+    transform: Builtin,
+    service: Arc<Service>,
+    stop: CancellationToken,
+    /// Told once the sockets are served.
+    ready: oneshot::Sender<()>,
+}
+
+impl Worker {
+    /// A worker for `sockets`, which tells `ready` once it serves them.
+    pub(crate) fn new(
+        sockets: Sockets,
+        transform: Builtin,
+        service: &Arc<Service>,
+        stop: &CancellationToken,
+        ready: oneshot::Sender<()>,
+    ) -> Self {
+        Self {
+            sockets,
+            transform,
+            service: Arc::clone(service),
+            stop: stop.clone(),
+            ready,
+        }
+    }
+
+    /// Serves until `stop`, then drains; on failure, stops the other workers too.
+    pub(crate) fn run(self) -> Result<(), ServerError> {
+        let stop = self.stop.clone();
+        let outcome = self.serve();
+        if outcome.is_err() {
+            stop.cancel();
+        }
+        outcome
+    }
+
+    fn serve(self) -> Result<(), ServerError> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ServerError::Worker)?;
+        let Worker {
+            sockets: Sockets { tcp, udp },
+            transform,
+            service,
+            stop,
+            ready,
+        } = self;
+        // On Linux, UDP gets a thread of its own that sleeps in `recvmmsg`, with no event loop
+        // between a datagram and its reply (see `BlockingUdp`); elsewhere the runtime serves it.
+        #[cfg(target_os = "linux")]
+        let (udp_thread, udp) = (
+            udp.map(|socket| UdpThread::start(socket, transform, &service))
+                .transpose()?,
+            None::<BoundSocket>,
+        );
+        runtime.block_on(async {
+            let tcp = tcp
+                .map(Tcp::listen)
+                .transpose()
+                .map_err(ServerError::Bind)?;
+            let udp = udp
+                .map(Udp::listen)
+                .transpose()
+                .map_err(ServerError::Bind)?;
+            // The main thread may have stopped waiting already, after a signal.
+            let _ = ready.send(());
+            tokio::join!(
+                serve_some(tcp, transform, &service, &stop),
+                serve_some(udp, transform, &service, &stop),
+                async {
+                    #[cfg(target_os = "linux")]
+                    if let Some(thread) = &udp_thread {
+                        stop.cancelled().await;
+                        thread.stop();
+                    }
+                },
+            );
+            Ok::<_, ServerError>(())
+        })?;
+        #[cfg(target_os = "linux")]
+        if let Some(thread) = udp_thread {
+            thread.join()?;
+        }
+        Ok(())
+    }
+}
+
+/// A thread serving one UDP socket with blocking calls. Dropped without
+/// [`join`](Self::join), as when its worker fails, it is stopped and waited for all the same.
+#[cfg(target_os = "linux")]
+struct UdpThread {
+    stopper: upcase_transport::UdpStopper,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(target_os = "linux")]
+impl UdpThread {
+    fn start(
+        socket: BoundSocket,
+        transform: Builtin,
+        service: &Arc<Service>,
+    ) -> Result<Self, ServerError> {
+        let socket = upcase_transport::BlockingUdp::new(socket).map_err(ServerError::Bind)?;
+        let stopper = socket.stopper();
+        let service = Arc::clone(service);
+        let name = match std::thread::current().name() {
+            Some(worker) => worker.replace("worker", "udp"),
+            None => "upcase-udp".to_owned(),
+        };
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || crate::serve_blocking_udp(socket, transform, &service))
+            .map_err(ServerError::Worker)?;
+        Ok(Self {
+            stopper,
+            thread: Some(thread),
+        })
+    }
+
+    /// Tells the thread to stop once it has answered what it received.
+    fn stop(&self) {
+        self.stopper.stop();
+    }
+
+    /// Stops the thread and waits for it to end.
+    fn join(mut self) -> Result<(), ServerError> {
+        self.finish().map_err(|_panic| ServerError::WorkerPanicked)
+    }
+
+    /// Stops the thread and waits for it, unless that was done already; `Err` if it panicked.
+    fn finish(&mut self) -> std::thread::Result<()> {
+        self.stop();
+        self.thread
+            .take()
+            .map_or(Ok(()), std::thread::JoinHandle::join)
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for UdpThread {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// Serves `listener`, if there is one, until `stop`.
+async fn serve_some<S: Serve>(
+    listener: Option<S>,
+    transform: Builtin,
+    service: &Arc<Service>,
+    stop: &CancellationToken,
+) {
+    if let Some(listener) = listener {
+        serve(listener, transform, service, stop.cancelled()).await;
+    }
+}
