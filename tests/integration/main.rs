@@ -8,6 +8,7 @@
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
+//! - `memory`: what an idle connection costs the server.
 //! - `budget`: `--buffer-budget` against clients that send and never read.
 //! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
 //! - `generated`: shell completions and manual pages.
@@ -34,6 +35,7 @@ mod examples;
 mod generated;
 mod inherit;
 mod load;
+mod memory;
 mod metrics;
 mod misbehaving;
 mod ping;

@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use upcase_proto::Transform;
 use upcase_transport::{Listener, Peer};
 
-use crate::connection;
+use crate::connection::Connection;
 use crate::service::{ACCEPT_BACKOFF, Open, Service, shown};
 use crate::sources::{SourceFull, SourceSlot};
 use crate::stats::{Event, Trouble};
@@ -115,8 +115,8 @@ pub(crate) async fn serve_listener<L, X>(
         let Some(place) = service.admit_connection(peer.addr(), place) else {
             continue; // Dropping the peer closes the connection.
         };
-        let served = connection::serve(peer, transform.clone(), Arc::clone(service), place);
-        drop(tasks.spawn(served));
+        let connection = Connection::new(peer, transform.clone(), Arc::clone(service), place);
+        drop(tasks.spawn(connection.serve()));
     }
     // Close the port now: new clients are refused at once instead of queued for the drain.
     drop(listener);
@@ -166,7 +166,9 @@ async fn serve_proxied<P: Peer, X: Transform>(
     let Some(place) = service.admit_connection(peer.addr(), place) else {
         return;
     };
-    connection::serve(peer, transform, service, place).await;
+    Connection::new(peer, transform, service, place)
+        .serve()
+        .await;
 }
 
 /// Waits for `peer`'s PROXY header, within the idle timeout and the drain.
@@ -202,5 +204,7 @@ where
     let Some(place) = service.admit_connection(peer.addr(), Place::new(None, service)) else {
         return;
     };
-    connection::serve(peer, transform, Arc::clone(service), place).await;
+    Connection::new(peer, transform, Arc::clone(service), place)
+        .serve()
+        .await;
 }

@@ -1,17 +1,19 @@
 //! [`Connection`]: one TCP connection served to its end, in the shape of mini-redis's
-//! `Handler`: it owns its peer, its transform's state and its [`Deadline`], and
-//! [`run`](Connection::run) reads a chunk, answers it and writes the answer back, until the
+//! `Handler`: made in the accept loop and moved into a task of its own, it owns its peer, its
+//! transform's state, its [`Deadline`] and its place among the open connections, and
+//! `Connection::run` reads a chunk, answers it and writes the answer back, until the
 //! client finishes, a limit ends it, or the drain does.
 
+use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use pin_project_lite::pin_project;
 use tracing::debug;
 use upcase_proto::{LineTooLong, Transform, Transformer};
-use upcase_transport::{Peer, pool};
+use upcase_transport::{Peer, TransportError, pool};
 
+use crate::accept::Place;
 use crate::service::{CUT_GRACE, Service};
 use crate::stats::Event;
 use crate::timers::{Deadline, Expired, Woke};
@@ -35,6 +37,8 @@ pub(crate) enum Stop {
     /// taken.
     Unread,
     Io(io::Error),
+    /// Closing failed, after every reply was written.
+    Close(TransportError),
 }
 
 impl From<Expired> for Stop {
@@ -54,55 +58,75 @@ struct Answered {
     fed: Result<(), LineTooLong>,
 }
 
-pin_project! {
-    /// One admitted connection being served.
-    pub(crate) struct Connection<'a, P, X> {
-        peer: P,
-        stream: Transformer<X>,
-        service: &'a Service,
-        #[pin]
-        deadline: Deadline<'a>,
-        end: End,
-        bytes_in: usize,
-        bytes_out: usize,
-    }
+/// One admitted connection being served. Made in the accept loop and moved into a task of its
+/// own, which [`serve`](Self::serve) is.
+pub(crate) struct Connection<P, X> {
+    peer: P,
+    stream: Transformer<X>,
+    service: Arc<Service>,
+    deadline: Pin<Box<Deadline>>,
+    end: End,
+    bytes_in: usize,
+    bytes_out: usize,
+    /// Let go when the connection ends.
+    _place: Place,
 }
 
-impl<'a, P: Peer, X: Transform> Connection<'a, P, X> {
-    pub(crate) fn new(peer: P, transform: X, service: &'a Service) -> Self {
+impl<P: Peer, X: Transform> Connection<P, X> {
+    pub(crate) fn new(peer: P, transform: X, service: Arc<Service>, place: Place) -> Self {
         Self {
             peer,
             stream: Transformer::new(transform).with_max_line(service.options.max_line),
+            deadline: Deadline::new(&service),
             service,
-            deadline: Deadline::new(service),
             end: End::Finished,
             bytes_in: 0,
             bytes_out: 0,
+            _place: place,
         }
     }
 
-    /// Serves the connection to its end.
-    pub(crate) async fn run(mut self: Pin<&mut Self>) -> Result<End, Stop> {
+    /// Serves the connection to its end, then counts and logs how it ended.
+    #[allow(clippy::manual_async_fn)] // See the comment below.
+    pub(crate) fn serve(mut self) -> impl Future<Output = ()> + Send {
+        // Not an `async fn`: one would move `self` from its argument into a binding of its
+        // own, and every open connection would hold it twice. The block works on it in place.
+        async move {
+            let ended = self.run().await;
+            self.count(ended);
+        }
+    }
+
+    /// Reads, answers and writes until the client finishes, a limit ends the connection, or the
+    /// drain does; then closes.
+    async fn run(&mut self) -> Result<End, Stop> {
         loop {
             let Answered {
                 reply,
                 finished,
                 fed,
-            } = self.as_mut().read_and_answer().await?;
-            self.as_mut().write(reply).await?;
+            } = self.read_and_answer().await?;
+            self.write(reply).await?;
             fed.map_err(Stop::LineTooLong)?;
             if finished {
+                self.peer.close().await.map_err(Stop::Close)?;
                 return Ok(self.end);
             }
         }
     }
 
     /// Reads the next chunk, once the budget has room for its reply, and answers it.
-    async fn read_and_answer(self: Pin<&mut Self>) -> Result<Answered, Stop> {
-        let this = self.project();
-        let service = *this.service;
-        let mut deadline = this.deadline;
-        let read = this.peer.read();
+    async fn read_and_answer(&mut self) -> Result<Answered, Stop> {
+        let Self {
+            peer,
+            stream,
+            service,
+            deadline,
+            end,
+            bytes_in,
+            ..
+        } = self;
+        let read = peer.read();
         tokio::pin!(read);
         // The chunk read, while it waits for room in the budget.
         let mut got: Option<&[u8]> = None;
@@ -123,32 +147,33 @@ impl<'a, P: Peer, X: Transform> Connection<'a, P, X> {
             // lock) are polled only when the read waits, not beside every request. A client
             // that sends without pause and reads slowly keeps the read always ready, so once
             // the cut is raised the read is not tried at all.
+            let wait = poll_fn(|cx| deadline.as_mut().poll_wait(cx, service, true, room));
             tokio::select! {
                 biased;
                 read = &mut read, if got.is_none() && room && !service.cut.is_raised() => {
                     got = Some(read.map_err(Stop::Io)?);
                 }
-                woke = deadline.as_mut().wait(true, room) => match woke? {
+                woke = wait => match woke? {
                     Woke::Retry => {}
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
                     Woke::Cut => {
-                        *this.end = End::Cut;
+                        *end = End::Cut;
                         break got.unwrap_or(&[]);
                     }
                 },
             }
         };
-        deadline.progress();
+        deadline.as_mut().progress();
         let finished = chunk.is_empty();
         // A buffer per chunk, put down once sent, so that an idle connection holds none.
         let mut reply = pool::take();
         let fed = if finished {
-            this.stream.finish(&mut reply);
+            stream.finish(&mut reply);
             Ok(())
         } else {
-            *this.bytes_in += chunk.len();
-            this.stream.feed(chunk, &mut reply)
+            *bytes_in += chunk.len();
+            stream.feed(chunk, &mut reply)
         };
         Ok(Answered {
             reply,
@@ -158,12 +183,15 @@ impl<'a, P: Peer, X: Transform> Connection<'a, P, X> {
     }
 
     /// Writes `reply` once the client takes it.
-    async fn write(self: Pin<&mut Self>, reply: Vec<u8>) -> Result<(), Stop> {
-        let this = self.project();
-        let mut deadline = this.deadline;
-        let service = *this.service;
+    async fn write(&mut self, reply: Vec<u8>) -> Result<(), Stop> {
+        let Self {
+            peer,
+            service,
+            deadline,
+            ..
+        } = self;
         {
-            let write = this.peer.write(&reply);
+            let write = peer.write(&reply);
             tokio::pin!(write);
             // A reply the socket takes at once is held only within this poll; one that has to
             // wait is counted in the budget until it is sent (see `budget.rs`).
@@ -172,6 +200,7 @@ impl<'a, P: Peer, X: Transform> Connection<'a, P, X> {
                 // A client that takes no replies keeps this write waiting, so the cut is
                 // watched here too.
                 let watch_cut = !deadline.cut_seen();
+                let wait = poll_fn(|cx| deadline.as_mut().poll_wait(cx, service, watch_cut, true));
                 tokio::select! {
                     biased;
                     written = &mut write => {
@@ -181,52 +210,46 @@ impl<'a, P: Peer, X: Transform> Connection<'a, P, X> {
                     () = std::future::ready(()), if reserved.is_none() => {
                         reserved = Some(service.budget.reserve(reply.capacity()));
                     }
-                    woke = deadline.as_mut().wait(watch_cut, true) => {
+                    woke = wait => {
                         let (Woke::Retry | Woke::Cut) = woke?;
                     }
                 }
             }
         }
-        *this.bytes_out += reply.len();
+        self.bytes_out += reply.len();
         pool::put(reply);
-        deadline.progress();
+        self.deadline.as_mut().progress();
         Ok(())
     }
 
-    /// Closes the connection after `ended`, then counts and logs how it ended.
-    pub(crate) async fn finish(self: Pin<&mut Self>, ended: Result<End, Stop>) {
-        let this = self.project();
-        let (peer, stream, service) = (this.peer, this.stream, *this.service);
-        let (bytes_in, bytes_out) = (*this.bytes_in, *this.bytes_out);
-        let addr = peer.addr();
-        let stats = &service.stats;
-        let mut sent = bytes_out;
+    /// Counts and logs how the connection ended.
+    fn count(&self, ended: Result<End, Stop>) {
+        let (addr, stats) = (self.peer.addr(), &self.service.stats);
+        let (bytes_in, mut sent) = (self.bytes_in, self.bytes_out);
         match ended {
-            Ok(end) => match peer.close().await {
-                Ok(()) => {
-                    let event = match end {
-                        End::Finished => Event::Served,
-                        End::Cut => Event::Cut,
-                    };
-                    stats.count(event);
-                    let invalid = match stream.invalid_bytes() {
-                        0 => String::new(),
-                        n => format!(", {n} not UTF-8 (passed through)"),
-                    };
-                    debug!(
-                        "connection from {addr}: {}, {bytes_in} bytes in, {sent} out{invalid}",
-                        event.name(),
-                    );
-                }
-                Err(error) => {
-                    sent = 0;
-                    stats.count(Event::Failed);
-                    debug!("connection from {addr}: {error}");
-                }
-            },
-            Err(stop) => log_stop(service, addr, stop),
+            Ok(end) => {
+                let event = match end {
+                    End::Finished => Event::Served,
+                    End::Cut => Event::Cut,
+                };
+                stats.count(event);
+                let invalid = match self.stream.invalid_bytes() {
+                    0 => String::new(),
+                    n => format!(", {n} not UTF-8 (passed through)"),
+                };
+                debug!(
+                    "connection from {addr}: {}, {bytes_in} bytes in, {sent} out{invalid}",
+                    event.name(),
+                );
+            }
+            Err(Stop::Close(error)) => {
+                sent = 0;
+                stats.count(Event::Failed);
+                debug!("connection from {addr}: {error}");
+            }
+            Err(stop) => log_stop(&self.service, addr, stop),
         }
-        stats.bytes(bytes_in as u64, sent as u64, stream.invalid_bytes());
+        stats.bytes(bytes_in as u64, sent as u64, self.stream.invalid_bytes());
     }
 }
 
@@ -256,6 +279,10 @@ fn log_stop(service: &Service, addr: std::net::SocketAddr, stop: Stop) {
                 service.options.idle_timeout
             );
         }
+        Stop::Close(error) => {
+            stats.count(Event::Failed);
+            debug!("connection from {addr}: {error}");
+        }
         Stop::Io(error) => {
             stats.count(Event::Failed);
             debug!(
@@ -264,18 +291,4 @@ fn log_stop(service: &Service, addr: std::net::SocketAddr, stop: Stop) {
             );
         }
     }
-}
-
-/// Serves one admitted connection to the end; `_held` (its permit, its place in the open
-/// count, its source slot) is let go when it returns.
-pub(crate) async fn serve<P: Peer, X: Transform, H>(
-    peer: P,
-    transform: X,
-    service: Arc<Service>,
-    _held: H,
-) {
-    let connection = Connection::new(peer, transform, &service);
-    tokio::pin!(connection);
-    let ended = connection.as_mut().run().await;
-    connection.finish(ended).await;
 }

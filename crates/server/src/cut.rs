@@ -1,25 +1,28 @@
 //! [`Cut`]: the signal, at the end of a drain, for every open connection to answer what it was
 //! sent and close.
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
 
 /// Raised once, when the drain timeout runs out.
 ///
-/// A connection waiting for its client is woken through the token. A connection whose client
-/// sends without pause may never wait on its read, so it looks at the flag before each read:
-/// a load, where asking the token would take a lock.
+/// A connection waiting for its client is woken through the notification. A connection whose
+/// client sends without pause may never wait on its read, so it looks at the flag before each
+/// read: a load, where polling the notification would take a lock.
 #[derive(Debug, Default)]
 pub(crate) struct Cut {
     raised: AtomicBool,
-    token: CancellationToken,
+    notify: Arc<Notify>,
 }
 
 impl Cut {
     pub(crate) fn raise(&self) {
         self.raised.store(true, Ordering::Release);
-        self.token.cancel();
+        self.notify.notify_waiters();
     }
 
     pub(crate) fn is_raised(&self) -> bool {
@@ -27,7 +30,20 @@ impl Cut {
     }
 
     /// Completes once the cut is raised.
-    pub(crate) fn raised(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
+    pub(crate) fn raised(&self) -> impl Future<Output = ()> + '_ {
+        // Made before the flag is read: a raise between the two still wakes it.
+        let notified = self.notify.notified();
+        async move {
+            if !self.is_raised() {
+                notified.await;
+            }
+        }
+    }
+
+    /// A notification of the raise that a connection can keep for its whole life: it completes
+    /// on a raise from the moment it is made, polled or not. Check
+    /// [`is_raised`](Self::is_raised) too, for a raise before it was made.
+    pub(crate) fn notified(&self) -> OwnedNotified {
+        Arc::clone(&self.notify).notified_owned()
     }
 }

@@ -10,26 +10,25 @@
 //! into account (a write to an eventfd, and one more `epoll_wait`), which on short connections
 //! is a wake-up per connection. With the listener's always earlier, a connection's never is.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
+use tokio::sync::futures::OwnedNotified;
 use tokio::time::{Instant, Sleep, sleep};
-use tokio_util::sync::WaitForCancellationFuture;
 
 use crate::budget::RETRY as BUDGET_RETRY;
 use crate::service::{CUT_GRACE, Service};
 
 pin_project! {
     /// A connection's idle timeout, the budget's retry and the drain's end, on one timer.
-    pub(crate) struct Deadline<'a> {
+    pub(crate) struct Deadline {
         #[pin]
         timer: Sleep,
         #[pin]
-        cut: WaitForCancellationFuture<'a>,
-        // Read from the options where needed rather than copied here: every byte of this is
-        // held by every open connection.
-        service: &'a Service,
+        cut: OwnedNotified,
         progress: Instant,
         // Once the cut is seen, the timer is set for the end of its grace, and firing then
         // ends the connection: a client that takes no replies cannot hold it open.
@@ -37,7 +36,7 @@ pin_project! {
     }
 }
 
-/// Why [`Deadline::wait`] returned.
+/// Why [`Deadline::poll_wait`] returned.
 pub(crate) enum Woke {
     /// The budget's retry came: look again whether it has room.
     Retry,
@@ -53,19 +52,16 @@ pub(crate) enum Expired {
     Unread,
 }
 
-impl<'a> Deadline<'a> {
-    pub(crate) fn new(service: &'a Service) -> Self {
-        Self {
+impl Deadline {
+    /// A connection's deadline, on the heap: the timer and the notification must not move once
+    /// polled, and the connection that holds them moves into its task.
+    pub(crate) fn new(service: &Service) -> Pin<Box<Self>> {
+        Box::pin(Self {
             timer: sleep(service.options.idle_timeout),
-            cut: service.cut.raised(),
-            service,
+            cut: service.cut.notified(),
             progress: Instant::now(),
             cut_seen: false,
-        }
-    }
-
-    fn idle(&self) -> Duration {
-        self.service.options.idle_timeout
+        })
     }
 
     /// The connection moved: the idle period starts again.
@@ -82,40 +78,39 @@ impl<'a> Deadline<'a> {
         }
     }
 
-    /// Waits for the timer, and for the drain's end while `watch_cut`. `room` says whether
-    /// the budget has room: without it, the timer is the budget's retry.
-    pub(crate) async fn wait(
+    /// Polls the timer, and the drain's end while `watch_cut`. `room` says whether the budget
+    /// has room: without it, the timer is the budget's retry. Made to sit beside a read or a
+    /// write in a `select!`, through `poll_fn`, with no state of its own.
+    pub(crate) fn poll_wait(
         mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        service: &Service,
         watch_cut: bool,
         room: bool,
-    ) -> Result<Woke, Expired> {
-        let armed = !self.idle().is_zero() || self.cut_seen || !room;
-        loop {
-            let this = self.as_mut().project();
-            tokio::select! {
-                biased;
-                () = this.timer, if armed => {
-                    if !room && !*this.cut_seen {
-                        return Ok(Woke::Retry);
-                    }
-                    self.as_mut().still_active()?;
-                }
-                () = this.cut, if watch_cut => {
-                    self.as_mut().see_cut();
-                    return Ok(Woke::Cut);
-                }
-                else => return std::future::pending().await,
+    ) -> Poll<Result<Woke, Expired>> {
+        let idle = service.options.idle_timeout;
+        let armed = !idle.is_zero() || self.cut_seen || !room;
+        while armed && self.as_mut().project().timer.poll(cx).is_ready() {
+            if !room && !self.cut_seen {
+                return Poll::Ready(Ok(Woke::Retry));
             }
+            self.as_mut().rearm_or_expire(idle)?;
         }
+        if watch_cut && (service.cut.is_raised() || self.as_mut().project().cut.poll(cx).is_ready())
+        {
+            self.see_cut();
+            return Poll::Ready(Ok(Woke::Cut));
+        }
+        Poll::Pending
     }
 
-    /// When the timer fires: the end once the cut's grace is over, or if nothing moved for the
-    /// idle timeout; otherwise the timer is set for the idle timeout after the last progress.
-    fn still_active(self: Pin<&mut Self>) -> Result<(), Expired> {
+    /// When the timer fires: the end once the cut's grace is over, or if nothing moved for
+    /// `idle`; otherwise the timer is set for `idle` after the last progress.
+    fn rearm_or_expire(self: Pin<&mut Self>, idle: Duration) -> Result<(), Expired> {
         if self.cut_seen {
             return Err(Expired::Unread);
         }
-        let deadline = self.progress + self.idle();
+        let deadline = self.progress + idle;
         if Instant::now() >= deadline {
             return Err(Expired::Idle);
         }
