@@ -65,6 +65,7 @@ impl Deadline {
     }
 
     /// The connection moved: the idle period starts again.
+    #[inline]
     pub(crate) fn progress(self: Pin<&mut Self>) {
         *self.project().progress = Instant::now();
     }
@@ -81,6 +82,7 @@ impl Deadline {
     /// Polls the timer, and the drain's end while `watch_cut`. `room` says whether the budget
     /// has room: without it, the timer is the budget's retry. Made to sit beside a read or a
     /// write in a `select!`, through `poll_fn`, with no state of its own.
+    #[inline]
     pub(crate) fn poll_wait(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -128,6 +130,7 @@ impl Deadline {
     }
 
     /// Whether the drain's end has been seen.
+    #[inline]
     pub(crate) fn cut_seen(&self) -> bool {
         self.cut_seen
     }

@@ -4,33 +4,47 @@
 //! With many connections each sending a little, a buffer passes from one to the next instead of
 //! being allocated and freed for every request, and an idle connection holds none.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 
-/// Most buffers a thread keeps: one for the read under way and one for its reply, and room
-/// for a second connection's.
-const KEPT: usize = 4;
+/// Most buffers a thread keeps: one for a connection's read and one for its reply, which is
+/// what a thread serving one request at a time needs.
+const KEPT: usize = 2;
 
 /// Largest buffer kept; a bigger one, made for a rare large reply, is freed.
 const LARGEST_KEPT: usize = 64 * 1024;
 
 thread_local! {
-    static SPARE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// The newest spare first. Two plain cells rather than a list or a count: a request takes
+    /// and puts down two buffers, and this is on its path.
+    static SPARE: [Cell<Vec<u8>>; KEPT] = const { [const { Cell::new(Vec::new()) }; KEPT] };
 }
 
 /// An empty buffer: one put down earlier on this thread, or a new one with no memory yet.
+#[inline]
 pub fn take() -> Vec<u8> {
-    SPARE.with_borrow_mut(Vec::pop).unwrap_or_default()
+    SPARE.with(|[newest, older]| {
+        let buffer = newest.take();
+        if buffer.capacity() > 0 {
+            buffer
+        } else {
+            older.take()
+        }
+    })
 }
 
-/// Puts `buffer` down for the next [`take`] on this thread, unless the thread keeps enough.
+/// Puts `buffer` down for the next [`take`] on this thread; the thread keeps the two it was
+/// given last.
+#[inline]
 pub fn put(mut buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > LARGEST_KEPT {
         return;
     }
     buffer.clear();
-    SPARE.with_borrow_mut(|spare| {
-        if spare.len() < KEPT {
-            spare.push(buffer);
+    SPARE.with(|[newest, older]| {
+        let was_newest = newest.replace(buffer);
+        if was_newest.capacity() > 0 {
+            // The oldest of three goes back to the allocator.
+            drop(older.replace(was_newest));
         }
     });
 }
