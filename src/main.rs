@@ -96,33 +96,8 @@ fn main() -> ExitCode {
         Err(error) => return fail(2, &usage_error(&error)),
     };
     match &cli.command {
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(*shell, &mut Cli::command(), "upcase", &mut script);
-            return print_out(&script, "the completion script");
-        }
-        Command::Man { command } => {
-            let mut page = Vec::new();
-            let rendered = match command {
-                None => clap_mangen::Man::new(Cli::command()).render(&mut page),
-                Some(name) => {
-                    let mut top = Cli::command();
-                    top.build();
-                    match top.find_subcommand(name) {
-                        Some(sub) => {
-                            clap_mangen::Man::new(sub.clone().version(env!("CARGO_PKG_VERSION")))
-                                .title(format!("upcase-{name}"))
-                                .render(&mut page)
-                        }
-                        None => return fail(2, &format!("no command `{name}`")),
-                    }
-                }
-            };
-            return match rendered {
-                Ok(()) => print_out(&page, "the manual page"),
-                Err(error) => fail(1, &format!("cannot write the manual page: {error}")),
-            };
-        }
+        Command::Completions { shell } => return completions(*shell),
+        Command::Man { command } => return man(command.as_deref()),
         _ => {}
     }
     if let Command::Server(args) = &cli.command {
@@ -135,9 +110,14 @@ fn main() -> ExitCode {
             Err(error) => fail(error.exit_code(), &error.to_string()),
         };
     }
+    run(cli.command)
+}
+
+/// Runs the server or the client on a runtime, to the exit code.
+fn run(command: Command) -> ExitCode {
     // The client does one thing at a time, so one thread serves it: a script that calls it in
     // a loop pays for no worker threads it would not use.
-    let runtime = match &cli.command {
+    let runtime = match &command {
         Command::Client(_) => tokio::runtime::Builder::new_current_thread(),
         _ => tokio::runtime::Builder::new_multi_thread(),
     }
@@ -148,7 +128,7 @@ fn main() -> ExitCode {
         Err(error) => return fail(1, &format!("cannot start the runtime: {error}")),
     };
     let outcome = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Server(args) => upcase_server::command(args)
                 .await
                 .map_err(|e| (e.exit_code(), e.to_string())),
@@ -164,6 +144,35 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err((code, message)) => fail(code, &message),
+    }
+}
+
+/// `upcase completions SHELL`: the completion script on stdout.
+fn completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "upcase", &mut script);
+    print_out(&script, "the completion script")
+}
+
+/// `upcase man [COMMAND]`: the manual page on stdout.
+fn man(command: Option<&str>) -> ExitCode {
+    let mut page = Vec::new();
+    let rendered = match command {
+        None => clap_mangen::Man::new(Cli::command()).render(&mut page),
+        Some(name) => {
+            let mut top = Cli::command();
+            top.build();
+            match top.find_subcommand(name) {
+                Some(sub) => clap_mangen::Man::new(sub.clone().version(env!("CARGO_PKG_VERSION")))
+                    .title(format!("upcase-{name}"))
+                    .render(&mut page),
+                None => return fail(2, &format!("no command `{name}`")),
+            }
+        }
+    };
+    match rendered {
+        Ok(()) => print_out(&page, "the manual page"),
+        Err(error) => fail(1, &format!("cannot write the manual page: {error}")),
     }
 }
 

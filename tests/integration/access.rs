@@ -55,9 +55,13 @@ fn with_rule(bind: &str, key: &str, rule: &str, in_file: bool, dir: &std::path::
     }
 }
 
-#[test]
-fn every_spelling_of_a_rule_means_what_it_says_on_both_stacks() {
-    let dir = tempfile::tempdir().expect("temporary directory");
+/// One case of [`every_spelling_of_a_rule_means_what_it_says_on_both_stacks`]: where the server
+/// binds, `allow` or `deny`, the rule, whether it is in the file, whether it names the IPv4
+/// client.
+type Case = (&'static str, &'static str, &'static str, bool, bool);
+
+/// Every bind × key × flag-or-file × rule.
+fn every_case() -> Vec<Case> {
     // Each rule names the IPv4 loopback client, or the IPv6 one.
     let ipv4_rules = [
         "127.0.0.1",
@@ -82,41 +86,51 @@ fn every_spelling_of_a_rule_means_what_it_says_on_both_stacks() {
             }
         }
     }
+    cases
+}
+
+/// Runs one case: what was served that should not have been, or refused that should have.
+fn wrongly_served(case: Case, dir: &std::path::Path) -> Vec<String> {
+    let (bind, key, rule, in_file, names_ipv4) = case;
+    let server = with_rule(bind, key, rule, in_file, dir);
+    let port = server.port();
+    let allow = key == "allow";
+    // The client the rule names is served under --allow, refused under --deny; the other
+    // client the opposite.
+    let mut wrong = Vec::new();
+    let v4: SocketAddr = ([127, 0, 0, 1], port).into();
+    let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, port).into();
+    let mut check = |who: &str, served: bool, named: bool| {
+        if served != (named == allow) {
+            wrong.push(format!(
+                "--bind {bind} {}--{key} {rule}: {who} {}",
+                if in_file { "(config) " } else { "" },
+                if served { "served" } else { "refused" }
+            ));
+        }
+    };
+    check("tcp from 127.0.0.1", tcp_served(v4), names_ipv4);
+    check(
+        "udp from 127.0.0.1",
+        udp_served(v4, "127.0.0.1:0"),
+        names_ipv4,
+    );
+    if bind == "::" {
+        check("tcp from ::1", tcp_served(v6), !names_ipv4);
+        check("udp from ::1", udp_served(v6, "[::1]:0"), !names_ipv4);
+    }
+    wrong
+}
+
+#[test]
+fn every_spelling_of_a_rule_means_what_it_says_on_both_stacks() {
+    let dir = tempfile::tempdir().expect("temporary directory");
     let failures: Vec<String> = std::thread::scope(|scope| {
-        let running: Vec<_> = cases
-            .iter()
-            .map(|&(bind, key, rule, in_file, names_ipv4)| {
+        let running: Vec<_> = every_case()
+            .into_iter()
+            .map(|case| {
                 let dir = dir.path();
-                scope.spawn(move || {
-                    let server = with_rule(bind, key, rule, in_file, dir);
-                    let port = server.port();
-                    let allow = key == "allow";
-                    // The client the rule names is served under --allow, refused under --deny;
-                    // the other client the opposite.
-                    let mut wrong = Vec::new();
-                    let v4: SocketAddr = ([127, 0, 0, 1], port).into();
-                    let v6: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, port).into();
-                    let mut check = |who: &str, served: bool, named: bool| {
-                        if served != (named == allow) {
-                            wrong.push(format!(
-                                "--bind {bind} {}--{key} {rule}: {who} {}",
-                                if in_file { "(config) " } else { "" },
-                                if served { "served" } else { "refused" }
-                            ));
-                        }
-                    };
-                    check("tcp from 127.0.0.1", tcp_served(v4), names_ipv4);
-                    check(
-                        "udp from 127.0.0.1",
-                        udp_served(v4, "127.0.0.1:0"),
-                        names_ipv4,
-                    );
-                    if bind == "::" {
-                        check("tcp from ::1", tcp_served(v6), !names_ipv4);
-                        check("udp from ::1", udp_served(v6, "[::1]:0"), !names_ipv4);
-                    }
-                    wrong
-                })
+                scope.spawn(move || wrongly_served(case, dir))
             })
             .collect();
         running

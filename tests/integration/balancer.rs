@@ -120,6 +120,38 @@ fn requests_adding_up_to(metrics: &[SocketAddr], total: u64) -> Vec<u64> {
     )
 }
 
+/// `count` TCP clients through the balancer on `port`, each answered; their ports.
+fn tcp_clients_through(port: u16, count: usize) -> Vec<u16> {
+    let mut client_ports = Vec::new();
+    for i in 0..count {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect through nginx");
+        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        client_ports.push(stream.local_addr().expect("address").port());
+        let message = format!("stream {i} straße");
+        stream.write_all(message.as_bytes()).expect("send");
+        stream.shutdown(Shutdown::Write).expect("half-close");
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).expect("reply");
+        assert_eq!(reply, message.to_uppercase());
+    }
+    client_ports
+}
+
+/// `count` UDP clients through the balancer on `port`, each a socket of its own, answered.
+fn udp_clients_through(port: u16, count: usize) {
+    for i in 0..count {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        let message = format!("datagram {i}");
+        socket
+            .send_to(message.as_bytes(), ("127.0.0.1", port))
+            .expect("send");
+        let mut reply = [0; 64];
+        let n = socket.recv(&mut reply).expect("reply through nginx");
+        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
+    }
+}
+
 #[test]
 fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
     let mut servers: Vec<Server> = (0..3)
@@ -154,18 +186,7 @@ fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
     let nginx = start_nginx(dir.path(), port, &upstreams);
 
     // TCP: nginx balances connections round-robin.
-    let mut client_ports = Vec::new();
-    for i in 0..30 {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect through nginx");
-        stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        client_ports.push(stream.local_addr().expect("address").port());
-        let message = format!("stream {i} straße");
-        stream.write_all(message.as_bytes()).expect("send");
-        stream.shutdown(Shutdown::Write).expect("half-close");
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).expect("reply");
-        assert_eq!(reply, message.to_uppercase());
-    }
+    let client_ports = tcp_clients_through(port, 30);
     let after_tcp = requests_adding_up_to(&metrics, 30);
     assert!(
         after_tcp.iter().all(|&n| n > 0),
@@ -174,17 +195,7 @@ fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
     assert_eq!(after_tcp.iter().sum::<u64>(), 30);
 
     // UDP: each client socket is a session of its own, balanced round-robin.
-    for i in 0..30 {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-        socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
-        let message = format!("datagram {i}");
-        socket
-            .send_to(message.as_bytes(), ("127.0.0.1", port))
-            .expect("send");
-        let mut reply = [0; 64];
-        let n = socket.recv(&mut reply).expect("reply through nginx");
-        assert_eq!(&reply[..n], message.to_uppercase().as_bytes());
-    }
+    udp_clients_through(port, 30);
     let after_udp = requests_adding_up_to(&metrics, 60);
     for (before, after) in after_tcp.iter().zip(&after_udp) {
         assert!(

@@ -141,40 +141,30 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-#[test]
-fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
-    const TOTAL: usize = 256 << 20;
-    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
-    let mut child = Command::new(binary())
-        .args([
-            "client",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &server.port().to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the client");
-    // 32 bytes, of which "ΐ" (2 bytes) upper-cases to 6: the output is 9/8 of the input.
-    let pattern: Vec<u8> = "the quick brown fox ΐ jumps ov\n".repeat(2048).into_bytes();
-    let mut stdin = child.stdin.take().expect("stdin");
-    let feed = {
-        let pattern = pattern.clone();
-        std::thread::spawn(move || {
-            let mut sent = 0;
-            while sent < TOTAL {
-                let n = pattern.len().min(TOTAL - sent);
-                stdin.write_all(&pattern[..n]).expect("feed the client");
-                sent += n;
-            }
-        })
-    };
-    let mut stdout = child.stdout.take().expect("stdout");
-    let check = std::thread::spawn(move || {
-        // Every pattern-sized piece of input upper-cases to the same bytes, so the output is
-        // checked as it streams, without holding it.
+/// Writes `total` bytes of `pattern` over and over to `stdin`, on a thread of its own.
+fn feed(
+    mut stdin: std::process::ChildStdin,
+    pattern: Vec<u8>,
+    total: usize,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        while sent < total {
+            let n = pattern.len().min(total - sent);
+            stdin.write_all(&pattern[..n]).expect("feed the client");
+            sent += n;
+        }
+    })
+}
+
+/// Checks, on a thread of its own, that `stdout` is `pattern` upper-cased over and over, as it
+/// streams, without holding it; how many bytes came.
+fn check_upper_cased(
+    mut stdout: std::process::ChildStdout,
+    pattern: Vec<u8>,
+) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        // Every pattern-sized piece of input upper-cases to the same bytes.
         let expected = String::from_utf8(pattern)
             .expect("utf-8")
             .to_uppercase()
@@ -196,7 +186,29 @@ fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
             );
             received += n;
         }
-    });
+    })
+}
+
+#[test]
+fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
+    const TOTAL: usize = 256 << 20;
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    let mut child = Command::new(binary())
+        .args([
+            "client",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port().to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    // 32 bytes, of which "ΐ" (2 bytes) upper-cases to 6: the output is 9/8 of the input.
+    let pattern: Vec<u8> = "the quick brown fox ΐ jumps ov\n".repeat(2048).into_bytes();
+    let feed = feed(child.stdin.take().expect("stdin"), pattern.clone(), TOTAL);
+    let check = check_upper_cased(child.stdout.take().expect("stdout"), pattern);
     let started = Instant::now();
     let mut peak = 0;
     while child.try_wait().expect("wait").is_none() {

@@ -150,6 +150,68 @@ struct Meeting {
     start: OnceLock<Instant>,
 }
 
+/// One thread's workers, once their sockets are open.
+struct Workers<'a> {
+    plan: &'a Plan,
+    /// Which workers are this thread's.
+    mine: &'a [usize],
+    load: &'a Rc<Load>,
+    shard: &'a Rc<Shard>,
+}
+
+impl Workers<'_> {
+    /// Runs every worker to its end, with the interval ticker beside them.
+    async fn run(self, sockets: Vec<Opened>, intervals: &mpsc::Sender<Interval>) -> io::Result<()> {
+        let Workers {
+            plan,
+            mine,
+            load,
+            shard,
+        } = self;
+        let workers: Vec<_> = mine
+            .iter()
+            .zip(sockets)
+            .map(|(&worker, socket)| {
+                let (load, shard) = (Rc::clone(load), Rc::clone(shard));
+                let addr = plan.addr;
+                tokio::task::spawn_local(
+                    async move { serve(socket, addr, &load, worker, &shard).await },
+                )
+            })
+            .collect();
+        let next = std::cell::Cell::new(1);
+        let outcome = tokio::select! {
+            outcome = all_of(workers) => outcome,
+            () = tick(load, plan.interval, shard, intervals, &next) => Ok(()),
+        };
+        // The load may end on an interval's edge before the ticker has passed it.
+        if let Some(deadline) = load.deadline
+            && load.start + plan.interval * next.get() <= deadline + plan.interval / 100
+        {
+            let _ = intervals.send(Interval {
+                index: u64::from(next.get()),
+                tally: shard.take_interval(),
+            });
+        }
+        outcome
+    }
+}
+
+/// Waits for every worker to run to its end; the first error is the run's.
+async fn all_of(workers: Vec<tokio::task::JoinHandle<io::Result<()>>>) -> io::Result<()> {
+    let mut first = Ok(());
+    for worker in workers {
+        let outcome = match worker.await {
+            Ok(outcome) => outcome,
+            Err(error) => Err(io::Error::other(format!("a worker failed: {error}"))),
+        };
+        if first.is_ok() {
+            first = outcome;
+        }
+    }
+    first
+}
+
 /// One thread: sets up its workers' sockets, waits for the others, then loads.
 fn shard_thread(
     plan: &Plan,
@@ -175,14 +237,14 @@ fn shard_thread(
         return Ok(Tally::new(false));
     }
     let start = *meet.start.get_or_init(Instant::now);
-    let load = Load {
+    let load = Rc::new(Load {
         size: plan.size,
         window: plan.window,
         timeout: plan.timeout,
         start,
         deadline: plan.duration.map(|duration| start + duration),
         rate: plan.rate.map(|rate| (rate, plan.workers)),
-    };
+    });
     let requests = plan.requests.map(|requests| {
         let (each, extra) = (requests / threads as u64, requests % threads as u64);
         each + u64::from((thread as u64) < extra)
@@ -192,50 +254,14 @@ fn shard_thread(
         requests,
         plan.interval_latency,
     ));
-    let load = Rc::new(load);
     let local = LocalSet::new();
-    local.block_on(&runtime, async {
-        let workers: Vec<_> = mine
-            .iter()
-            .zip(sockets)
-            .map(|(&worker, socket)| {
-                let (load, shard) = (Rc::clone(&load), Rc::clone(&shard));
-                let addr = plan.addr;
-                tokio::task::spawn_local(
-                    async move { serve(socket, addr, &load, worker, &shard).await },
-                )
-            })
-            .collect();
-        let all = async {
-            // Every worker runs to its end; the first error is the run's.
-            let mut first = Ok(());
-            for worker in workers {
-                let outcome = match worker.await {
-                    Ok(outcome) => outcome,
-                    Err(error) => Err(io::Error::other(format!("a worker failed: {error}"))),
-                };
-                if first.is_ok() {
-                    first = outcome;
-                }
-            }
-            first
-        };
-        let next = std::cell::Cell::new(1);
-        let outcome = tokio::select! {
-            outcome = all => outcome,
-            () = tick(&load, plan.interval, &shard, intervals, &next) => Ok(()),
-        };
-        // The load may end on an interval's edge before the ticker has passed it.
-        if let Some(deadline) = load.deadline
-            && load.start + plan.interval * next.get() <= deadline + plan.interval / 100
-        {
-            let _ = intervals.send(Interval {
-                index: u64::from(next.get()),
-                tally: shard.take_interval(),
-            });
-        }
-        outcome
-    })?;
+    let workers = Workers {
+        plan,
+        mine: &mine,
+        load: &load,
+        shard: &shard,
+    };
+    local.block_on(&runtime, workers.run(sockets, intervals))?;
     let shard = Rc::try_unwrap(shard).map_err(|_| io::Error::other("a worker outlived the run"))?;
     Ok(shard.whole.into_inner())
 }

@@ -75,6 +75,32 @@ impl InFlight {
     }
 }
 
+/// Matches each reply the last receive took to its request, and counts it; how many came.
+fn match_replies(
+    receiver: &Receiver,
+    in_flight: &mut InFlight,
+    checker: &mut Checker,
+    load: &Load,
+    shard: &Shard,
+    now: Instant,
+) -> usize {
+    let mut got = 0;
+    for reply in receiver.replies() {
+        got += 1;
+        let Some(seq) = sequence(reply) else {
+            shard.reply(false, now, now, now); // Its number is gone: it answers nothing.
+            continue;
+        };
+        // A late reply to a request already counted lost matches nothing: ignore it.
+        let Some(pending) = in_flight.answer(seq) else {
+            continue;
+        };
+        let right = checker.check(seq, load.size, reply);
+        shard.reply(right, pending.due, pending.sent, now);
+    }
+    got
+}
+
 /// One socket, until the run ends and its replies are in or lost.
 pub(crate) async fn socket(
     socket: UdpSocket,
@@ -103,24 +129,7 @@ pub(crate) async fn socket(
 
         receiver.receive(&socket)?;
         let now = Instant::now();
-        let mut got = 0;
-        for reply in receiver.replies() {
-            got += 1;
-            let Some(seq) = sequence(reply) else {
-                shard.reply(false, now, now, now); // Its number is gone: it answers nothing.
-                continue;
-            };
-            // A late reply to a request already counted lost matches nothing: ignore it.
-            let Some(pending) = in_flight.answer(seq) else {
-                continue;
-            };
-            shard.reply(
-                checker.check(seq, load.size, reply),
-                pending.due,
-                pending.sent,
-                now,
-            );
-        }
+        let got = match_replies(&receiver, &mut in_flight, &mut checker, load, shard, now);
         if got > 0 || sent > 0 {
             continue;
         }

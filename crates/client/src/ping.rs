@@ -131,48 +131,73 @@ pub(crate) async fn ping<T: Transport>(
             _ = ticks.tick() => {}
             _ = &mut interrupted => break,
         }
-        let started = Instant::now();
-        let probe = async {
-            let mut client = T::connect(addrs.clone(), options).await?;
-            let reply = client.exchange_reply(&message).await?;
-            let peer = client.peer();
-            if reply.bytes.is_empty() && !message.is_empty() {
-                return Err(ProbeFailed::Empty);
-            }
-            crate::command::note_quiet(&reply, peer);
-            Ok::<_, ProbeFailed>((peer, reply.bytes.len(), reply.finished - started))
-        };
         let outcome = tokio::select! {
-            outcome = probe => outcome,
+            outcome = probe::<T>(&addrs, options, &message) => outcome,
             _ = &mut interrupted => break,
         };
         sent += 1;
-        let line = match &outcome {
-            Ok((peer, bytes, rtt)) => {
-                let rtt = *rtt;
-                rtts.push(rtt);
-                Probe {
-                    seq,
-                    transport: T::NAME,
-                    server: peer.to_string(),
-                    bytes: Some(*bytes),
-                    rtt_ms: Some(rtt.as_secs_f64() * 1e3),
-                    error: None,
-                }
-            }
-            Err(error) => Probe {
-                seq,
-                transport: T::NAME,
-                server: server.clone(),
-                bytes: None,
-                rtt_ms: None,
-                error: Some(reason(error)),
-            },
-        };
+        if let Ok((_, _, rtt)) = &outcome {
+            rtts.push(*rtt);
+        }
+        let line = probe_line(seq, T::NAME, &server, &outcome);
         write_out(out, render(&line, args.json).as_bytes())?;
     }
+    summarize(args, T::NAME, server, &Summary::of(sent, &rtts), out)
+}
 
-    let summary = Summary::of(sent, &rtts);
+/// One probe: a fresh exchange of `message`; the server that answered, the reply's length and
+/// the round trip.
+async fn probe<T: Transport>(
+    addrs: &[SocketAddr],
+    options: ClientOptions,
+    message: &[u8],
+) -> Result<(SocketAddr, usize, Duration), ProbeFailed> {
+    let started = Instant::now();
+    let mut client = T::connect(addrs.to_vec(), options).await?;
+    let reply = client.exchange_reply(message).await?;
+    let peer = client.peer();
+    if reply.bytes.is_empty() && !message.is_empty() {
+        return Err(ProbeFailed::Empty);
+    }
+    crate::command::note_quiet(&reply, peer);
+    Ok((peer, reply.bytes.len(), reply.finished - started))
+}
+
+/// The line for probe `seq`, answered or not.
+fn probe_line(
+    seq: u64,
+    transport: &'static str,
+    server: &str,
+    outcome: &Result<(SocketAddr, usize, Duration), ProbeFailed>,
+) -> Probe {
+    match outcome {
+        Ok((peer, bytes, rtt)) => Probe {
+            seq,
+            transport,
+            server: peer.to_string(),
+            bytes: Some(*bytes),
+            rtt_ms: Some(rtt.as_secs_f64() * 1e3),
+            error: None,
+        },
+        Err(error) => Probe {
+            seq,
+            transport,
+            server: server.to_owned(),
+            bytes: None,
+            rtt_ms: None,
+            error: Some(reason(error)),
+        },
+    }
+}
+
+/// Prints the summary; an error when not one probe was answered.
+fn summarize(
+    args: &ClientArgs,
+    transport: &'static str,
+    server: String,
+    summary: &Summary,
+    out: &mut Out,
+) -> Result<(), ClientError> {
     let text = if args.json {
         #[derive(Serialize)]
         struct Last<'a> {
@@ -181,17 +206,17 @@ pub(crate) async fn ping<T: Transport>(
             summary: &'a Summary,
         }
         json_line(&Last {
-            transport: T::NAME,
+            transport,
             server: &server,
-            summary: &summary,
+            summary,
         })
     } else {
-        summary_text(&args.host, &summary)
+        summary_text(&args.host, summary)
     };
     write_out(out, text.as_bytes())?;
     if summary.received == 0 {
         return Err(ClientError::NoReplies {
-            count: sent,
+            count: summary.sent,
             server,
         });
     }

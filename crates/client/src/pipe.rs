@@ -52,33 +52,14 @@ pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
         // Once the input has ended and all of it is sent, the server's end of stream is what is
         // left to wait for.
         let waiting_input = read == sent;
-        let mut socket_events = PollFlags::POLLIN;
-        if !waiting_input {
-            socket_events |= PollFlags::POLLOUT;
-        }
-        let mut fds = vec![PollFd::new(stream.as_fd(), socket_events)];
-        if waiting_input && input_open {
-            fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
-        }
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) => {}
-            Err(Errno::EINTR) => continue,
-            Err(errno) => return Err(network(errno.into())),
-        }
-        let ready = |fd: &PollFd, what: PollFlags| {
-            fd.revents().is_some_and(|events| {
-                events.intersects(
-                    what | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL,
-                )
-            })
+        let Some(Ready {
+            socket_in,
+            socket_out,
+            stdin_in,
+        }) = wait(&stream, &stdin, !waiting_input, waiting_input && input_open)?
+        else {
+            continue;
         };
-        let (socket_in, socket_out) = (
-            ready(&fds[0], PollFlags::POLLIN),
-            ready(&fds[0], PollFlags::POLLOUT),
-        );
-        let stdin_in = fds.get(1).is_some_and(|fd| ready(fd, PollFlags::POLLIN));
-        drop(fds);
-
         if socket_in {
             match stream.read(&mut replies) {
                 Ok(0) => return Ok(()),
@@ -108,6 +89,46 @@ pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
             }
         }
     }
+}
+
+/// Which ends [`wait`] found ready.
+struct Ready {
+    socket_in: bool,
+    socket_out: bool,
+    stdin_in: bool,
+}
+
+/// Waits in `poll` for the socket to have replies (or room, if `send`), or for standard input
+/// to have bytes (if `take_input`); `None` when a signal interrupted the wait.
+fn wait(
+    stream: &TcpStream,
+    stdin: &io::Stdin,
+    send: bool,
+    take_input: bool,
+) -> Result<Option<Ready>, PipeError> {
+    let mut socket_events = PollFlags::POLLIN;
+    if send {
+        socket_events |= PollFlags::POLLOUT;
+    }
+    let mut fds = vec![PollFd::new(stream.as_fd(), socket_events)];
+    if take_input {
+        fds.push(PollFd::new(stdin.as_fd(), PollFlags::POLLIN));
+    }
+    match poll(&mut fds, PollTimeout::NONE) {
+        Ok(_) => {}
+        Err(Errno::EINTR) => return Ok(None),
+        Err(errno) => return Err(network(errno.into())),
+    }
+    let ready = |fd: &PollFd, what: PollFlags| {
+        fd.revents().is_some_and(|events| {
+            events.intersects(what | PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL)
+        })
+    };
+    Ok(Some(Ready {
+        socket_in: ready(&fds[0], PollFlags::POLLIN),
+        socket_out: ready(&fds[0], PollFlags::POLLOUT),
+        stdin_in: fds.get(1).is_some_and(|fd| ready(fd, PollFlags::POLLIN)),
+    }))
 }
 
 /// Whether a socket call should simply be tried again later.

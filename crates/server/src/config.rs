@@ -93,102 +93,134 @@ impl Settings {
             Some(path) => (read(path)?, path.as_path()),
             None => (File::default(), Path::new("")),
         };
-        let bad = |key: &'static str| {
-            move |message: String| ConfigError::Value {
-                path: path.to_owned(),
-                key,
-                message,
-            }
-        };
-        let defaults = Options::default();
-
-        let (udp, tcp) = match (args.udp || args.tcp, file.udp, file.tcp) {
-            (true, _, _) => (args.udp, args.tcp),
-            (false, None, None) => (true, true),
-            (false, udp, tcp) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
-        };
-        if !udp && !tcp {
-            return Err(bad("udp")("udp and tcp are both off; turn one on".into()));
-        }
+        let bad = Bad(path);
+        let (udp, tcp) = transports(args, &file, &bad)?;
         let bind = parsed(
             args.bind,
-            file.bind,
+            file.bind.clone(),
             "an IP address, like \"::\" or \"127.0.0.1\"",
-            bad("bind"),
+            bad.key("bind"),
         )?;
-        let transform = match (args.transform, file.transform) {
+        let transform = match (args.transform, &file.transform) {
             (Some(transform), _) => transform,
-            (None, Some(name)) => name.parse().map_err(|e| bad("transform")(format!("{e}")))?,
+            (None, Some(name)) => name
+                .parse()
+                .map_err(|e| bad.key("transform")(format!("{e}")))?,
             (None, None) => Builtin::default(),
         };
-        let access = Access {
-            allow: networks(&args.allow, file.allow, bad("allow"))?,
-            deny: networks(&args.deny, file.deny, bad("deny"))?,
-        };
-        let max_connections = at_least_one(
-            args.max_connections.or(file.max_connections),
-            bad("max-connections"),
-        )?
-        .unwrap_or(defaults.max_connections);
-        let max_line = at_least_one(args.max_line.or(file.max_line), bad("max-line"))?
-            .unwrap_or(defaults.max_line);
-        let too_many = format!("at most {MAX_WORKERS}; one per core is usually best");
-        let workers = match (args.workers, file.workers) {
-            (Some(n), _) if n > MAX_WORKERS => {
-                return Err(ConfigError::Flag {
-                    flag: format!("--workers {n}"),
-                    message: too_many,
-                });
-            }
-            (None, Some(n)) if n > MAX_WORKERS => return Err(bad("workers")(too_many)),
-            (flag, file) => at_least_one(flag.or(file), bad("workers"))?,
-        }
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let metrics = parsed(
             args.metrics,
-            file.metrics,
+            file.metrics.clone(),
             "an address and port, like \"127.0.0.1:9100\"",
-            bad("metrics"),
+            bad.key("metrics"),
         )?;
-        let options = Options {
-            max_connections,
-            max_connections_per_source: args
-                .max_connections_per_source
-                .or(file.max_connections_per_source)
-                .map_or(defaults.max_connections_per_source, |n| n as usize),
-            max_datagrams_per_source: args
-                .max_datagrams_per_source
-                .or(file.max_datagrams_per_source)
-                .unwrap_or(defaults.max_datagrams_per_source),
-            idle_timeout: duration(args.idle_timeout, file.idle_timeout, bad("idle-timeout"))?
-                .unwrap_or(defaults.idle_timeout),
-            max_line,
-            drain_timeout: duration(args.drain_timeout, file.drain_timeout, bad("drain-timeout"))?
-                .unwrap_or(defaults.drain_timeout),
-            access,
-            buffer_budget: match args.buffer_budget.or(file.buffer_budget) {
-                Some(bytes) if bytes < crate::MIN_BUDGET as u64 => {
-                    return Err(bad("buffer-budget")(format!(
-                        "at least {} bytes, one largest reply",
-                        crate::MIN_BUDGET
-                    )));
-                }
-                Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
-                None => defaults.buffer_budget,
-            },
-            proxy_protocol: args.proxy_protocol || file.proxy_protocol.unwrap_or(false),
-        };
         Ok(Settings {
             udp,
             tcp,
             bind,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
-            workers,
+            workers: workers(args, &file, &bad)?,
             metrics,
-            options,
+            options: options(args, file, &bad)?,
         })
     }
+}
+
+/// Makes the error for a bad value in the config file at its path.
+struct Bad<'a>(&'a Path);
+
+impl Bad<'_> {
+    /// The error maker for `key`'s value.
+    fn key(&self, key: &'static str) -> impl Fn(String) -> ConfigError + '_ {
+        move |message: String| ConfigError::Value {
+            path: self.0.to_owned(),
+            key,
+            message,
+        }
+    }
+}
+
+/// Which transports to serve: the flags', else the file's, else both.
+fn transports(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<(bool, bool), ConfigError> {
+    let (udp, tcp) = match (args.udp || args.tcp, file.udp, file.tcp) {
+        (true, _, _) => (args.udp, args.tcp),
+        (false, None, None) => (true, true),
+        (false, udp, tcp) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
+    };
+    if !udp && !tcp {
+        return Err(bad.key("udp")(
+            "udp and tcp are both off; turn one on".into(),
+        ));
+    }
+    Ok((udp, tcp))
+}
+
+/// How many worker threads: the flag's, else the file's, else one per core.
+fn workers(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<usize, ConfigError> {
+    let too_many = format!("at most {MAX_WORKERS}; one per core is usually best");
+    let workers = match (args.workers, file.workers) {
+        (Some(n), _) if n > MAX_WORKERS => {
+            return Err(ConfigError::Flag {
+                flag: format!("--workers {n}"),
+                message: too_many,
+            });
+        }
+        (None, Some(n)) if n > MAX_WORKERS => return Err(bad.key("workers")(too_many)),
+        (flag, file) => at_least_one(flag.or(file), bad.key("workers"))?,
+    };
+    Ok(workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)))
+}
+
+/// The limits: each flag's, else the file's, else the default.
+fn options(args: &ServerArgs, file: File, bad: &Bad<'_>) -> Result<Options, ConfigError> {
+    let defaults = Options::default();
+    let access = Access {
+        allow: networks(&args.allow, file.allow, bad.key("allow"))?,
+        deny: networks(&args.deny, file.deny, bad.key("deny"))?,
+    };
+    let max_connections = at_least_one(
+        args.max_connections.or(file.max_connections),
+        bad.key("max-connections"),
+    )?;
+    let max_line = at_least_one(args.max_line.or(file.max_line), bad.key("max-line"))?;
+    let idle_timeout = duration(
+        args.idle_timeout,
+        file.idle_timeout,
+        bad.key("idle-timeout"),
+    )?;
+    let drain_timeout = duration(
+        args.drain_timeout,
+        file.drain_timeout,
+        bad.key("drain-timeout"),
+    )?;
+    let buffer_budget = match args.buffer_budget.or(file.buffer_budget) {
+        Some(bytes) if bytes < crate::MIN_BUDGET as u64 => {
+            return Err(bad.key("buffer-budget")(format!(
+                "at least {} bytes, one largest reply",
+                crate::MIN_BUDGET
+            )));
+        }
+        Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+        None => defaults.buffer_budget,
+    };
+    Ok(Options {
+        max_connections: max_connections.unwrap_or(defaults.max_connections),
+        max_connections_per_source: args
+            .max_connections_per_source
+            .or(file.max_connections_per_source)
+            .map_or(defaults.max_connections_per_source, |n| n as usize),
+        max_datagrams_per_source: args
+            .max_datagrams_per_source
+            .or(file.max_datagrams_per_source)
+            .unwrap_or(defaults.max_datagrams_per_source),
+        idle_timeout: idle_timeout.unwrap_or(defaults.idle_timeout),
+        max_line: max_line.unwrap_or(defaults.max_line),
+        drain_timeout: drain_timeout.unwrap_or(defaults.drain_timeout),
+        access,
+        buffer_budget,
+        proxy_protocol: args.proxy_protocol || file.proxy_protocol.unwrap_or(false),
+    })
 }
 
 /// The flag's value, else the file's text parsed; `what` says what the text should have been.

@@ -44,71 +44,87 @@ fn reason(event: Event) -> &'static str {
 /// open connections and of reply bytes held against `--buffer-budget`.
 pub fn prometheus(totals: &Totals, open_connections: usize, buffered_bytes: usize) -> String {
     let mut text = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(text, "{name}{labels} {value}");
-        }
-    };
-    let one = |value| [(String::new(), value)];
-    metric(
-        "upcase_requests_total",
-        "counter",
-        "Connections served to their end and datagrams answered.",
-        &one(totals.count(Event::Served)),
-    );
-    metric(
-        "upcase_received_bytes_total",
-        "counter",
-        "Bytes received from clients.",
-        &one(totals.bytes_in),
-    );
-    metric(
-        "upcase_sent_bytes_total",
-        "counter",
-        "Bytes sent to clients.",
-        &one(totals.bytes_out),
-    );
-    metric(
-        "upcase_invalid_utf8_bytes_total",
-        "counter",
-        "Bytes received that were not UTF-8, passed through unchanged.",
-        &one(totals.invalid_bytes),
-    );
+    let counters = [
+        (
+            "upcase_requests_total",
+            "Connections served to their end and datagrams answered.",
+            totals.count(Event::Served),
+        ),
+        (
+            "upcase_received_bytes_total",
+            "Bytes received from clients.",
+            totals.bytes_in,
+        ),
+        (
+            "upcase_sent_bytes_total",
+            "Bytes sent to clients.",
+            totals.bytes_out,
+        ),
+        (
+            "upcase_invalid_utf8_bytes_total",
+            "Bytes received that were not UTF-8, passed through unchanged.",
+            totals.invalid_bytes,
+        ),
+    ];
+    for (name, help, value) in counters {
+        metric(&mut text, name, "counter", help, &one(value));
+    }
     let drops: Vec<(String, u64)> = Event::ALL[1..]
         .iter()
         .map(|&event| {
-            (
-                format!("{{reason=\"{}\"}}", reason(event)),
-                totals.count(event),
-            )
+            let labels = format!("{{reason=\"{}\"}}", reason(event));
+            (labels, totals.count(event))
         })
         .collect();
     metric(
+        &mut text,
         "upcase_dropped_total",
         "counter",
         "Clients refused, datagrams unanswered and connections ended early, by reason.",
         &drops,
     );
-    metric(
-        "upcase_log_lines_dropped_total",
-        "counter",
-        "Log lines that standard error could not take (a closed pipe, a full disk).",
-        &one(crate::log::dropped_log_lines()),
-    );
-    metric(
-        "upcase_open_connections",
-        "gauge",
-        "TCP connections open now.",
-        &one(open_connections as u64),
-    );
-    metric(
-        "upcase_buffered_bytes",
-        "gauge",
-        "Bytes of replies not yet sent that connections hold now, against --buffer-budget.",
-        &one(buffered_bytes as u64),
-    );
+    gauges(&mut text, open_connections, buffered_bytes);
     text
+}
+
+/// The dropped log lines, and the gauges of open connections and of reply bytes held.
+fn gauges(text: &mut String, open_connections: usize, buffered_bytes: usize) {
+    let rest = [
+        (
+            "upcase_log_lines_dropped_total",
+            "counter",
+            "Log lines that standard error could not take (a closed pipe, a full disk).",
+            crate::log::dropped_log_lines(),
+        ),
+        (
+            "upcase_open_connections",
+            "gauge",
+            "TCP connections open now.",
+            open_connections as u64,
+        ),
+        (
+            "upcase_buffered_bytes",
+            "gauge",
+            "Bytes of replies not yet sent that connections hold now, against --buffer-budget.",
+            buffered_bytes as u64,
+        ),
+    ];
+    for (name, kind, help, value) in rest {
+        metric(text, name, kind, help, &one(value));
+    }
+}
+
+/// One sample without labels.
+fn one(value: u64) -> [(String, u64); 1] {
+    [(String::new(), value)]
+}
+
+/// One metric's help, type and samples.
+fn metric(text: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, value) in samples {
+        let _ = writeln!(text, "{name}{labels} {value}");
+    }
 }
 
 /// Most scrape connections served at once; more wait in the kernel's queue. A scraper needs
