@@ -10,7 +10,8 @@
 //! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
 //! - `memory`: what an idle connection costs the server.
 //! - `budget`: `--buffer-budget` against clients that send and never read.
-//! - `client`: `upcase client`: one-shot, terminal and piped modes, error exits.
+//! - `client`: `upcase client`: one-shot and terminal modes, error exits.
+//! - `client_pipe`: `upcase client` in pipe mode, whatever its input and output do.
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `pipes`: closed pipes and full disks on stdout and stderr.
@@ -30,6 +31,7 @@ mod balancer;
 mod bench;
 mod budget;
 mod client;
+mod client_pipe;
 mod descriptors;
 mod examples;
 mod generated;

@@ -1,8 +1,13 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the binary and the programs beside it, servers on
+//! port 0 and their logs, signals; `net.rs`, exchanges over the network.
 
+mod net;
+
+pub use net::*;
+
+use std::io::Write;
 use std::io::{BufRead, BufReader};
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
@@ -309,74 +314,6 @@ pub fn typed(program: &mut Command, line: &str) -> std::process::Output {
     child.wait_with_output().expect("its output")
 }
 
-/// One UDP exchange with `server`, from a socket on `from`.
-pub fn udp_exchange(server: SocketAddr, from: &str, message: &[u8]) -> Vec<u8> {
-    let socket = UdpSocket::bind(from).expect("bind");
-    socket.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    socket.send_to(message, server).expect("send");
-    let mut buf = vec![0; 65_536];
-    let (n, _) = socket.recv_from(&mut buf).expect("reply");
-    buf.truncate(n);
-    buf
-}
-
-/// One TCP exchange: send, half-close, read to the end.
-pub fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
-    let mut stream = TcpStream::connect(server).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    stream.write_all(message).expect("send");
-    stream.shutdown(Shutdown::Write).expect("half-close");
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("reply");
-    reply
-}
-
-/// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
-pub fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
-
-/// Reads the `listening on http ADDR` line that follows a server's other ready lines.
-pub fn metrics_addr(server: &mut Server) -> SocketAddr {
-    let line = server.next_line();
-    line.trim_end()
-        .strip_prefix("listening on http ")
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"))
-}
-
-/// Whether the other end closes `stream` (end of stream or reset) within [`PATIENCE`], reading
-/// and dropping whatever comes before that.
-pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let start = std::time::Instant::now();
-    let mut buf = [0; 4096];
-    while start.elapsed() < PATIENCE {
-        match stream.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return true,
-        }
-    }
-    false
-}
-
 /// A server's log, line by line as it comes, for tests that wait for a line.
 pub struct LogWatch {
     lines: std::sync::mpsc::Receiver<String>,
@@ -424,12 +361,4 @@ pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
         seen: String::new(),
     };
     (server, watch)
-}
-
-/// A counter or gauge from a server's `--metrics`, by its whole name and labels.
-pub fn metric(metrics: SocketAddr, name: &str) -> u64 {
-    let text = http_get(metrics, "/metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }

@@ -12,7 +12,7 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use upcase_proto::{Builtin, Transform};
-use upcase_server::{Options, Serve, Service, Totals, run, serve};
+use upcase_server::{Access, Options, Serve, Service, Totals, parse_network, run, serve};
 use upcase_transport::{ServerSocket, Transport};
 
 /// How long a test waits for anything before it fails instead of hanging.
@@ -226,5 +226,18 @@ pub fn capture_log() -> Log {
     Log {
         lines,
         _guard: tracing::subscriber::set_default(subscriber),
+    }
+}
+
+/// An access list of `allow` and `deny` networks.
+pub fn access(allow: &[&str], deny: &[&str]) -> Access {
+    let nets = |list: &[&str]| {
+        list.iter()
+            .map(|n| parse_network(n).expect("network"))
+            .collect()
+    };
+    Access {
+        allow: nets(allow),
+        deny: nets(deny),
     }
 }
