@@ -79,6 +79,18 @@ fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
     }
 }
 
+impl ClientArgs {
+    /// The MESSAGE words joined by single spaces, if any were given.
+    pub(crate) fn message(&self) -> Option<Vec<u8>> {
+        if self.message.is_empty() {
+            return None;
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let words: Vec<&[u8]> = self.message.iter().map(|word| word.as_bytes()).collect();
+        Some(words.join(&b' '))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,7 @@
 //! [`command`]: `upcase client`, from flags to printed replies.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::os::unix::ffi::OsStrExt;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use upcase_proto::{line_message, reply_line};
@@ -60,7 +59,7 @@ async fn talk<T: Transport>(
     }
     let started = tokio::time::Instant::now();
     let mut client = T::connect(addrs, options).await?;
-    if let Some(message) = message(args) {
+    if let Some(message) = args.message() {
         let reply = client.exchange_reply(&message).await?;
         check_reply(&message, &reply, client.peer())?;
         if args.json {
@@ -139,15 +138,6 @@ struct OneShot<'a> {
     reply: std::borrow::Cow<'a, str>,
 }
 
-/// The MESSAGE words joined by single spaces, if any were given.
-pub(crate) fn message(args: &ClientArgs) -> Option<Vec<u8>> {
-    if args.message.is_empty() {
-        return None;
-    }
-    let words: Vec<&[u8]> = args.message.iter().map(|word| word.as_bytes()).collect();
-    Some(words.join(&b' '))
-}
-
 /// The textbook's client, looped: prompt, read a line, send it, print the reply.
 async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Out) -> Result<(), ClientError> {
     let mut stdin = BufReader::new(tokio::io::stdin());
@@ -181,21 +171,8 @@ pub(crate) fn check_reply(
     if reply.bytes.is_empty() && !message.is_empty() {
         return Err(ClientError::EmptyReply { server });
     }
-    note_quiet(reply, server);
+    crate::output::note_quiet(reply, server);
     Ok(())
-}
-
-/// Says on stderr that `reply` ended because the server went quiet without closing.
-pub(crate) fn note_quiet(reply: &Reply, server: SocketAddr) {
-    if reply.end == ReplyEnd::Quiet {
-        // A note beside the reply, not a failure: a stderr that cannot take it loses nothing.
-        let _ = writeln!(
-            std::io::stderr(),
-            "upcase: {server} sent {} bytes, then nothing more for --timeout and did not \
-             close; the reply may be cut short",
-            reply.bytes.len()
-        );
-    }
 }
 
 fn print_reply(stdout: &mut Out, reply: &[u8]) -> Result<(), ClientError> {

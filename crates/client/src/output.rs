@@ -1,11 +1,13 @@
 //! Standard output for the client. A reader that goes away (`upcase client | head -1`) is a
 //! normal end, not an error, so a broken pipe here is told apart from one on the network.
 
-use std::io;
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::AsyncWrite;
+use upcase_transport::{Reply, ReplyEnd};
 
 use crate::ClientError;
 
@@ -92,5 +94,18 @@ pub(crate) fn unmark(error: io::Error) -> Result<io::Error, io::Error> {
         // Not reached after the check above; keep what there is rather than panic.
         Some(Err(inner)) => Err(io::Error::new(kind, inner)),
         None => Err(kind.into()),
+    }
+}
+
+/// Says on stderr that `reply` ended because the server went quiet without closing.
+pub(crate) fn note_quiet(reply: &Reply, server: SocketAddr) {
+    if reply.end == ReplyEnd::Quiet {
+        // A note beside the reply, not a failure: a stderr that cannot take it loses nothing.
+        let _ = writeln!(
+            std::io::stderr(),
+            "upcase: {server} sent {} bytes, then nothing more for --timeout and did not \
+             close; the reply may be cut short",
+            reply.bytes.len()
+        );
     }
 }

@@ -102,7 +102,7 @@ pub(crate) async fn ping<T: Transport>(
     count: u64,
     out: &mut Out,
 ) -> Result<(), ClientError> {
-    let message = crate::command::message(args).unwrap_or_else(|| DEFAULT_MESSAGE.to_vec());
+    let message = args.message().unwrap_or_else(|| DEFAULT_MESSAGE.to_vec());
     let server = addrs
         .first()
         .map_or_else(|| args.host.clone(), SocketAddr::to_string);
@@ -159,7 +159,7 @@ async fn probe<T: Transport>(
     if reply.bytes.is_empty() && !message.is_empty() {
         return Err(ProbeFailed::Empty);
     }
-    crate::command::note_quiet(&reply, peer);
+    crate::output::note_quiet(&reply, peer);
     Ok((peer, reply.bytes.len(), reply.finished - started))
 }
 

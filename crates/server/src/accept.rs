@@ -5,7 +5,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -13,29 +12,10 @@ use upcase_proto::Transform;
 use upcase_transport::{Listener, Peer};
 
 use crate::connection::Connection;
-use crate::service::{ACCEPT_BACKOFF, Open, Service, shown};
-use crate::sources::{SourceFull, SourceSlot};
+use crate::service::{ACCEPT_BACKOFF, Place, Service, shown};
+use crate::sources::SourceFull;
 use crate::stats::{Event, Trouble};
 use crate::timers::Ahead;
-
-/// What an admitted connection holds while it is open: its permit, its count among the open
-/// connections and against its source. Dropped when the connection ends, which frees them.
-pub(crate) struct Place {
-    _permit: Option<OwnedSemaphorePermit>,
-    _open: Open,
-    _source: Option<SourceSlot>,
-}
-
-impl Place {
-    /// A place among the open connections, not yet admitted by source.
-    pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, service: &Arc<Service>) -> Self {
-        Self {
-            _permit: permit,
-            _open: Open::new(service),
-            _source: None,
-        }
-    }
-}
 
 impl Service {
     /// Checks a new connection from `addr` against the access lists and its source's limit;
@@ -52,7 +32,7 @@ impl Service {
         }
         match self.sources.enter(addr.ip()) {
             Ok(slot) => {
-                place._source = slot;
+                place.count_against_source(slot);
                 Some(place)
             }
             Err(SourceFull) => refuse(

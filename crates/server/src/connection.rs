@@ -13,8 +13,7 @@ use tracing::debug;
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Peer, TransportError, pool};
 
-use crate::accept::Place;
-use crate::service::{CUT_GRACE, Service};
+use crate::service::{CUT_GRACE, Place, Service};
 use crate::stats::Event;
 use crate::timers::{Deadline, Expired, Woke};
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, timeout};
 use tracing::warn;
 
@@ -17,7 +17,7 @@ use crate::access::Access;
 use crate::budget::Budget;
 use crate::cut::Cut;
 use crate::options::Options;
-use crate::sources::{DatagramRate, SourceConnections};
+use crate::sources::{DatagramRate, SourceConnections, SourceSlot};
 use crate::stats::{Event, Stats, Totals, Trouble};
 
 /// How long to wait after a failed accept. Most failures (too many open files, a connection
@@ -68,6 +68,30 @@ impl Open {
 impl Drop for Open {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What an admitted connection holds while it is open: its permit, its count among the open
+/// connections and against its source. Dropped when the connection ends, which frees them.
+pub(crate) struct Place {
+    _permit: Option<OwnedSemaphorePermit>,
+    _open: Open,
+    _source: Option<SourceSlot>,
+}
+
+impl Place {
+    /// Counts the connection against its source too, until it ends.
+    pub(crate) fn count_against_source(&mut self, slot: Option<SourceSlot>) {
+        self._source = slot;
+    }
+
+    /// A place among the open connections, not yet admitted by source.
+    pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, service: &Arc<Service>) -> Self {
+        Self {
+            _permit: permit,
+            _open: Open::new(service),
+            _source: None,
+        }
     }
 }
 
