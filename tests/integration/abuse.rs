@@ -3,15 +3,19 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::util::{PATIENCE, send_signal, start_server, start_server_logged, upcase};
+use crate::util::{
+    PATIENCE, send_signal, start_server, start_server_logged, start_server_watched, upcase,
+    wait_with_patience,
+};
 
 #[test]
 fn refusals_are_logged_at_most_once_a_second() {
-    let server = start_server_logged(
+    let (mut server, mut watch) = start_server_watched(
         &["--udp", "--bind", "127.0.0.1", "--deny", "127.0.0.0/8"],
         "warn",
     );
@@ -19,9 +23,12 @@ fn refusals_are_logged_at_most_once_a_second() {
     for _ in 0..500 {
         socket.send_to(b"flood", server.udp()).expect("send");
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The flood has reached the server once it refuses the first of it.
+    watch.wait_for("refused datagram from 127.0.0.1:");
     let started = Instant::now();
-    let (status, log) = server.signal_and_log("TERM");
+    send_signal(server.child.id(), "TERM");
+    let status = wait_with_patience(&mut server.child);
+    let log = watch.rest();
     let seconds = started.elapsed().as_secs() + 2;
     assert_eq!(status.code(), Some(0));
     let refusals = log
@@ -122,7 +129,6 @@ fn ten_thousand_idle_connections_cost_little_and_block_no_one() {
         "--max-connections-per-source",
         "0",
     ]);
-    std::thread::sleep(Duration::from_millis(200));
     let before = server.rss_kib();
     let mut idle = Vec::with_capacity(IDLE);
     for _ in 0..IDLE {
@@ -143,7 +149,7 @@ fn ten_thousand_idle_connections_cost_little_and_block_no_one() {
         .assert()
         .success()
         .stdout("STILL SERVED\n");
-    std::thread::sleep(Duration::from_millis(500));
+    // The connections were accepted before the client's, which the kernel queued after them.
     let per_connection = (server.rss_kib().saturating_sub(before)) as f64 / IDLE as f64;
     eprintln!("server memory per idle connection: {per_connection:.2} KiB");
     assert!(
@@ -161,18 +167,22 @@ fn ten_thousand_idle_connections_cost_little_and_block_no_one() {
 }
 
 /// Streams `chunks` chunks of 1 KiB, `pause` apart, then half-closes; returns what it sent and
-/// what came back before the server closed.
+/// what came back before the server closed. Says on `under_way` once the first reply byte is
+/// back: the server is serving the stream.
 fn stream_through(
     addr: std::net::SocketAddr,
     seed: u8,
     chunks: usize,
     pause: Duration,
+    under_way: mpsc::Sender<()>,
 ) -> (Vec<u8>, Vec<u8>) {
     let stream = TcpStream::connect(addr).expect("connect");
     let mut reader = stream.try_clone().expect("clone");
     let received = std::thread::spawn(move || {
-        let mut received = Vec::new();
+        let mut received = vec![0];
         reader.set_read_timeout(Some(PATIENCE)).expect("timeout");
+        reader.read_exact(&mut received).expect("a first reply");
+        let _ = under_way.send(());
         reader
             .read_to_end(&mut received)
             .expect("a clean close, not a reset");
@@ -194,16 +204,28 @@ fn stream_through(
     (sent, received.join().expect("reader"))
 }
 
+/// Waits until `count` streams have said they are under way.
+fn all_under_way(streaming: &mpsc::Receiver<()>, count: usize) {
+    for _ in 0..count {
+        streaming
+            .recv_timeout(PATIENCE)
+            .expect("every stream gets its first reply");
+    }
+}
+
 #[test]
 fn sigterm_mid_stream_delivers_everything_each_connection_sent() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1", "--drain-timeout", "30s"]);
     let addr = server.tcp();
+    let (under_way, streaming) = mpsc::channel();
     let clients: Vec<_> = (0..20)
         .map(|seed| {
-            std::thread::spawn(move || stream_through(addr, seed, 100, Duration::from_millis(5)))
+            let under_way = under_way.clone();
+            let pause = Duration::from_millis(5);
+            std::thread::spawn(move || stream_through(addr, seed, 100, pause, under_way))
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(150));
+    all_under_way(&streaming, 20);
     let pid = server.child.id();
     send_signal(pid, "TERM");
     for client in clients {
@@ -218,15 +240,18 @@ fn sigterm_mid_stream_delivers_everything_each_connection_sent() {
 fn sigterm_mid_stream_closes_cleanly_once_the_drain_timeout_runs_out() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1", "--drain-timeout", "500ms"]);
     let addr = server.tcp();
+    let (under_way, streaming) = mpsc::channel();
     let clients: Vec<_> = (0..20)
         .map(|seed| {
+            let under_way = under_way.clone();
             std::thread::spawn(move || {
-                let (sent, received) = stream_through(addr, seed, 1000, Duration::from_millis(5));
+                let pause = Duration::from_millis(5);
+                let (sent, received) = stream_through(addr, seed, 1000, pause, under_way);
                 (sent, received, Instant::now())
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(200));
+    all_under_way(&streaming, 20);
     let signalled = Instant::now();
     send_signal(server.child.id(), "TERM");
     for client in clients {

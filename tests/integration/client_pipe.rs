@@ -262,7 +262,9 @@ fn a_large_file_streams_through_in_bounded_memory() {
     let mut stdout = child.stdout.take().expect("stdout");
     let counting = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let mut peak = 0;
+    let started = Instant::now();
     while child.try_wait().expect("wait").is_none() {
+        assert!(started.elapsed() < PATIENCE * 3, "the stream stalled");
         peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(20));
     }

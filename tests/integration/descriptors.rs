@@ -40,6 +40,7 @@ fn out_of_descriptors_the_accept_failure_is_logged_at_most_once_a_second() {
         .map(|_| TcpStream::connect(server.tcp()).expect("connect"))
         .collect();
     let started = Instant::now();
+    // A fixed wait, to show what does not happen over it: more than a line a second.
     std::thread::sleep(Duration::from_millis(2500));
     let (status, log) = server.signal_and_log("TERM");
     let seconds = started.elapsed().as_secs() + 1;

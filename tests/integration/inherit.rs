@@ -151,6 +151,7 @@ fn inetd_wait_with_no_idle_timeout_serves_until_sigterm() {
     let (addr, mut server) = inetd_wait(&["--idle-timeout", "0"]);
     let client = UdpSocket::bind("127.0.0.1:0").expect("bind");
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    // A fixed wait, to show that nothing happens: quiet for a while, the server stays.
     std::thread::sleep(Duration::from_millis(300));
     client.send_to(b"late", addr).expect("send");
     let mut reply = [0; 16];

@@ -211,12 +211,15 @@ fn ctrl_c_ends_the_probing_with_its_summary() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start the client");
-    std::thread::sleep(std::time::Duration::from_millis(400));
+    // Interrupted once it is probing: after its header and two probes' lines.
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut stdout = String::new();
+    for _ in 0..3 {
+        std::io::BufRead::read_line(&mut lines, &mut stdout).expect("a line");
+    }
     crate::util::send_signal(child.id(), "INT");
     let status = crate::util::wait_with_patience(&mut child);
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut stdout)
-        .expect("read");
+    std::io::Read::read_to_string(&mut lines, &mut stdout).expect("read");
     assert!(status.success(), "{status:?}: {stdout}");
     let summary = stdout
         .lines()

@@ -133,6 +133,8 @@ fn with_an_idle_timeout_of_zero_a_late_header_is_still_read() {
     let port = server.tcp().port();
     let mut stream = TcpStream::connect(server.tcp()).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    // A fixed wait, to show that nothing happens: with no idle timeout, a slow header is
+    // waited for.
     std::thread::sleep(std::time::Duration::from_millis(300));
     let request = format!("PROXY TCP4 198.51.100.7 127.0.0.1 40000 {port}\r\nlate");
     stream.write_all(request.as_bytes()).expect("send");

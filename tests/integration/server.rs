@@ -321,7 +321,7 @@ fn v_and_q_set_the_log_level_over_rust_log() {
 
 #[test]
 fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
-    let mut server = crate::util::start_server_logged(
+    let (mut server, mut log) = crate::util::start_server_watched(
         &["--bind", "127.0.0.1", "--metrics", "127.0.0.1:0"],
         "error",
     );
@@ -333,9 +333,14 @@ fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
     assert_eq!(tcp_exchange(server.tcp(), b"hello"), b"HELLO");
     assert_eq!(udp_exchange(server.udp(), "127.0.0.1:0", b"hi"), b"HI");
     let open = TcpStream::connect(server.tcp()).expect("connect");
-    std::thread::sleep(std::time::Duration::from_millis(200));
-
-    let response = http_get(metrics, "/metrics");
+    // Counted once the server has accepted it, and the exchanges once they are closed.
+    let response = crate::util::read_until(
+        || http_get(metrics, "/metrics"),
+        |response| {
+            response.contains("\nupcase_open_connections 1\n")
+                && response.contains("\nupcase_requests_total 2\n")
+        },
+    );
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(
         response.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"),
@@ -356,12 +361,12 @@ fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
     assert!(http_get(metrics, "/").starts_with("HTTP/1.1 404 Not Found\r\n"));
 
     crate::util::send_signal(server.child.id(), "USR1");
-    std::thread::sleep(std::time::Duration::from_millis(200));
+    let counters = log.wait_for("counters: ");
     drop(open);
-    let (status, log) = server.signal_and_log("TERM");
-    assert!(status.success());
+    crate::util::send_signal(server.child.id(), "TERM");
+    assert!(crate::util::wait_with_patience(&mut server.child).success());
     assert!(
-        log.contains("counters: served 2, 7 bytes in, 7 out; 1 connections open\n"),
-        "{log}"
+        counters.contains("counters: served 2, 7 bytes in, 7 out; 1 connections open\n"),
+        "{counters}"
     );
 }

@@ -338,6 +338,14 @@ impl LogWatch {
         }
         panic!("no line with {needle:?} in:\n{}", self.seen);
     }
+
+    /// The whole log, once the server has exited and closed it.
+    pub fn rest(mut self) -> String {
+        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
+            self.seen.push_str(&line);
+        }
+        self.seen
+    }
 }
 
 /// As `start_server`, with its log at RUST_LOG `level` watched line by line.

@@ -43,6 +43,14 @@ impl Load {
     }
 }
 
+/// A request on its way: its number, when it was due, when it was sent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pending {
+    pub(crate) seq: u64,
+    pub(crate) due: Instant,
+    pub(crate) sent: Instant,
+}
+
 /// When the requests of one worker are due. Open loop: request `k` of worker `w` of `W` is
 /// due at `start + (k × W + w) / rate`, so the workers' requests interleave evenly and all of
 /// them together make the rate. Closed loop: every request is due as soon as it has a slot.

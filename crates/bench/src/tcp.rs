@@ -12,18 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 
-use crate::load::{FAR, Load, Schedule, Sending};
+use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
 use crate::payload::{Checker, append_request, request};
 use crate::tally::Shard;
-
-/// A request on its way: its number, when it was due, when it was sent.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    seq: u64,
-    due: Instant,
-    sent: Instant,
-}
 
 /// One persistent connection, until the run ends and its replies are in, or until it fails.
 pub(crate) async fn connection(

@@ -11,17 +11,10 @@ use tokio::net::UdpSocket;
 use tokio::time::{Instant, sleep_until};
 
 use crate::datagrams::{Receiver, Sender};
-use crate::load::{FAR, Load, Schedule, Sending};
+use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
 use crate::payload::{Checker, append_request, sequence};
 use crate::tally::Shard;
-
-/// A request on its way: when it was due, when it was sent.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    due: Instant,
-    sent: Instant,
-}
 
 /// Requests sent and not yet answered or lost, by number: entry `i` is request `base + i`,
 /// `None` once answered. Numbers only grow, so the oldest is always at the front.
@@ -122,7 +115,11 @@ pub(crate) async fn socket(
         let free = load.window.saturating_sub(in_flight.waiting);
         sending.queue_due(load, now, shard, free, |seq, due| {
             append_request(seq, load.size, &mut out);
-            in_flight.push(Pending { due, sent: now });
+            in_flight.push(Pending {
+                seq,
+                due,
+                sent: now,
+            });
         });
         let sent = sender.send(&socket, &out)?;
         out.drain(..sent * load.size);
@@ -181,7 +178,11 @@ mod tests {
         let mut in_flight = InFlight::default();
         for k in 0..4 {
             let at = start + Duration::from_millis(k);
-            in_flight.push(Pending { due: at, sent: at });
+            in_flight.push(Pending {
+                seq: k,
+                due: at,
+                sent: at,
+            });
         }
         assert!(in_flight.answer(2).is_some());
         assert!(in_flight.answer(2).is_none(), "answered once");

@@ -18,14 +18,14 @@ use crate::{ServerArgs, ServerError, Service, Settings, serve_metrics};
 
 /// The signals the server answers.
 struct Signals {
-    stop: Stop,
+    stop: StopSignals,
     /// Left alone, SIGHUP would end the process at once, cutting every connection.
     hangup: Signal,
     counters: Signal,
 }
 
 /// The signals that stop the server.
-struct Stop {
+struct StopSignals {
     interrupt: Signal,
     terminate: Signal,
 }
@@ -34,7 +34,7 @@ impl Signals {
     fn install() -> Result<Self, ServerError> {
         let on = |kind| signal(kind).map_err(ServerError::Signals);
         Ok(Self {
-            stop: Stop {
+            stop: StopSignals {
                 interrupt: on(SignalKind::interrupt())?,
                 terminate: on(SignalKind::terminate())?,
             },
@@ -44,7 +44,7 @@ impl Signals {
     }
 }
 
-impl Stop {
+impl StopSignals {
     /// Completes at Ctrl-C or SIGTERM.
     async fn stopped(&mut self) {
         tokio::select! {

@@ -40,14 +40,14 @@ const MAX_TRACKED: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct EchoLoops {
     /// The last such reply to each source.
-    last: HashMap<SocketAddr, Sent>,
+    last: HashMap<SocketAddr, Remembered>,
     /// Keys the digests, so that no one can make two different replies look the same.
     digests: RandomState,
 }
 
 /// A reply as remembered: its digest, when it left, and how many echoes led to it.
 #[derive(Debug, Clone, Copy)]
-struct Sent {
+struct Remembered {
     digest: u64,
     len: usize,
     at: Instant,
@@ -80,7 +80,7 @@ impl EchoLoops {
         }
         self.remember(
             to,
-            Sent {
+            Remembered {
                 digest,
                 len: reply.len(),
                 at: now,
@@ -90,7 +90,7 @@ impl EchoLoops {
         false
     }
 
-    fn remember(&mut self, to: SocketAddr, sent: Sent) {
+    fn remember(&mut self, to: SocketAddr, sent: Remembered) {
         if self.last.len() >= MAX_TRACKED && !self.last.contains_key(&to) {
             self.last
                 .retain(|_, old| sent.at.saturating_duration_since(old.at) < LOOP_WINDOW);

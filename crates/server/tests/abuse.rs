@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{
     PATIENCE, access, capture_log, connect_from, expected, noise, read_exactly, read_to_close,
-    start_server, tcp_exchange,
+    start_server, start_service, tcp_exchange,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -87,7 +87,6 @@ async fn a_slow_sender_is_answered_byte_by_byte_while_others_are_served() {
             [byte.to_ascii_uppercase()]
         );
         assert_eq!(tcp_exchange(server.addr, b"meanwhile").await, b"MEANWHILE");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(slow);
     server.shut_down().await;
@@ -106,8 +105,7 @@ async fn a_connection_idle_past_the_timeout_is_closed() {
     let mut slower = TcpStream::connect(server.addr).await.expect("connect");
     slower.write_all(b"a").await.expect("send");
     assert_eq!(read_exactly(&mut slower, 1).await, b"A");
-    // Slower than the idle timeout: closed like a silent one.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Slower than the idle timeout (it sends nothing more): closed like a silent one.
     assert_eq!(read_to_close(&mut silent).await, b"");
     assert_eq!(read_to_close(&mut slower).await, b"");
     let totals = server.shut_down().await;
@@ -126,10 +124,10 @@ async fn with_an_idle_timeout_of_zero_a_quiet_connection_stays_open() {
     };
     let server = start_server::<Tcp>("127.0.0.1:0", "upper", options).await;
     let mut quiet = TcpStream::connect(server.addr).await.expect("connect");
+    // A fixed wait, to show that nothing happens: quiet for a while, it is not closed.
     tokio::time::sleep(Duration::from_millis(300)).await;
     quiet.write_all(b"late").await.expect("send");
     assert_eq!(read_exactly(&mut quiet, 4).await, b"LATE");
-    tokio::time::sleep(Duration::from_millis(300)).await;
     quiet.shutdown().await.expect("half-close");
     assert_eq!(read_to_close(&mut quiet).await, b"");
     let totals = server.shut_down().await;
@@ -173,7 +171,7 @@ async fn a_client_that_never_reads_is_held_back_not_buffered() {
         idle_timeout: Duration::from_millis(800),
         ..Options::default()
     };
-    let server = start_server::<Tcp>("127.0.0.1:0", "upper", options).await;
+    let (server, service) = start_service::<Tcp>("127.0.0.1:0", "upper", options).await;
     let mut hog = TcpStream::connect(server.addr).await.expect("connect");
     let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0usize;
@@ -191,7 +189,13 @@ async fn a_client_that_never_reads_is_held_back_not_buffered() {
     );
     assert_eq!(tcp_exchange(server.addr, b"others").await, b"OTHERS");
     // Stuck on a client that takes nothing: closed once the idle timeout runs out.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::timeout(PATIENCE, async {
+        while service.totals().count(Event::IdleTimeout) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the idle timeout ends the connection");
     let totals = server.shut_down().await;
     assert_eq!(totals.count(Event::IdleTimeout), 1, "{totals:?}");
     log.assert_line(&[

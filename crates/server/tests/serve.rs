@@ -31,8 +31,8 @@ async fn tcp_joins_a_character_split_between_packets() {
     let mut client = TcpStream::connect(server.addr).await.expect("connect");
     client.set_nodelay(true).expect("nodelay");
     client.write_all(b"a\xc3").await.expect("send");
+    // Answered up to the split character, which the server holds: the rest comes apart.
     assert_eq!(read_exactly(&mut client, 1).await, b"A");
-    tokio::time::sleep(Duration::from_millis(50)).await;
     client.write_all(b"\x9f").await.expect("send");
     assert_eq!(read_exactly(&mut client, 2).await, b"SS");
     drop(client);
@@ -123,11 +123,13 @@ async fn shutdown_closes_the_port_but_lets_open_connections_finish() {
     client.write_all(b"ss\n").await.expect("send");
     assert_eq!(read_exactly(&mut client, 2).await, b"2\n");
     let stopped = tokio::spawn(server.shut_down());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        TcpStream::connect(addr).await.is_err(),
-        "no new connection during the drain"
-    );
+    let refused = tokio::time::timeout(PATIENCE, async {
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "no new connection during the drain");
     // The open connection goes on as usual, and ends when its client is done.
     client
         .write_all(b"sss\ns")
@@ -192,7 +194,9 @@ async fn cut_a_client_that_never_stops_sending(pace: Duration) {
         let chunk = vec![b'x'; 64 * 1024];
         while to_server.write_all(&chunk).await.is_ok() {}
     });
+    let (first, got_first) = tokio::sync::oneshot::channel();
     let reading = tokio::spawn(async move {
+        let mut first = Some(first);
         let mut buf = vec![0; 64 * 1024];
         let mut answered = 0;
         loop {
@@ -204,6 +208,9 @@ async fn cut_a_client_that_never_stops_sending(pace: Duration) {
                         "only answers come back"
                     );
                     answered += n;
+                    if let Some(first) = first.take() {
+                        let _ = first.send(());
+                    }
                 }
             }
             if !pace.is_zero() {
@@ -211,7 +218,8 @@ async fn cut_a_client_that_never_stops_sending(pace: Duration) {
             }
         }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Shut down mid-stream: once answers are coming.
+    let _ = tokio::time::timeout(PATIENCE, got_first).await;
     let stopping = tokio::spawn(server.shut_down());
     let answered = tokio::time::timeout(PATIENCE, reading)
         .await

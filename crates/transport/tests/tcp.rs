@@ -98,6 +98,7 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
     );
 
     let mut client = Tcp::connect(vec![server], options).await.expect("connect");
+    // A fixed wait, past the timeout, to show that the stale connection is not used.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
         client.exchange(b"later").await.expect("reply"),
@@ -134,8 +135,8 @@ async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
             .await
             .expect("connect");
         client.write_all(&sent).await.expect("send");
+        // On loopback the bytes and the end are in the server's queue once these return.
         client.shutdown().await.expect("half-close");
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let mut peer = listener.accept().await.expect("accept");
         assert_eq!(read_all(&mut peer).await, sent, "everything sent early");
 
@@ -161,7 +162,6 @@ async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
             .await
             .expect("connect");
         drop(client);
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let mut peer = listener.accept().await.expect("accept");
         assert_eq!(read_all(&mut peer).await, b"", "nothing, then the end");
     }
