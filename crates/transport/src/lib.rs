@@ -24,7 +24,7 @@
 //!
 //! ```
 //! use upcase_proto::{Builtin, Transformer};
-//! use upcase_transport::{Client, ClientOptions, Listener, Peer, Tcp, Transport};
+//! use upcase_transport::{Client, ClientOptions, Listener, Peer, ServerSocket, Tcp, Transport};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), upcase_transport::TransportError> {
@@ -67,8 +67,8 @@
 //!   requests ([`read_now`]).
 //! - `tcp_client.rs`: [`TcpClient`].
 //! - `udp.rs`: UDP's client, and binding its server socket.
-//! - `batch.rs`: where a datagram gets its reply: the one synchronous core of a UDP server, a
-//!   [`Batch`](batch) received, answered through the closure and sent, many to a system call
+//! - `batch.rs`: the one synchronous core of a UDP server: a `Batch` received, each datagram
+//!   handed to the closure that gives its reply, the replies sent, many to a system call
 //!   (`batch/linux.rs`: recvmmsg, sendmmsg, and segmentation offload where the kernel has it).
 //! - `udp_server.rs`: [`UdpServer`], the batch driven by the event loop.
 //! - `blocking_udp.rs`: [`BlockingUdp`], the batch driven by a thread of its own that sleeps in
