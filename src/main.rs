@@ -16,7 +16,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use upcase_bench::BenchArgs;
 use upcase_client::ClientArgs;
-use upcase_server::ServerArgs;
+use upcase_server::{LogFormat, ServerArgs};
 
 /// upcase: the textbook's capitalization service (Kurose & Ross §2.7) over UDP and TCP.
 #[derive(Debug, Parser)]
@@ -265,11 +265,20 @@ fn init_logging(logging: &Logging, server: &ServerArgs) {
     } else {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(LEVELS[DEFAULT]))
     };
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(upcase_server::LogWriter::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(upcase_server::LogWriter::stderr);
+    match server.log_format {
+        LogFormat::Text => log.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The event's fields at the top level, as the text line has them, and no spans: the
+        // server logs none.
+        LogFormat::Json => log
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 #[cfg(test)]

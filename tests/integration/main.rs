@@ -9,6 +9,7 @@
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
 //! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
 //! - `memory`: what an idle connection costs the server.
+//! - `logging`: the server's log in text and as JSON.
 //! - `budget`: `--buffer-budget` against clients that send and never read.
 //! - `client`: `upcase client`: one-shot and terminal modes, error exits.
 //! - `client_pipe`: `upcase client` in pipe mode, whatever its input and output do.
@@ -37,6 +38,7 @@ mod examples;
 mod generated;
 mod inherit;
 mod load;
+mod logging;
 mod memory;
 mod metrics;
 mod misbehaving;

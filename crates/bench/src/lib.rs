@@ -1,8 +1,4 @@
-//! `upcase bench`: a load generator for the textbook's protocol. It keeps a window of requests
-//! in flight on each of several connections (or UDP sockets), for a time or a number of
-//! requests, checks every reply, and reports replies per second and latency percentiles. It
-//! works against any echo or capitalization server: requests are lowercase, and a server is
-//! taken to echo or to upper-case by its first reply, then held to it.
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //! - `args.rs`: [`BenchArgs`], the command-line flags.

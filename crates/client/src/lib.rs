@@ -1,5 +1,4 @@
-//! The upcase client: sends text to an upcase server (or any server of the textbook's protocol)
-//! and prints what comes back.
+#![doc = include_str!("../README.md")]
 //!
 //! [`command`] is the `upcase client` command. It picks one of three modes:
 //! - MESSAGE words on the command line: sends them, joined by single spaces, as one message,

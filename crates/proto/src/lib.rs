@@ -1,23 +1,4 @@
-//! The upcase protocol core. This crate is sans-IO: it holds no sockets, reads no clock and needs no
-//! async runtime. Bytes go in, bytes come out, into buffers the caller owns, so the same code serves
-//! a TCP stream, a UDP datagram, a test or a fuzzer, and always gives the same answer.
-//!
-//! A [`Transform`] maps text to text (upper case, a count of one character, ...). A [`Transformer`]
-//! feeds a transform from bytes that arrive in arbitrary chunks: it joins UTF-8 sequences split
-//! between chunks, hands whole characters to the transform and passes bytes that are not UTF-8
-//! through unchanged. A datagram is one whole stream ([`Transformer::datagram`]).
-//!
-//! ```
-//! use upcase_proto::{Builtin, Transformer};
-//!
-//! let mut stream = Transformer::new(Builtin::Upper);
-//! let mut out = Vec::new();
-//! stream.feed(b"stra\xc3", &mut out)?; // "ß" split between two reads
-//! stream.feed(b"\x9fe", &mut out)?;
-//! stream.finish(&mut out);
-//! assert_eq!(out, "STRASSE".as_bytes());
-//! # Ok::<(), upcase_proto::LineTooLong>(())
-//! ```
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //! - `transform.rs`: the [`Transform`] trait, what a transform is handed and when.

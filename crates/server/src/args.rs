@@ -9,8 +9,8 @@ use upcase_proto::Builtin;
 
 use crate::parse_network;
 
-/// Flags of `upcase server`. Each has a key of the same name in the config file; a flag given
-/// on the command line wins over the file.
+/// Flags of `upcase server`. Each but `--log-format` has a key of the same name in the config
+/// file; a flag given on the command line wins over the file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
     /// Serve UDP. With neither --udp nor --tcp, both are served on the same port.
@@ -103,4 +103,20 @@ pub struct ServerArgs {
     /// Read settings from this TOML file; flags override it
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// How log lines are written on standard error: text, or json (one object a line, with the
+    /// text line's fields, for log shippers). The log starts before the config file is read, so
+    /// this one is a flag only
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How the server's log lines are written: `--log-format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// A line of text each: time, level, module, message.
+    #[default]
+    Text,
+    /// A JSON object each, with the same fields: `timestamp`, `level`, `target`, `message`.
+    Json,
 }

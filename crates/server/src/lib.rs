@@ -1,11 +1,4 @@
-//! The upcase server: it answers every client with the transform of what the client sent, over
-//! UDP, TCP or both.
-//!
-//! [`run`] serves one bound socket, a TCP listener or a UDP socket, until a shutdown future
-//! completes; it is generic over the transform, so a program can embed it with a transform of
-//! its own. [`command`] is the `upcase server` command: it reads the flags
-//! and the config file, binds, prints `listening on ...` for each socket, and runs until Ctrl-C
-//! or SIGTERM.
+#![doc = include_str!("../README.md")]
 //!
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
@@ -72,7 +65,7 @@ mod worker;
 
 pub use accept::serve_connection;
 pub use access::{Access, parse_network};
-pub use args::ServerArgs;
+pub use args::{LogFormat, ServerArgs};
 pub use budget::MIN_BUDGET;
 pub use command::command;
 pub use config::Settings;

@@ -1,4 +1,4 @@
-//! UDP and TCP behind one [`Transport`] trait, for both ends of the upcase service.
+#![doc = include_str!("../README.md")]
 //!
 //! The server and the client pick a transport once, from `--udp` or `--tcp`. Each transport
 //! serves in the shape that fits it:
