@@ -1,6 +1,6 @@
 //! The `--metrics` endpoint against clients that hold on: connections that stay idle, send half
 //! a header or keep alive are closed; a crowd of them cannot take the descriptors the service
-//! needs; the service's `--allow`/`--deny` apply to it.
+//! needs; the service's `--allow`/`--deny` apply to it; `/healthz` and `/readyz` through a drain.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -86,4 +86,38 @@ fn the_services_access_rules_apply_to_the_metrics_endpoint() {
     let mut response = String::new();
     std::io::Read::read_to_string(&mut allowed, &mut response).expect("response");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+}
+
+#[test]
+fn health_says_ok_and_readiness_turns_503_when_the_drain_starts() {
+    let (mut server, metrics) = with_metrics(&["--bind", "127.0.0.1", "--drain-timeout", "30s"]);
+    let status = |path: &str| {
+        let response = http_get(metrics, path);
+        response
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+    };
+    assert_eq!(status("/healthz"), 200);
+    assert_eq!(status("/readyz"), 200);
+    assert!(http_get(metrics, "/readyz").ends_with("ready\n"));
+    // A connection still open keeps the drain going, and with it the endpoint.
+    let mut held = TcpStream::connect(server.tcp()).expect("connect");
+    held.write_all(b"still ").expect("send");
+    crate::util::send_signal(server.child.id(), "TERM");
+    read_until(|| status("/readyz"), |&code| code == 503);
+    assert!(http_get(metrics, "/readyz").ends_with("draining: no new clients\n"));
+    assert_eq!(status("/healthz"), 200, "alive through the drain");
+    // The port closes as the workers start draining, a moment after readiness turns.
+    read_until(
+        || TcpStream::connect(server.tcp()).is_err(),
+        |&closed| closed,
+    );
+    held.shutdown(std::net::Shutdown::Write)
+        .expect("half-close");
+    let mut reply = String::new();
+    std::io::Read::read_to_string(&mut held, &mut reply).expect("the last reply");
+    assert_eq!(reply, "STILL ");
+    assert!(crate::util::wait_with_patience(&mut server.child).success());
 }

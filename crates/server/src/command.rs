@@ -88,8 +88,11 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
     let service = Service::new(settings.options.clone());
     let stop = CancellationToken::new();
     let workers = start_workers(sockets, &settings, &service, &stop).await?;
+    // The endpoint outlives the workers' stop: through the drain, /readyz says 503.
+    let metrics_stop = CancellationToken::new();
+    let _metrics_stop = metrics_stop.clone().drop_guard();
     if let Some(listener) = metrics {
-        tokio::spawn(serve_metrics(listener, Arc::clone(&service), stop.clone()));
+        tokio::spawn(serve_metrics(listener, Arc::clone(&service), metrics_stop));
     }
     if !stop.is_cancelled()
         && let Err(error) = print_ready(&ready_lines)
@@ -101,6 +104,7 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         return Err(ServerError::Ready(error));
     }
     serve_signals(&mut signals, &args, settings, &service, &stop).await;
+    service.start_drain();
     stop.cancel();
     drain(&mut signals, workers, &service).await
 }

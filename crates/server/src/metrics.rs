@@ -139,7 +139,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
 /// milliseconds, and a scraper opens a new connection when its old one is gone.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(5);
 
-/// Serves `GET /metrics` on `listener` until `stop`; every other request gets 404. The
+/// Serves `GET /metrics`, `GET /healthz` (200 while the process serves) and `GET /readyz` (200
+/// until the drain starts, then 503) on `listener` until `stop`; every other request gets 404. The
 /// service's `--allow`/`--deny` apply; at most `MAX_CONNECTIONS` (64) are served at once, each for
 /// at most `CONNECTION_LIFETIME` (5 s), and a failed accept (no descriptors left) backs off as the
 /// service's listeners do.
@@ -195,6 +196,9 @@ pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: C
     }
 }
 
+/// The content type of the plain answers.
+const TEXT: &str = "text/plain; charset=utf-8";
+
 fn respond(request: &Request<Incoming>, service: &Service) -> Response<Full<Bytes>> {
     let (status, content_type, body) = match (request.method(), request.uri().path()) {
         (&Method::GET, "/metrics") => (
@@ -206,10 +210,22 @@ fn respond(request: &Request<Incoming>, service: &Service) -> Response<Full<Byte
                 service.buffered_bytes(),
             ),
         ),
+        // The process serves: a liveness probe's answer.
+        (&Method::GET, "/healthz") => (StatusCode::OK, TEXT, "ok\n".to_owned()),
+        // New clients are taken: a readiness probe's answer, 503 from the drain's start.
+        (&Method::GET, "/readyz") if service.is_ready() => {
+            (StatusCode::OK, TEXT, "ready\n".to_owned())
+        }
+        (&Method::GET, "/readyz") => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            TEXT,
+            "draining: no new clients\n".to_owned(),
+        ),
         _ => (
             StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found: the counters are at GET /metrics\n".to_owned(),
+            TEXT,
+            "not found: the counters are at GET /metrics, health at /healthz and /readyz\n"
+                .to_owned(),
         ),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));

@@ -53,6 +53,8 @@ pub struct Service {
     pub(crate) access: ArcSwap<Access>,
     /// Whether `access` has any rule: most servers have none, and then no peer needs to read it.
     pub(crate) access_rules: AtomicBool,
+    /// Set when the drain starts: from then on `/readyz` says 503.
+    draining: AtomicBool,
 }
 
 /// One open connection, counted in [`Service::open_connections`] while it lives.
@@ -113,6 +115,7 @@ impl Service {
             stats: Stats::default(),
             open: AtomicUsize::new(0),
             cut: Cut::default(),
+            draining: AtomicBool::new(false),
         })
     }
 
@@ -124,6 +127,17 @@ impl Service {
     /// TCP connections being served now.
     pub fn open_connections(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Marks the start of the drain: the service takes no new clients from now on, and says so
+    /// at `/readyz` (503), so that a balancer sends them elsewhere before its port closes.
+    pub fn start_drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether the service still takes new clients: until [`start_drain`](Self::start_drain).
+    pub fn is_ready(&self) -> bool {
+        !self.draining.load(Ordering::Acquire)
     }
 
     /// Bytes reserved now for replies not yet sent, against [`Options::buffer_budget`].
