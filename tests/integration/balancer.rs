@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{PATIENCE, Server, http_get, read_until, start_server_logged};
+use crate::util::{PATIENCE, Server, metric, read_until, start_server_logged};
 
 /// The stream module as Debian's libnginx-mod-stream installs it.
 const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
@@ -100,13 +100,7 @@ fn start_nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
 fn requests(metrics: &[SocketAddr]) -> Vec<u64> {
     metrics
         .iter()
-        .map(|&addr| {
-            http_get(addr, "/metrics")
-                .lines()
-                .find_map(|line| line.strip_prefix("upcase_requests_total "))
-                .and_then(|n| n.parse().ok())
-                .expect("a request count")
-        })
+        .map(|&addr| metric(addr, "upcase_requests_total"))
         .collect()
 }
 

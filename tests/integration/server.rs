@@ -338,7 +338,8 @@ fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
         || http_get(metrics, "/metrics"),
         |response| {
             response.contains("\nupcase_open_connections 1\n")
-                && response.contains("\nupcase_requests_total 2\n")
+                && response.contains("\nupcase_requests_total{transport=\"tcp\"} 1\n")
+                && response.contains("\nupcase_requests_total{transport=\"udp\"} 1\n")
         },
     );
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -347,9 +348,13 @@ fn counters_are_served_to_prometheus_and_printed_on_sigusr1() {
         "{response}"
     );
     for sample in [
-        "\nupcase_requests_total 2\n",
-        "\nupcase_received_bytes_total 7\n",
-        "\nupcase_sent_bytes_total 7\n",
+        "\nupcase_requests_total{transport=\"tcp\"} 1\n",
+        "\nupcase_requests_total{transport=\"udp\"} 1\n",
+        "\nupcase_received_bytes_total{transport=\"tcp\"} 5\n",
+        "\nupcase_received_bytes_total{transport=\"udp\"} 2\n",
+        "\nupcase_sent_bytes_total{transport=\"tcp\"} 5\n",
+        "\nupcase_sent_bytes_total{transport=\"udp\"} 2\n",
+        "\nupcase_build_info{version=\"0.1.0\"} 1\n",
         "\nupcase_open_connections 1\n",
         "\nupcase_dropped_total{reason=\"denied\"} 0\n",
     ] {

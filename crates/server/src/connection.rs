@@ -14,7 +14,7 @@ use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Peer, TransportError, pool};
 
 use crate::service::{CUT_GRACE, Place, Service};
-use crate::stats::Event;
+use crate::stats::{Event, Via};
 use crate::timers::{Deadline, Expired, Woke};
 
 /// How a connection ended, when it ended well.
@@ -231,7 +231,10 @@ impl<P: Peer, X: Transform> Connection<P, X> {
                     End::Finished => Event::Served,
                     End::Cut => Event::Cut,
                 };
-                stats.count(event);
+                match end {
+                    End::Finished => stats.served(Via::Tcp),
+                    End::Cut => stats.count(Event::Cut),
+                }
                 let invalid = match self.stream.invalid_bytes() {
                     0 => String::new(),
                     n => format!(", {n} not UTF-8 (passed through)"),
@@ -248,7 +251,12 @@ impl<P: Peer, X: Transform> Connection<P, X> {
             }
             Err(stop) => log_stop(&self.service, addr, stop),
         }
-        stats.bytes(bytes_in as u64, sent as u64, self.stream.invalid_bytes());
+        stats.bytes(
+            Via::Tcp,
+            bytes_in as u64,
+            sent as u64,
+            self.stream.invalid_bytes(),
+        );
     }
 }
 

@@ -20,7 +20,7 @@ use upcase_transport::{BatchError, ServerSocket, TransportError, UdpServer};
 
 use crate::echo::{EchoLoops, LOOP_STREAK};
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
-use crate::stats::{Event, Trouble};
+use crate::stats::{Event, Trouble, Via};
 
 /// What a datagram's reply counts for once it has left.
 #[derive(Debug, Clone, Copy)]
@@ -134,7 +134,9 @@ impl<'a, X: Transform> Answering<'a, X> {
             });
             return Some(reply);
         }
-        service.stats.bytes(request.len() as u64, 0, invalid);
+        service
+            .stats
+            .bytes(Via::Udp, request.len() as u64, 0, invalid);
         None
     }
 
@@ -221,11 +223,12 @@ impl Service {
         let client = shown(sent.from);
         if let Some(error) = refusal {
             self.stats.count(Event::Failed);
-            self.stats.bytes(sent.bytes_in as u64, 0, sent.invalid);
+            self.stats
+                .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid);
             debug!("datagram from {client}: the reply could not be sent: {error}");
             return;
         }
-        self.stats.count(Event::Served);
+        self.stats.served(Via::Udp);
         debug!(
             "datagram from {client}: served, {} bytes in, {} out{}",
             sent.bytes_in,
@@ -235,8 +238,9 @@ impl Service {
                 n => format!(", {n} not UTF-8 (passed through)"),
             }
         );
+        let (bytes_in, bytes_out) = (sent.bytes_in as u64, sent.bytes_out as u64);
         self.stats
-            .bytes(sent.bytes_in as u64, sent.bytes_out as u64, sent.invalid);
+            .bytes(Via::Udp, bytes_in, bytes_out, sent.invalid);
     }
 }
 

@@ -28,7 +28,10 @@
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
 //! - `log.rs`: [`LogWriter`], stderr for the log, where a line that cannot be written is
 //!   dropped and counted rather than stopping the server.
-//! - `metrics.rs`: the counters as Prometheus text, served on `--metrics`.
+//! - `metrics.rs`: the service's counters and the process's, as Prometheus reads them
+//!   (`prometheus-client`), built at each scrape.
+//! - `process.rs`: the process's CPU, memory and descriptors, from /proc.
+//! - `endpoint.rs`: `--metrics`: `/metrics`, `/healthz` and `/readyz` over HTTP.
 //! - `command.rs`: [`command`], in named steps: signals, sockets, the ready lines, the
 //!   workers, the drain.
 //! - `sockets.rs`: one worker's `Sockets { tcp, udp }`, and binding both transports on one
@@ -49,11 +52,13 @@ mod connection;
 mod cut;
 mod datagram;
 mod echo;
+mod endpoint;
 mod error;
 mod inherit;
 mod log;
 mod metrics;
 mod options;
+mod process;
 mod reload;
 mod run;
 mod service;
@@ -71,11 +76,12 @@ pub use command::command;
 pub use config::Settings;
 #[cfg(target_os = "linux")]
 pub use datagram::serve_blocking_udp;
+pub use endpoint::serve_metrics;
 pub use error::{ConfigError, ServerError};
 pub use inherit::stderr_is_a_socket;
 pub use log::{LogWriter, dropped_log_lines};
-pub use metrics::{prometheus, serve_metrics};
+pub use metrics::{Format, encode};
 pub use options::Options;
 pub use run::{Serve, run, serve};
 pub use service::Service;
-pub use stats::{EVENTS, Event, Totals};
+pub use stats::{EVENTS, Event, Totals, Traffic, Via};

@@ -1,25 +1,52 @@
-//! The server's counters as Prometheus text, served over HTTP on `--metrics ADDR`, and as one
-//! line on SIGUSR1.
+//! The server's counters, and the process's, as Prometheus reads them: built at each scrape
+//! with the Prometheus project's own client (`prometheus-client`) from the service's counters,
+//! which the requests bump as they go and nothing else.
 
-use std::convert::Infallible;
-use std::fmt::Write;
 use std::sync::Arc;
 
-use http_body_util::Full;
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::time::Duration;
-use tokio_util::sync::CancellationToken;
-use tracing::debug;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
 
-use crate::service::ACCEPT_BACKOFF;
-use crate::stats::Trouble;
-use crate::{Event, Service, Totals};
+use crate::stats::Via;
+use crate::{Event, Service};
+
+/// The exposition formats a scraper may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenMetrics text 1.0, what Prometheus asks for.
+    OpenMetrics,
+    /// Prometheus's classic text format, 0.0.4: what `promtool check metrics` reads.
+    Prometheus,
+}
+
+impl Format {
+    /// The `Content-Type` of a response in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        }
+    }
+}
+
+/// The service's and the process's metrics, in `format`.
+pub fn encode(service: &Arc<Service>, format: Format) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ServiceMetrics(Arc::clone(service))));
+    registry.register_collector(Box::new(ProcessMetrics));
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = match format {
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut text, &registry),
+        Format::Prometheus => {
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)
+        }
+    };
+    text
+}
 
 /// The label each drop and early end carries in `upcase_dropped_total`.
 fn reason(event: Event) -> &'static str {
@@ -40,226 +67,190 @@ fn reason(event: Event) -> &'static str {
     }
 }
 
-/// The counters in Prometheus's text exposition format (version 0.0.4), with the gauges of
-/// open connections and of reply bytes held against `--buffer-budget`.
-pub fn prometheus(totals: &Totals, open_connections: usize, buffered_bytes: usize) -> String {
-    let mut text = String::new();
-    let counters = [
-        (
-            "upcase_requests_total",
-            "Connections served to their end and datagrams answered.",
-            totals.count(Event::Served),
-        ),
-        (
-            "upcase_received_bytes_total",
-            "Bytes received from clients.",
-            totals.bytes_in,
-        ),
-        (
-            "upcase_sent_bytes_total",
-            "Bytes sent to clients.",
-            totals.bytes_out,
-        ),
-        (
-            "upcase_invalid_utf8_bytes_total",
-            "Bytes received that were not UTF-8, passed through unchanged.",
-            totals.invalid_bytes,
-        ),
-    ];
-    for (name, help, value) in counters {
-        metric(&mut text, name, "counter", help, &one(value));
+/// The service's counters and gauges, read at each scrape.
+struct ServiceMetrics(Arc<Service>);
+
+impl std::fmt::Debug for ServiceMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceMetrics")
     }
-    let drops: Vec<(String, u64)> = Event::ALL[1..]
-        .iter()
-        .map(|&event| {
-            let labels = format!("{{reason=\"{}\"}}", reason(event));
-            (labels, totals.count(event))
-        })
-        .collect();
-    metric(
-        &mut text,
-        "upcase_dropped_total",
-        "counter",
-        "Clients refused, datagrams unanswered and connections ended early, by reason.",
-        &drops,
-    );
-    gauges(&mut text, open_connections, buffered_bytes);
-    text
 }
 
-/// The dropped log lines, and the gauges of open connections and of reply bytes held.
-fn gauges(text: &mut String, open_connections: usize, buffered_bytes: usize) {
-    let rest = [
-        (
-            "upcase_log_lines_dropped_total",
-            "counter",
-            "Log lines that standard error could not take (a closed pipe, a full disk).",
-            crate::log::dropped_log_lines(),
-        ),
+impl Collector for ServiceMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let service = &self.0;
+        let totals = service.totals();
+        let by_transport = [
+            (
+                "upcase_requests",
+                "Connections served to their end and datagrams answered, by transport.",
+                Via::ALL.map(|via| totals.traffic(via).served),
+            ),
+            (
+                "upcase_received_bytes",
+                "Bytes received from clients, by transport.",
+                Via::ALL.map(|via| totals.traffic(via).bytes_in),
+            ),
+            (
+                "upcase_sent_bytes",
+                "Bytes sent to clients, by transport.",
+                Via::ALL.map(|via| totals.traffic(via).bytes_out),
+            ),
+        ];
+        for (name, help, values) in by_transport {
+            let counter = ConstCounter::new(0u64);
+            let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            for (via, value) in Via::ALL.into_iter().zip(values) {
+                let labels = [("transport", via.name())];
+                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        let drops = ConstCounter::new(0u64);
+        let mut family = encoder.encode_descriptor(
+            "upcase_dropped",
+            "Clients refused, datagrams unanswered and connections ended early, by reason.",
+            None,
+            drops.metric_type(),
+        )?;
+        for event in &Event::ALL[1..] {
+            let labels = [("reason", reason(*event))];
+            ConstCounter::new(totals.count(*event)).encode(family.encode_family(&labels)?)?;
+        }
+        let counters = [
+            (
+                "upcase_invalid_utf8_bytes",
+                "Bytes received that were not UTF-8, passed through unchanged.",
+                totals.invalid_bytes,
+            ),
+            (
+                "upcase_log_lines_dropped",
+                "Log lines that standard error could not take (a closed pipe, a full disk).",
+                crate::log::dropped_log_lines(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            counter.encode(encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                counter.metric_type(),
+            )?)?;
+        }
+        service_gauges(service, &mut encoder)
+    }
+}
+
+/// The gauges of open connections, of reply bytes held, and of the build.
+fn service_gauges(
+    service: &Service,
+    encoder: &mut DescriptorEncoder,
+) -> Result<(), std::fmt::Error> {
+    let gauges = [
         (
             "upcase_open_connections",
-            "gauge",
             "TCP connections open now.",
-            open_connections as u64,
+            service.open_connections() as i64,
         ),
         (
             "upcase_buffered_bytes",
-            "gauge",
             "Bytes of replies not yet sent that connections hold now, against --buffer-budget.",
-            buffered_bytes as u64,
+            service.buffered_bytes() as i64,
         ),
     ];
-    for (name, kind, help, value) in rest {
-        metric(text, name, kind, help, &one(value));
+    for (name, help, value) in gauges {
+        let gauge = ConstGauge::new(value);
+        gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
     }
+    let build = ConstGauge::new(1i64);
+    let mut family = encoder.encode_descriptor(
+        "upcase_build_info",
+        "The running build, by version; always 1.",
+        None,
+        build.metric_type(),
+    )?;
+    let labels = [("version", env!("CARGO_PKG_VERSION"))];
+    build.encode(family.encode_family(&labels)?)
 }
 
-/// One sample without labels.
-fn one(value: u64) -> [(String, u64); 1] {
-    [(String::new(), value)]
-}
+/// The process collector's metrics, from /proc (Linux), under the names every Prometheus
+/// client library gives them. Elsewhere, none.
+#[derive(Debug)]
+struct ProcessMetrics;
 
-/// One metric's help, type and samples.
-fn metric(text: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
-    let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} {kind}");
-    for (labels, value) in samples {
-        let _ = writeln!(text, "{name}{labels} {value}");
-    }
-}
-
-/// Most scrape connections served at once; more wait in the kernel's queue. A scraper needs
-/// one; the cap keeps idle or half-open connections from taking the descriptors that the
-/// service's own clients need.
-const MAX_CONNECTIONS: usize = 64;
-
-/// How long a connection may take to send its request's header.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The longest a connection lives, idle or kept alive, whatever it does: a scrape takes
-/// milliseconds, and a scraper opens a new connection when its old one is gone.
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(5);
-
-/// Serves `GET /metrics`, `GET /healthz` (200 while the process serves) and `GET /readyz` (200
-/// until the drain starts, then 503) on `listener` until `stop`; every other request gets 404. The
-/// service's `--allow`/`--deny` apply; at most `MAX_CONNECTIONS` (64) are served at once, each for
-/// at most `CONNECTION_LIFETIME` (5 s), and a failed accept (no descriptors left) backs off as the
-/// service's listeners do.
-pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        // Taken before the accept, so that past the cap new connections stay in the kernel.
-        let slot = tokio::select! {
-            () = stop.cancelled() => return,
-            slot = Arc::clone(&slots).acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_closed) => return,
-            },
+impl Collector for ProcessMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(process) = crate::process::Process::read() else {
+            return Ok(());
         };
-        let (stream, from) = tokio::select! {
-            () = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    service.log_trouble(Trouble::MetricsAccept, || {
-                        format!("metrics: accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}")
-                    });
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
-        if !service.permits(from.ip()) {
-            debug!("metrics: refused {from}: not allowed by --allow/--deny");
-            continue;
-        }
-        let service = Arc::clone(&service);
-        let stop = stop.clone();
-        tokio::spawn(async move {
-            let respond = service_fn(move |request: Request<Incoming>| {
-                let service = Arc::clone(&service);
-                async move { Ok::<_, Infallible>(respond(&request, &service)) }
-            });
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), respond);
-            tokio::select! {
-                served = tokio::time::timeout(CONNECTION_LIFETIME, connection) => match served {
-                    Ok(Err(error)) => debug!("metrics: {from}: {error}"),
-                    Err(_elapsed) => debug!("metrics: {from}: closed after {CONNECTION_LIFETIME:?}"),
-                    Ok(Ok(())) => {}
-                },
-                () = stop.cancelled() => {}
-            }
-            drop(slot);
-        });
-    }
-}
-
-/// The content type of the plain answers.
-const TEXT: &str = "text/plain; charset=utf-8";
-
-fn respond(request: &Request<Incoming>, service: &Service) -> Response<Full<Bytes>> {
-    let (status, content_type, body) = match (request.method(), request.uri().path()) {
-        (&Method::GET, "/metrics") => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            prometheus(
-                &service.totals(),
-                service.open_connections(),
-                service.buffered_bytes(),
+        let cpu = ConstCounter::new(process.cpu_seconds);
+        cpu.encode(encoder.encode_descriptor(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent in seconds.",
+            None,
+            cpu.metric_type(),
+        )?)?;
+        let gauges = [
+            (
+                "process_resident_memory_bytes",
+                "Resident memory size in bytes.",
+                process.resident_bytes as f64,
             ),
-        ),
-        // The process serves: a liveness probe's answer.
-        (&Method::GET, "/healthz") => (StatusCode::OK, TEXT, "ok\n".to_owned()),
-        // New clients are taken: a readiness probe's answer, 503 from the drain's start.
-        (&Method::GET, "/readyz") if service.is_ready() => {
-            (StatusCode::OK, TEXT, "ready\n".to_owned())
+            (
+                "process_open_fds",
+                "Number of open file descriptors.",
+                process.open_fds as f64,
+            ),
+            (
+                "process_max_fds",
+                "Maximum number of open file descriptors.",
+                process.max_fds as f64,
+            ),
+            (
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                process.start_time_seconds,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
         }
-        (&Method::GET, "/readyz") => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            TEXT,
-            "draining: no new clients\n".to_owned(),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            TEXT,
-            "not found: the counters are at GET /metrics, health at /healthz and /readyz\n"
-                .to_owned(),
-        ),
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    if let Ok(value) = content_type.parse() {
-        response
-            .headers_mut()
-            .insert(hyper::header::CONTENT_TYPE, value);
+        Ok(())
     }
-    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Options;
 
     #[test]
-    fn every_counter_is_exposed_with_its_type() {
-        let mut totals = Totals::default();
-        totals.counts[Event::Served as usize] = 7;
-        totals.counts[Event::RateLimit as usize] = 2;
-        totals.bytes_in = 100;
-        totals.bytes_out = 120;
-        let text = prometheus(&totals, 3, 0);
+    fn every_counter_is_exposed_with_its_type_and_labels() {
+        let service = Service::new(Options::default());
+        service.stats.served(Via::Tcp);
+        service.stats.served(Via::Tcp);
+        service.stats.served(Via::Udp);
+        service.stats.bytes(Via::Tcp, 100, 120, 0);
+        service.stats.count(Event::RateLimit);
+        let text = encode(&service, Format::Prometheus);
         for line in [
             "# TYPE upcase_requests_total counter",
-            "upcase_requests_total 7",
-            "upcase_received_bytes_total 100",
-            "upcase_sent_bytes_total 120",
+            "upcase_requests_total{transport=\"udp\"} 1",
+            "upcase_requests_total{transport=\"tcp\"} 2",
+            "upcase_received_bytes_total{transport=\"tcp\"} 100",
+            "upcase_sent_bytes_total{transport=\"tcp\"} 120",
             "upcase_invalid_utf8_bytes_total 0",
-            "upcase_dropped_total{reason=\"source_datagram_rate\"} 2",
+            "upcase_dropped_total{reason=\"source_datagram_rate\"} 1",
             "upcase_dropped_total{reason=\"denied\"} 0",
             "# TYPE upcase_open_connections gauge",
-            "upcase_open_connections 3",
+            "upcase_open_connections 0",
+            "upcase_build_info{version=\"0.1.0\"} 1",
+            "# TYPE process_cpu_seconds_total counter",
+            "# TYPE process_resident_memory_bytes gauge",
+            "# TYPE process_open_fds gauge",
+            "# TYPE process_max_fds gauge",
+            "# TYPE process_start_time_seconds gauge",
         ] {
             assert!(
                 text.lines().any(|l| l == line),
@@ -270,6 +261,34 @@ mod tests {
         assert_eq!(
             text.matches("upcase_dropped_total{").count(),
             Event::ALL.len() - 1
+        );
+    }
+
+    #[test]
+    fn openmetrics_ends_with_eof_and_names_families_without_total() {
+        let service = Service::new(Options::default());
+        let text = encode(&service, Format::OpenMetrics);
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("# TYPE upcase_requests counter\n"), "{text}");
+        assert!(
+            text.contains("\nupcase_requests_total{transport=\"tcp\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_process_reads_itself() {
+        let process = crate::process::Process::read().expect("/proc");
+        assert!(process.resident_bytes > 0);
+        assert!(process.open_fds > 0 && process.open_fds <= process.max_fds);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64();
+        assert!(process.start_time_seconds <= now + 1.0);
+        assert!(
+            process.start_time_seconds > now - 3600.0,
+            "started within the hour"
         );
     }
 }

@@ -83,6 +83,39 @@ impl Event {
     }
 }
 
+/// Which transport a request came over, for the counts kept apart by transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A datagram.
+    Udp,
+    /// A connection.
+    Tcp,
+}
+
+impl Via {
+    /// Both, in the order of [`Totals::traffic`].
+    pub const ALL: [Via; 2] = [Via::Udp, Via::Tcp];
+
+    /// The transport's name as users write it: `udp`, `tcp`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Udp => "udp",
+            Via::Tcp => "tcp",
+        }
+    }
+}
+
+/// Requests served and bytes moved over one transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Requests served: connections to their end, datagrams answered.
+    pub served: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent back.
+    pub bytes_out: u64,
+}
+
 /// What a server run did, in numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -94,9 +127,17 @@ pub struct Totals {
     pub bytes_out: u64,
     /// Bytes received that were not valid UTF-8 (passed through unchanged).
     pub invalid_bytes: u64,
+    /// The served requests and the bytes, by transport, indexed as [`Via::ALL`]; `counts`,
+    /// `bytes_in` and `bytes_out` are their sums.
+    pub traffic: [Traffic; 2],
 }
 
 impl Totals {
+    /// The served requests and bytes over `via`.
+    pub fn traffic(&self, via: Via) -> Traffic {
+        self.traffic[via as usize]
+    }
+
     /// How often `event` happened.
     pub fn count(&self, event: Event) -> u64 {
         self.counts[event.index()]
@@ -110,6 +151,11 @@ impl Totals {
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.invalid_bytes += other.invalid_bytes;
+        for (mine, theirs) in self.traffic.iter_mut().zip(other.traffic) {
+            mine.served += theirs.served;
+            mine.bytes_in += theirs.bytes_in;
+            mine.bytes_out += theirs.bytes_out;
+        }
     }
 }
 
@@ -141,9 +187,11 @@ impl std::fmt::Display for Totals {
 /// The live counters behind [`Totals`], shared by every task of one [`run`](crate::run).
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
+    /// Every event but [`Event::Served`], which `traffic` counts by transport.
     counts: [AtomicU64; EVENTS],
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
+    /// By transport, as [`Via::ALL`]: one set of counters each, so that a request bumps as
+    /// many as before the transports were told apart.
+    traffic: [TrafficCounters; 2],
     invalid_bytes: AtomicU64,
     /// When each event was last logged, and how many went unlogged since.
     throttles: [Mutex<Throttle>; EVENTS],
@@ -164,6 +212,13 @@ pub(crate) enum Trouble {
 }
 
 const TROUBLES: usize = 3;
+
+#[derive(Debug, Default)]
+struct TrafficCounters {
+    served: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
 
 #[derive(Debug, Default)]
 struct Throttle {
@@ -192,14 +247,29 @@ impl Throttle {
 const LOG_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Stats {
+    /// Counts `event`; a served request is counted by [`served`](Self::served) instead.
     pub(crate) fn count(&self, event: Event) {
+        debug_assert!(
+            event != Event::Served,
+            "served requests are counted by transport"
+        );
         self.counts[event.index()].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn bytes(&self, bytes_in: u64, bytes_out: u64, invalid: u64) {
-        self.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
-        self.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
-        self.invalid_bytes.fetch_add(invalid, Ordering::Relaxed);
+    /// Counts a request served over `via`.
+    pub(crate) fn served(&self, via: Via) {
+        self.traffic[via as usize]
+            .served
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn bytes(&self, via: Via, bytes_in: u64, bytes_out: u64, invalid: u64) {
+        let traffic = &self.traffic[via as usize];
+        traffic.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        traffic.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+        if invalid > 0 {
+            self.invalid_bytes.fetch_add(invalid, Ordering::Relaxed);
+        }
     }
 
     /// Counts `event` and says whether to log it now: `Some(n)` with the number of like events
@@ -222,11 +292,20 @@ impl Stats {
     }
 
     pub(crate) fn totals(&self) -> Totals {
+        let traffic = self.traffic.each_ref().map(|counters| Traffic {
+            served: counters.served.load(Ordering::Relaxed),
+            bytes_in: counters.bytes_in.load(Ordering::Relaxed),
+            bytes_out: counters.bytes_out.load(Ordering::Relaxed),
+        });
+        let mut counts: [u64; EVENTS] =
+            std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed));
+        counts[Event::Served.index()] = traffic.iter().map(|t| t.served).sum();
         Totals {
-            counts: std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed)),
-            bytes_in: self.bytes_in.load(Ordering::Relaxed),
-            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            counts,
+            bytes_in: traffic.iter().map(|t| t.bytes_in).sum(),
+            bytes_out: traffic.iter().map(|t| t.bytes_out).sum(),
             invalid_bytes: self.invalid_bytes.load(Ordering::Relaxed),
+            traffic,
         }
     }
 }
@@ -263,8 +342,8 @@ mod tests {
     #[test]
     fn totals_print_what_happened() {
         let stats = Stats::default();
-        stats.count(Event::Served);
-        stats.bytes(5, 6, 0);
+        stats.served(Via::Tcp);
+        stats.bytes(Via::Tcp, 5, 6, 0);
         assert_eq!(stats.totals().to_string(), "served 1, 5 bytes in, 6 out");
         stats.count(Event::Denied);
         stats.count(Event::IdleTimeout);
@@ -276,5 +355,29 @@ mod tests {
         );
         totals.add(&stats.totals());
         assert_eq!(totals.count(Event::IdleTimeout), 4);
+        assert_eq!(totals.traffic(Via::Tcp).bytes_in, 10);
+    }
+
+    #[test]
+    fn traffic_is_kept_by_transport_and_summed() {
+        let stats = Stats::default();
+        stats.served(Via::Udp);
+        stats.served(Via::Tcp);
+        stats.served(Via::Tcp);
+        stats.bytes(Via::Udp, 3, 3, 0);
+        stats.bytes(Via::Tcp, 10, 12, 1);
+        let totals = stats.totals();
+        assert_eq!(totals.count(Event::Served), 3);
+        assert_eq!(
+            (totals.bytes_in, totals.bytes_out, totals.invalid_bytes),
+            (13, 15, 1)
+        );
+        let udp = Traffic {
+            served: 1,
+            bytes_in: 3,
+            bytes_out: 3,
+        };
+        assert_eq!(totals.traffic(Via::Udp), udp);
+        assert_eq!(totals.traffic(Via::Tcp).served, 2);
     }
 }

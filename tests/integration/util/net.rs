@@ -74,7 +74,19 @@ pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
 /// A counter or gauge from a server's `--metrics`, by its whole name and labels.
 pub fn metric(metrics: SocketAddr, name: &str) -> u64 {
     let text = http_get(metrics, "/metrics");
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+    let values: Vec<u64> = text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(name)?;
+            let value = match rest.strip_prefix(' ') {
+                Some(value) => value,
+                // A name without labels stands for all its samples, whatever their labels.
+                None if !name.contains('{') => rest.strip_prefix('{')?.split_once("} ")?.1,
+                None => return None,
+            };
+            value.parse().ok()
+        })
+        .collect();
+    assert!(!values.is_empty(), "no {name} in:\n{text}");
+    values.iter().sum()
 }
