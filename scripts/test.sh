@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the end-to-end tests need where it is missing:
 # python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), a C
-# compiler (a test shim), nginx with its stream module (the load-balancer test), and socat and
-# xinetd (echo servers for the load generator). Installing needs apt-get and root.
+# compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
+# xinetd (echo servers for the load generator), and prometheus with promtool (the scrape test).
+# Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,10 +16,12 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v socat >/dev/null || missing+=(socat)
 { command -v xinetd >/dev/null || [ -x /usr/sbin/xinetd ]; } || missing+=(xinetd)
+# Prometheus itself, and promtool, which the package carries.
+{ [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing ${missing[*]}" >&2
-  # Packages must not start services here (nginx's default site would listen on port 80, and
-  # xinetd would start its own).
+  # Packages must not start services here (nginx's default site would listen on port 80,
+  # xinetd would start its own, and prometheus would scrape on 9090).
   added_policy=
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d

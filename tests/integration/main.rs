@@ -19,6 +19,7 @@
 //! - `metrics`: the `--metrics` endpoint against clients that hold on, and its access rules.
 //! - `misbehaving`: the client against servers that send without end, go quiet, or close.
 //! - `ping`: `upcase client --count N` and `--json`.
+//! - `prometheus`: a real Prometheus scraping the server; promtool on its text, config and rules.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
@@ -44,6 +45,7 @@ mod metrics;
 mod misbehaving;
 mod ping;
 mod pipes;
+mod prometheus;
 mod proxy;
 mod reflection;
 mod server;
