@@ -14,8 +14,9 @@ use upcase_transport::{Listener, Peer};
 use crate::connection::Connection;
 use crate::service::{ACCEPT_BACKOFF, Place, Service, shown};
 use crate::sources::SourceFull;
-use crate::stats::{Event, Trouble};
+use crate::stats::Trouble;
 use crate::timers::Ahead;
+use crate::totals::Event;
 
 impl Service {
     /// Checks a new connection from `addr` against the access lists and its source's limit;

@@ -14,8 +14,8 @@ use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Peer, TransportError, pool};
 
 use crate::service::{CUT_GRACE, Place, Service};
-use crate::stats::{Event, Via};
 use crate::timers::{Deadline, Expired, Woke};
+use crate::totals::{Event, Via};
 
 /// How a connection ended, when it ended well.
 #[derive(Debug, Clone, Copy)]

@@ -20,7 +20,8 @@ use upcase_transport::{BatchError, ServerSocket, TransportError, UdpServer};
 
 use crate::echo::{EchoLoops, LOOP_STREAK};
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
-use crate::stats::{Event, Trouble, Via};
+use crate::stats::Trouble;
+use crate::totals::{Event, Via};
 
 /// What a datagram's reply counts for once it has left.
 #[derive(Debug, Clone, Copy)]

@@ -24,7 +24,9 @@
 //! - `access.rs`: [`Access`] lists, `--allow` and `--deny`.
 //! - `sources.rs`: the per-source limits: connections open, datagrams a second.
 //! - `reload.rs`: what SIGHUP does: the config file read again, its access lists applied.
-//! - `stats.rs`: [`Totals`] of [`Event`]s, and the throttle that keeps floods out of the log.
+//! - `totals.rs`: [`Totals`] of [`Event`]s, and the [`Traffic`] of each transport.
+//! - `stats.rs`: the live counters, a shard per thread, and the throttle that keeps floods out
+//!   of the log.
 //! - `inherit.rs`: sockets handed over by systemd (`LISTEN_FDS`) or inetd (`--inetd`).
 //! - `log.rs`: [`LogWriter`], stderr for the log, where a line that cannot be written is
 //!   dropped and counted rather than stopping the server.
@@ -66,6 +68,7 @@ mod sockets;
 mod sources;
 mod stats;
 mod timers;
+mod totals;
 mod worker;
 
 pub use accept::serve_connection;
@@ -84,4 +87,4 @@ pub use metrics::{Format, encode};
 pub use options::Options;
 pub use run::{Serve, run, serve};
 pub use service::Service;
-pub use stats::{EVENTS, Event, Totals, Traffic, Via};
+pub use totals::{EVENTS, Event, Totals, Traffic, Via};

@@ -10,7 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::stats::Via;
+use crate::totals::Via;
 use crate::{Event, Service};
 
 /// The exposition formats a scraper may ask for.

@@ -8,7 +8,7 @@ use upcase_transport::{ServerSocket, TcpListener, UdpServer};
 
 use crate::options::Options;
 use crate::service::Service;
-use crate::stats::Totals;
+use crate::totals::Totals;
 
 /// A bound server socket that [`run`] and [`serve`] can serve: a TCP listener, or a UDP
 /// socket. Each transport is served in the shape that fits it, chosen here by the socket's

@@ -18,7 +18,8 @@ use crate::budget::Budget;
 use crate::cut::Cut;
 use crate::options::Options;
 use crate::sources::{DatagramRate, SourceConnections, SourceSlot};
-use crate::stats::{Event, Stats, Totals, Trouble};
+use crate::stats::{Stats, Trouble};
+use crate::totals::{Event, Totals};
 
 /// How long to wait after a failed accept. Most failures (too many open files, a connection
 /// reset before it was accepted) pass; retrying at once would only spin.
