@@ -24,6 +24,7 @@ fn piped_lines_over_udp_get_each_reply_in_order() {
         .success()
         .stdout("FIRST LINE\nSECOND\n\nSTRASSE\nLAST, NO NEWLINE\n");
 }
+
 #[test]
 fn piped_input_over_tcp_is_streamed_as_is() {
     let server = start_server(&["--tcp", "--bind", "::1"]);
@@ -40,12 +41,14 @@ fn piped_input_over_tcp_is_streamed_as_is() {
         .success()
         .stdout(&b"LINE ONE\nLINE TWO\nNO NEWLINE \xff AT END"[..]);
 }
+
 /// The peak memory of process `pid` so far, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
 /// Writes `total` bytes of `pattern` over and over to `stdin`, on a thread of its own.
 fn feed(
     mut stdin: std::process::ChildStdin,
@@ -61,6 +64,7 @@ fn feed(
         }
     })
 }
+
 /// Checks, on a thread of its own, that `stdout` is `pattern` upper-cased over and over, as it
 /// streams, without holding it; how many bytes came.
 fn check_upper_cased(
@@ -92,6 +96,7 @@ fn check_upper_cased(
         }
     })
 }
+
 #[test]
 fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
     const TOTAL: usize = 256 << 20;
@@ -129,6 +134,7 @@ fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
         "the client held {peak} KiB: input must stream, not accumulate"
     );
 }
+
 #[test]
 fn a_reader_that_goes_away_is_not_an_error() {
     let server = start_server(&["--udp", "--bind", "127.0.0.1"]);
@@ -165,6 +171,7 @@ fn a_reader_that_goes_away_is_not_an_error() {
         .expect("stderr");
     assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
 }
+
 /// `upcase client` on a TCP server, with stdin taken from `stdin`.
 fn streaming_client(port: u16, stdin: Stdio) -> Command {
     let mut command = Command::new(binary());
@@ -174,6 +181,7 @@ fn streaming_client(port: u16, stdin: Stdio) -> Command {
         .stdout(Stdio::piped());
     command
 }
+
 /// What upcase's upper case makes of `input`: text upper-cased, bytes that are not UTF-8
 /// (a character cut off at the end included) passed through as they are.
 fn upper_of(input: &[u8]) -> Vec<u8> {
@@ -184,6 +192,7 @@ fn upper_of(input: &[u8]) -> Vec<u8> {
     }
     out
 }
+
 #[test]
 fn piped_and_redirected_streams_come_back_exactly_transformed_whatever_their_end() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
@@ -229,6 +238,7 @@ fn piped_and_redirected_streams_come_back_exactly_transformed_whatever_their_end
         );
     }
 }
+
 #[test]
 fn a_stream_whose_reader_goes_away_midway_still_exits_0() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
@@ -248,6 +258,7 @@ fn a_stream_whose_reader_goes_away_midway_still_exits_0() {
     drop(stdout);
     assert_eq!(wait_with_patience(&mut child).code(), Some(0));
 }
+
 #[test]
 fn a_large_file_streams_through_in_bounded_memory() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);

@@ -38,6 +38,7 @@ async fn invalid_utf8_and_noise_come_back_as_sent_over_udp() {
         ": served, 2 bytes in, 2 out, 2 not UTF-8 (passed through)",
     ]);
 }
+
 #[tokio::test]
 async fn zero_length_and_the_largest_datagrams_are_answered_whole() {
     let log = capture_log();
@@ -54,6 +55,7 @@ async fn zero_length_and_the_largest_datagrams_are_answered_whole() {
         ": served, 65527 bytes in, 65527 out",
     ]);
 }
+
 #[tokio::test]
 async fn a_reply_too_large_for_a_datagram_is_dropped_and_counted() {
     let log = capture_log();
@@ -88,6 +90,7 @@ async fn a_reply_too_large_for_a_datagram_is_dropped_and_counted() {
         "does not fit in a UDP datagram (65507 at most); dropped",
     ]);
 }
+
 #[tokio::test]
 async fn a_datagram_with_a_line_over_max_line_gets_no_reply() {
     let log = capture_log();
@@ -118,6 +121,7 @@ async fn a_datagram_with_a_line_over_max_line_gets_no_reply() {
         ": line longer than 10 bytes (--max-line)",
     ]);
 }
+
 #[tokio::test]
 async fn denied_datagrams_get_no_reply() {
     let log = capture_log();
@@ -144,6 +148,7 @@ async fn denied_datagrams_get_no_reply() {
         ": not allowed by --allow/--deny",
     ]);
 }
+
 #[tokio::test]
 async fn a_source_over_its_datagram_rate_is_dropped() {
     let log = capture_log();
@@ -174,6 +179,7 @@ async fn a_source_over_its_datagram_rate_is_dropped() {
         ": its source sent over 5 datagrams this second (--max-datagrams-per-source)",
     ]);
 }
+
 #[tokio::test]
 async fn datagrams_from_small_service_ports_or_our_own_are_never_answered() {
     let log = capture_log();
@@ -201,6 +207,7 @@ async fn datagrams_from_small_service_ports_or_our_own_are_never_answered() {
     assert_eq!(totals.count(Event::Reflection), sources.len() as u64);
     log.assert_line(&["WARN", "refused datagram from 127.0.0.1:7: source port 7 is a small service that answers anything; a reply could be reflected at a third party"]);
 }
+
 /// Repeats each character `times` times: a transform whose replies grow as much as we like.
 #[derive(Clone)]
 struct Repeat(usize);
@@ -214,6 +221,7 @@ impl Transform for Repeat {
         }
     }
 }
+
 #[tokio::test]
 async fn replies_over_three_times_their_datagram_are_dropped() {
     let log = capture_log();

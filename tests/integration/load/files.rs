@@ -43,6 +43,7 @@ fn hgrm(path: &Path) -> (Vec<(f64, f64, u64)>, u64) {
     assert!(text.contains("#[Buckets ="), "{text}");
     (rows, total)
 }
+
 #[test]
 fn the_histogram_file_holds_every_reply() {
     let server = limits_off();
@@ -96,6 +97,7 @@ fn the_histogram_file_holds_every_reply() {
             "upcase: cannot write --histogram /nonexistent/dir/x.hgrm: ",
         ));
 }
+
 #[test]
 fn intervals_come_as_lines_or_as_json_objects_before_the_report() {
     let server = limits_off();
@@ -156,12 +158,14 @@ fn intervals_come_as_lines_or_as_json_objects_before_the_report() {
         "{text}"
     );
 }
+
 /// A tiny matcher for the one pattern above, through predicates' regex.
 fn regex_lite(pattern: &str) -> impl Fn(&str) -> bool {
     use predicates::prelude::*;
     let predicate = predicate::str::is_match(pattern).expect("regex");
     move |text| predicate.eval(text)
 }
+
 #[test]
 fn the_plot_is_an_svg_with_both_charts_and_both_curves() {
     let server = limits_off();

@@ -20,6 +20,7 @@ fn udp_echo() -> u16 {
     });
     port
 }
+
 #[test]
 fn a_lost_datagram_frees_its_slot_for_the_next_request() {
     // Answers every other datagram, upper-cased.
@@ -42,6 +43,7 @@ fn a_lost_datagram_frees_its_slot_for_the_next_request() {
     );
     assert_eq!(report["wrong"], 0, "{report}");
 }
+
 #[test]
 fn an_rfc_862_echo_and_socat_pass() {
     let (report_udp, _) = bench_json(
@@ -65,6 +67,7 @@ fn an_rfc_862_echo_and_socat_pass() {
         (Some(0), Some(0))
     );
 }
+
 /// socat echoing TCP on a free port. A port found free may be taken by another test before
 /// socat binds it; socat then exits, and another port is tried.
 fn socat_echo() -> (Killed, u16) {
@@ -93,10 +96,12 @@ fn socat_echo() -> (Killed, u16) {
     }
     panic!("socat could not bind a free port in five tries");
 }
+
 fn wait_for_tcp(port: u16, child: &mut Child) {
     let up = read_until(|| TcpStream::connect(("127.0.0.1", port)).is_ok(), |up| *up);
     assert!(up, "nothing listens on {port}: {:?}", child.try_wait());
 }
+
 /// xinetd's own echo service (Debian's `xinetd`), on TCP and UDP at one port, from a
 /// configuration written here; its connection-rate limit lifted, as a load test needs. A port
 /// found free may be taken by another test before xinetd binds it: xinetd then says so in its
@@ -121,6 +126,7 @@ fn xinetd_echo(dir: &Path) -> (Killed, u16) {
     }
     panic!("xinetd could not bind a free port in five tries");
 }
+
 fn spawn_xinetd(dir: &Path, port: u16, log: &Path) -> Child {
     let service = |kind: &str, socket: &str, protocol: &str, wait: &str| {
         format!(
@@ -150,6 +156,7 @@ fn spawn_xinetd(dir: &Path, port: u16, log: &Path) -> Child {
         .spawn()
         .expect("xinetd is installed by scripts/test.sh")
 }
+
 #[test]
 fn xinetds_internal_echo_passes() {
     let dir = tempfile::tempdir().expect("tempdir");

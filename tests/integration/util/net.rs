@@ -18,6 +18,7 @@ pub fn udp_exchange(server: SocketAddr, from: &str, message: &[u8]) -> Vec<u8> {
     buf.truncate(n);
     buf
 }
+
 /// One TCP exchange: send, half-close, read to the end.
 pub fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
     let mut stream = TcpStream::connect(server).expect("connect");
@@ -28,6 +29,7 @@ pub fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
     stream.read_to_end(&mut reply).expect("reply");
     reply
 }
+
 /// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
 pub fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -41,6 +43,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> String {
     stream.read_to_string(&mut response).expect("response");
     response
 }
+
 /// Reads the `listening on http ADDR` line that follows a server's other ready lines.
 pub fn metrics_addr(server: &mut Server) -> SocketAddr {
     let line = server.next_line();
@@ -49,6 +52,7 @@ pub fn metrics_addr(server: &mut Server) -> SocketAddr {
         .and_then(|addr| addr.parse().ok())
         .unwrap_or_else(|| panic!("not a metrics ready line: {line:?}"))
 }
+
 /// Whether the other end closes `stream` (end of stream or reset) within [`PATIENCE`], reading
 /// and dropping whatever comes before that.
 pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
@@ -71,6 +75,7 @@ pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
     }
     false
 }
+
 /// A counter or gauge from a server's `--metrics`, by its whole name and labels.
 pub fn metric(metrics: SocketAddr, name: &str) -> u64 {
     let text = http_get(metrics, "/metrics");
