@@ -42,6 +42,19 @@ fn piped_input_over_tcp_is_streamed_as_is() {
         .stdout(&b"LINE ONE\nLINE TWO\nNO NEWLINE \xff AT END"[..]);
 }
 
+/// The most memory `child` held, in KiB, sampled until it exits; fails the test if it runs
+/// for more than three patiences, stalled.
+fn peak_rss_until_exit(child: &mut std::process::Child) -> u64 {
+    let started = Instant::now();
+    let mut peak = 0;
+    while child.try_wait().expect("wait").is_none() {
+        assert!(started.elapsed() < PATIENCE * 3, "the client stalled");
+        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    peak
+}
+
 /// The peak memory of process `pid` so far, in KiB.
 fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -101,29 +114,14 @@ fn check_upper_cased(
 fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
     const TOTAL: usize = 256 << 20;
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
-    let mut child = Command::new(binary())
-        .args([
-            "client",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &server.port().to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let mut child = streaming_client(server.port(), Stdio::piped())
         .spawn()
         .expect("start the client");
     // 32 bytes, of which "ΐ" (2 bytes) upper-cases to 6: the output is 9/8 of the input.
     let pattern: Vec<u8> = "the quick brown fox ΐ jumps ov\n".repeat(2048).into_bytes();
     let feed = feed(child.stdin.take().expect("stdin"), pattern.clone(), TOTAL);
     let check = check_upper_cased(child.stdout.take().expect("stdout"), pattern);
-    let started = Instant::now();
-    let mut peak = 0;
-    while child.try_wait().expect("wait").is_none() {
-        assert!(started.elapsed() < PATIENCE * 3, "the pipe stalled");
-        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let peak = peak_rss_until_exit(&mut child);
     feed.join().expect("feeder");
     let received = check.join().expect("checker");
     assert!(child.wait().expect("status").success());
@@ -272,13 +270,7 @@ fn a_large_file_streams_through_in_bounded_memory() {
         .expect("start");
     let mut stdout = child.stdout.take().expect("stdout");
     let counting = std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-    let mut peak = 0;
-    let started = Instant::now();
-    while child.try_wait().expect("wait").is_none() {
-        assert!(started.elapsed() < PATIENCE * 3, "the stream stalled");
-        peak = peak.max(peak_rss_kib(child.id()).unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let peak = peak_rss_until_exit(&mut child);
     let received = counting.join().expect("reader").expect("replies");
     assert!(child.wait().expect("status").success());
     assert_eq!(
