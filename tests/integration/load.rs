@@ -11,19 +11,19 @@ use std::time::{Duration, Instant};
 
 use crate::util::{start_server, upcase};
 
+/// `upcase bench` at `port` on 127.0.0.1, to be given its load.
+fn bench_at(port: u16) -> assert_cmd::Command {
+    let mut command = upcase();
+    command.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    command
+}
+
 /// `upcase bench` at `port` on 127.0.0.1 with `args` and `--json`; its report, and how long
 /// the whole run took.
 fn bench_json(port: u16, args: &[&str]) -> (serde_json::Value, Duration) {
     let started = Instant::now();
-    let output = upcase()
-        .args([
-            "bench",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--json",
-        ])
+    let output = bench_at(port)
+        .arg("--json")
         .args(args)
         .output()
         .expect("run");
@@ -170,14 +170,7 @@ fn an_asked_rate_is_kept_or_the_report_says_it_was_not() {
         assert!(p999 <= us(&report, "latency", "max_us"), "{report}");
     }
     // A million a second over one connection with one request in flight: out of reach.
-    let output = upcase()
-        .args([
-            "bench",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &server.port().to_string(),
-        ])
+    let output = bench_at(server.port())
         .args(["--rate", "1000000", "--duration", "500ms"])
         .output()
         .expect("run");

@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 
-use super::{bench_json, limits_off, us};
+use super::{bench_at, bench_json, limits_off, us};
 use crate::util::upcase;
 
 /// Rows of an `.hgrm` file: value, percentile, total count; and its footer's total count.
@@ -82,14 +82,7 @@ fn the_histogram_file_holds_every_reply() {
     );
 
     // A file that cannot be written is an error after the run, naming the flag.
-    upcase()
-        .args([
-            "bench",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &server.port().to_string(),
-        ])
+    bench_at(server.port())
         .args(["--requests", "10", "--histogram", "/nonexistent/dir/x.hgrm"])
         .assert()
         .code(1)
