@@ -99,7 +99,6 @@ pub(crate) async fn serve_listener<L, X>(
         let connection = Connection::new(peer, transform.clone(), Arc::clone(service), place);
         drop(tasks.spawn(connection.serve()));
     }
-    service.start_drain();
     // Close the port now: new clients are refused at once instead of queued for the drain.
     drop(listener);
     drain(tasks, service).await;

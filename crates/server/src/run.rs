@@ -103,5 +103,10 @@ pub async fn serve<S, X>(
     S: Serve,
     X: Transform,
 {
+    // Not ready from the moment the drain starts, whichever transport this socket is.
+    let shutdown = async {
+        shutdown.await;
+        service.start_drain();
+    };
     socket.serve(transform, service, shutdown).await;
 }

@@ -295,3 +295,17 @@ async fn ipv4_and_ipv6_both_work() {
     assert_eq!(udp_exchange("[::1]:0", server.addr, b"V6").await, b"v6");
     server.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_service_is_ready_until_its_drain_starts_whatever_the_transport() {
+    for udp in [true, false] {
+        let (server, service) = if udp {
+            start_service::<Udp>("127.0.0.1:0", "upper", Options::default()).await
+        } else {
+            start_service::<Tcp>("127.0.0.1:0", "upper", Options::default()).await
+        };
+        assert!(service.is_ready(), "serving");
+        server.shut_down().await;
+        assert!(!service.is_ready(), "drained (udp: {udp})");
+    }
+}
