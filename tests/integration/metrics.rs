@@ -121,3 +121,49 @@ fn health_says_ok_and_readiness_turns_503_when_the_drain_starts() {
     assert_eq!(reply, "STILL ");
     assert!(crate::util::wait_with_patience(&mut server.child).success());
 }
+
+#[test]
+fn openmetrics_is_served_to_a_scraper_that_asks_for_it() {
+    let (server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
+    assert_eq!(tcp_exchange(server.tcp(), b"open"), b"OPEN");
+    // Counted once its close is done, a moment after the client's.
+    read_until(
+        || http_get(metrics, "/metrics"),
+        |text| text.contains("\nupcase_requests_total{transport=\"tcp\"} 1\n"),
+    );
+    let mut stream = TcpStream::connect(metrics).expect("connect");
+    stream
+        .set_read_timeout(Some(crate::util::PATIENCE))
+        .expect("timeout");
+    // What Prometheus sends.
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\nAccept: \
+         application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut response).expect("response");
+    assert!(
+        response.contains(
+            "content-type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\n"
+        ),
+        "{response}"
+    );
+    assert!(
+        response.contains("\n# TYPE upcase_requests counter\n"),
+        "{response}"
+    );
+    assert!(
+        response.contains("\nupcase_requests_total{transport=\"tcp\"} 1\n"),
+        "{response}"
+    );
+    assert!(response.ends_with("# EOF\n"), "{response}");
+    // Without the header, the classic text format, which promtool reads.
+    let classic = http_get(metrics, "/metrics");
+    assert!(
+        classic.contains("content-type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+        "{classic}"
+    );
+    assert!(!classic.contains("# EOF"), "{classic}");
+}
