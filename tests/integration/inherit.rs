@@ -114,6 +114,29 @@ fn inetd_nowait_serves_the_connection_on_stdin_and_exits() {
 }
 
 #[test]
+fn inetd_nowait_with_proxy_protocol_reads_the_header_not_as_the_request() {
+    let (mut client, mut server) = inetd_nowait(&["--proxy-protocol"]);
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client
+        .write_all(b"PROXY TCP4 198.51.100.7 127.0.0.1 4444 12000\r\nhello")
+        .expect("send");
+    client.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).expect("reply");
+    assert_eq!(reply, "HELLO", "the header is never request bytes");
+    assert!(wait_with_patience(&mut server).success());
+
+    let (mut client, mut server) = inetd_nowait(&["--proxy-protocol"]);
+    client.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    client.write_all(b"no header here").expect("send");
+    client.shutdown(Shutdown::Write).expect("half-close");
+    let mut reply = String::new();
+    let _ = client.read_to_string(&mut reply);
+    assert!(!reply.contains("NO HEADER HERE"), "unanswered: {reply:?}");
+    assert!(wait_with_patience(&mut server).success());
+}
+
+#[test]
 fn inetd_nowait_answers_and_closes_its_connection_on_sigterm() {
     let (mut client, mut server) = inetd_nowait(&["--drain-timeout", "200ms"]);
     client.set_read_timeout(Some(PATIENCE)).expect("timeout");

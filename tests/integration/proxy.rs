@@ -147,3 +147,193 @@ fn with_an_idle_timeout_of_zero_a_late_header_is_still_read() {
     assert!(status.success());
     assert!(log.contains("; idle-timeout off;"), "{log}");
 }
+
+/// A connection to `server` from the loopback address `source`.
+fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let from: SocketAddr = format!("{source}:0").parse().expect("a source address");
+    socket.bind(&from.into()).expect("bind the source");
+    socket.connect(&server.into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    stream
+}
+
+/// Sends `bytes` from `source`, half-closes, and returns all that comes back before the close.
+fn exchange_from(source: &str, server: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = connect_from(source, server);
+    let _ = stream.write_all(bytes);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    reply
+}
+
+#[test]
+fn a_header_is_believed_only_from_a_named_balancer() {
+    let server = start_server_logged(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--tcp",
+            "--proxy-protocol",
+            "--proxy-from",
+            "127.0.0.3",
+            "--deny",
+            "198.51.100.66",
+        ],
+        "debug",
+    );
+    let port = server.tcp().port();
+    let spoof = format!("PROXY TCP4 198.51.100.7 127.0.0.1 4444 {port}\r\nhello");
+    // Straight to the port, claiming another address: closed unanswered.
+    assert_eq!(
+        exchange_from("127.0.0.2", server.tcp(), spoof.as_bytes()),
+        b""
+    );
+    // Through the balancer, the same header is the client's own.
+    assert_eq!(
+        exchange_from("127.0.0.3", server.tcp(), spoof.as_bytes()),
+        b"HELLO"
+    );
+    // And --deny still sees the client the balancer names.
+    let denied = format!("PROXY TCP4 198.51.100.66 127.0.0.1 4445 {port}\r\nhello");
+    assert_eq!(
+        exchange_from("127.0.0.3", server.tcp(), denied.as_bytes()),
+        b""
+    );
+
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    for line in [
+        "refused connection from 127.0.0.2:",
+        "not a balancer (--proxy-from); its PROXY header would not be believed",
+        "connection from 198.51.100.7:4444: served, 5 bytes in, 5 out",
+        "refused connection from 198.51.100.66:4445: not allowed by --allow/--deny",
+        "connections from no named balancer 1",
+    ] {
+        assert!(log.contains(line), "{line:?} missing from:\n{log}");
+    }
+    assert_eq!(log.matches("198.51.100.7:4444: served").count(), 1, "{log}");
+}
+
+/// The connections of `crowd` still open once all but `kept` have been closed by the server,
+/// or after four seconds.
+fn still_open_once_the_rest_close(mut crowd: Vec<TcpStream>, kept: usize) -> Vec<TcpStream> {
+    let started = std::time::Instant::now();
+    for stream in &crowd {
+        stream.set_nonblocking(true).expect("nonblocking");
+    }
+    while crowd.len() > kept && started.elapsed() < std::time::Duration::from_secs(4) {
+        crowd.retain(|mut stream| {
+            let mut byte = [0; 1];
+            !matches!(stream.read(&mut byte), Ok(0))
+        });
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    crowd
+}
+
+#[test]
+fn a_balancer_passes_deny_and_a_header_less_crowd_is_bounded() {
+    let server = start_server_logged(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--tcp",
+            "--proxy-protocol",
+            "--proxy-from",
+            "127.0.0.0/8",
+            "--deny",
+            "127.0.0.2",
+            "--max-connections-per-source",
+            "5",
+        ],
+        "warn",
+    );
+    let port = server.tcp().port();
+    // A denied address is refused even though it is in a balancer network.
+    let spoof = format!("PROXY TCP4 198.51.100.7 127.0.0.1 4444 {port}\r\nhello");
+    assert_eq!(
+        exchange_from("127.0.0.2", server.tcp(), spoof.as_bytes()),
+        b""
+    );
+
+    // 60 connections from one balancer address that never send a header: five wait for it,
+    // the rest are closed at once.
+    let crowd: Vec<TcpStream> = (0..60)
+        .map(|_| connect_from("127.0.0.5", server.tcp()))
+        .collect();
+    let started = std::time::Instant::now();
+    let waiting = still_open_once_the_rest_close(crowd, 5);
+    assert_eq!(
+        waiting.len(),
+        5,
+        "five wait for their headers, the rest are closed"
+    );
+    for mut stream in waiting {
+        stream.set_nonblocking(false).expect("blocking");
+        let mut byte = [0; 1];
+        assert_eq!(stream.read(&mut byte).expect("closed"), 0);
+    }
+    // Closed at the header's deadline (5 s), not at the idle timeout (5 minutes).
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+
+    // Another balancer address is served meanwhile.
+    let other = format!("PROXY TCP4 198.51.100.8 127.0.0.1 4446 {port}\r\nother");
+    assert_eq!(
+        exchange_from("127.0.0.6", server.tcp(), other.as_bytes()),
+        b"OTHER"
+    );
+
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    for line in [
+        "refused connection from 127.0.0.2:",
+        "refused connection from 127.0.0.5:",
+        "its source has 5 connections open already",
+        "no PROXY protocol header from 127.0.0.5:",
+        "within 5s",
+    ] {
+        assert!(log.contains(line), "{line:?} missing from:\n{log}");
+    }
+}
+
+#[test]
+fn datagrams_relayed_by_a_named_balancer_are_not_held_to_one_source_s_rate() {
+    let server = start_server_logged(
+        &[
+            "--bind",
+            "127.0.0.1",
+            "--udp",
+            "--proxy-from",
+            "127.0.0.3",
+            "--max-datagrams-per-source",
+            "5",
+        ],
+        "warn",
+    );
+    // Twenty datagrams within the second, from the balancer and from a client: the balancer
+    // relays many clients, so all of its are answered; the client gets its five.
+    let answered = |source: &str| {
+        let socket = std::net::UdpSocket::bind(format!("{source}:0")).expect("bind");
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .expect("timeout");
+        for n in 0..20 {
+            socket
+                .send_to(format!("m{n}").as_bytes(), server.udp())
+                .expect("send");
+        }
+        let mut buf = [0; 64];
+        // The half second is a deadline for replies already sent, and shows that no more come.
+        std::iter::from_fn(|| socket.recv(&mut buf).ok()).count()
+    };
+    assert_eq!(answered("127.0.0.3"), 20);
+    assert_eq!(answered("127.0.0.2"), 5);
+    let (status, log) = server.signal_and_log("TERM");
+    assert!(status.success());
+    assert!(log.contains("refused datagram from 127.0.0.2:"), "{log}");
+    assert!(!log.contains("refused datagram from 127.0.0.3:"), "{log}");
+}

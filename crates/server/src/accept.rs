@@ -5,13 +5,13 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::time::timeout;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 use upcase_proto::Transform;
 use upcase_transport::{Listener, Peer};
 
 use crate::connection::Connection;
+use crate::proxy::serve_proxied;
 use crate::service::{ACCEPT_BACKOFF, Place, Service, shown};
 use crate::sources::SourceFull;
 use crate::stats::Trouble;
@@ -21,14 +21,26 @@ use crate::totals::Event;
 impl Service {
     /// Checks a new connection from `addr` against the access lists and its source's limit;
     /// counts and logs a refusal. `Some`: admitted, counted against its source in `place`.
-    pub(crate) fn admit_connection(&self, addr: SocketAddr, mut place: Place) -> Option<Place> {
+    pub(crate) fn admit_connection(&self, addr: SocketAddr, place: Place) -> Option<Place> {
+        let permitted = self.permits(addr.ip());
+        self.admit(addr, place, permitted)
+    }
+
+    /// [`admit_connection`](Self::admit_connection) for a balancer named by `--proxy-from`,
+    /// before its PROXY header: naming it allows it, so only `--deny` can refuse it.
+    pub(crate) fn admit_balancer(&self, addr: SocketAddr, place: Place) -> Option<Place> {
+        let permitted = !self.denies(addr.ip());
+        self.admit(addr, place, permitted)
+    }
+
+    fn admit(&self, addr: SocketAddr, mut place: Place, permitted: bool) -> Option<Place> {
         let refuse = |event, why: String| {
             self.log_throttled(event, || {
                 format!("refused connection from {}: {why}", shown(addr))
             });
             None
         };
-        if !self.permits(addr.ip()) {
+        if !permitted {
             return refuse(Event::Denied, "not allowed by --allow/--deny".into());
         }
         match self.sources.enter(addr.ip()) {
@@ -87,8 +99,8 @@ pub(crate) async fn serve_listener<L, X>(
         };
         let place = Place::new(Some(permit), service);
         if service.options.proxy_protocol {
-            // The client's address comes with the header, which may take a while: admission
-            // waits for it on the connection's own task.
+            // The client's address comes with the header, which may take a while: its
+            // admission waits for it on the connection's own task.
             let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), place);
             drop(tasks.spawn(proxied));
             continue;
@@ -130,59 +142,19 @@ async fn drain(tasks: TaskTracker, service: &Service) {
     service.drain(tasks.wait(), cutting, dropping).await;
 }
 
-/// Reads a connection's PROXY header, then admits and serves it by the client address the header
-/// gives.
-async fn serve_proxied<P: Peer, X: Transform>(
-    mut peer: P,
-    transform: X,
-    service: Arc<Service>,
-    place: Place,
-) {
-    if let Err(why) = read_proxy_header(&mut peer, &service).await {
-        service.log_throttled(Event::ProxyHeader, || {
-            format!("closed the connection: {why} (--proxy-protocol)")
-        });
-        return;
-    }
-    let Some(place) = service.admit_connection(peer.addr(), place) else {
-        return;
-    };
-    Connection::new(peer, transform, service, place)
-        .serve()
-        .await;
-}
-
-/// Waits for `peer`'s PROXY header, within the idle timeout and the drain.
-async fn read_proxy_header<P: Peer>(peer: &mut P, service: &Service) -> Result<(), String> {
-    let wait = service.options.idle_timeout;
-    let addr = peer.addr();
-    let header = async {
-        if wait.is_zero() {
-            Ok(peer.read_proxy_header().await)
-        } else {
-            timeout(wait, peer.read_proxy_header()).await
-        }
-    };
-    tokio::select! {
-        header = header => match header {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_elapsed) => Err(format!("no PROXY protocol header from {addr} within {wait:?}")),
-        },
-        () = service.cut.raised() => Err(format!(
-            "no PROXY protocol header from {addr} before the end of the drain"
-        )),
-    }
-}
-
 /// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
-/// its end.
+/// its end: with `--proxy-protocol`, after its PROXY header, as a connection accepted here.
 pub async fn serve_connection<P, X>(peer: P, transform: X, service: &Arc<Service>)
 where
     P: Peer,
     X: Transform,
 {
-    let Some(place) = service.admit_connection(peer.addr(), Place::new(None, service)) else {
+    let place = Place::new(None, service);
+    if service.options.proxy_protocol {
+        serve_proxied(peer, transform, Arc::clone(service), place).await;
+        return;
+    }
+    let Some(place) = service.admit_connection(peer.addr(), place) else {
         return;
     };
     Connection::new(peer, transform, Arc::clone(service), place)

@@ -10,8 +10,9 @@ use ipnet::IpNet;
 /// the source must match one of them; with none, every source is allowed.
 ///
 /// Both stacks see one address space: an IPv4 client of a dual-stack socket
-/// (`::ffff:a.b.c.d`) is matched as IPv4, and an IPv4-mapped network (`::ffff:10.0.0.0/104`)
-/// means the IPv4 network it maps (`10.0.0.0/8`). So `0.0.0.0/0` is every IPv4 client, on an
+/// (`::ffff:a.b.c.d`), or one behind NAT64 (`64:ff9b::a.b.c.d`, RFC 6052), is matched as
+/// IPv4, and an IPv4-mapped or NAT64 network (`::ffff:10.0.0.0/104`, `64:ff9b::10.0.0.0/104`)
+/// means the IPv4 network it embeds (`10.0.0.0/8`). So `0.0.0.0/0` is every IPv4 client, on an
 /// IPv4 socket or a dual-stack one, and `::/0` is every IPv6 client and no IPv4 one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
@@ -33,7 +34,7 @@ impl Access {
 
     /// Whether `ip` may be served. The lists must be [`normalized`](Self::normalized).
     pub fn permits(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
+        let ip = canonical(ip);
         !self.deny.iter().any(|net| net.contains(&ip))
             && (self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip)))
     }
@@ -56,12 +57,12 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
             format!("`{text}` is not a network: write an address or CIDR, like 10.0.0.0/8 or ::1")
         })?;
     if let IpNet::V6(v6) = net
-        && v6.prefix_len() < MAPPED_PREFIX
-        && v6.addr().to_ipv4_mapped().is_some()
+        && v6.prefix_len() < EMBEDDED_PREFIX
+        && let Some(range) = embedding_range(v6.addr())
     {
         return Err(format!(
-            "`{text}` is wider than the IPv4-mapped range ::ffff:0:0/96; write the IPv4 part \
-             as an IPv4 network (0.0.0.0/0 for every IPv4 client) and the IPv6 part apart"
+            "`{text}` is wider than the {range} range; write the IPv4 part as an IPv4 \
+             network (0.0.0.0/0 for every IPv4 client) and the IPv6 part apart"
         ));
     }
     Ok(unmapped(net))
@@ -78,17 +79,53 @@ pub(crate) fn shown_networks(list: &[IpNet]) -> String {
         .join(",")
 }
 
-/// The prefix of the IPv4-mapped range, `::ffff:0:0/96`.
-const MAPPED_PREFIX: u8 = 96;
+/// The prefix length of the ranges that embed IPv4 addresses in their last 32 bits: the
+/// IPv4-mapped `::ffff:0:0/96` and NAT64's well-known `64:ff9b::/96`.
+const EMBEDDED_PREFIX: u8 = 96;
 
-/// `net` as the IPv4 network it maps, if it is an IPv4-mapped one; otherwise `net`.
+/// NAT64's well-known prefix (RFC 6052), its first 96 bits: behind it, every IPv4 client
+/// arrives inside one IPv6 /64, and must still be told apart by its IPv4 address.
+const NAT64_PREFIX: u128 = 0x0064_ff9b_0000_0000_0000_0000_0000_0000;
+
+/// `ip` as rules and per-source limits see it: an IPv4 address mapped into IPv6, or carried
+/// through NAT64's well-known prefix, is that IPv4 address.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match nat64_embedded(v6) {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip.to_canonical(),
+        },
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// The IPv4 address `v6` carries under NAT64's well-known prefix, if it is under it.
+fn nat64_embedded(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(v6);
+    (bits >> 32 << 32 == NAT64_PREFIX).then(|| std::net::Ipv4Addr::from(bits as u32))
+}
+
+/// The name of the range that embeds IPv4 addresses in which `v6` lies, if any.
+fn embedding_range(v6: std::net::Ipv6Addr) -> Option<&'static str> {
+    if v6.to_ipv4_mapped().is_some() {
+        Some("IPv4-mapped ::ffff:0:0/96")
+    } else if nat64_embedded(v6).is_some() {
+        Some("NAT64 64:ff9b::/96")
+    } else {
+        None
+    }
+}
+
+/// `net` as the IPv4 network it embeds, if it is an IPv4-mapped or NAT64 one; otherwise `net`.
 fn unmapped(net: IpNet) -> IpNet {
     match net {
-        IpNet::V6(v6) if v6.prefix_len() >= MAPPED_PREFIX => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - MAPPED_PREFIX)
-                .map_or(net, |v4| IpNet::V4(v4.trunc())),
-            None => net,
-        },
+        IpNet::V6(v6) if v6.prefix_len() >= EMBEDDED_PREFIX => {
+            match canonical(IpAddr::V6(v6.addr())) {
+                IpAddr::V4(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - EMBEDDED_PREFIX)
+                    .map_or(net, |v4| IpNet::V4(v4.trunc())),
+                IpAddr::V6(_) => net,
+            }
+        }
         net => net,
     }
 }
@@ -133,6 +170,10 @@ mod tests {
             ("::ffff:127.0.0.0/104", "127.0.0.0/8"),
             ("::ffff:127.1.2.3/104", "127.0.0.0/8"),
             ("::ffff:0:0/96", "0.0.0.0/0"),
+            ("64:ff9b::c000:201", "192.0.2.1/32"),
+            ("64:ff9b::192.0.2.0/120", "192.0.2.0/24"),
+            ("64:ff9b::/96", "0.0.0.0/0"),
+            ("64:ff9b:1::c000:201", "64:ff9b:1::c000:201/128"),
             ("::1", "::1/128"),
             ("2001:db8::/32", "2001:db8::/32"),
             ("::/0", "::/0"),
@@ -144,9 +185,37 @@ mod tests {
             );
         }
         let wide = parse_network("::ffff:0:0/80").expect_err("mixes the stacks");
+        let nat64 = parse_network("64:ff9b::/64").expect_err("mixes NAT64 and IPv6");
+        assert!(nat64.contains("NAT64 64:ff9b::/96"), "{nat64}");
         assert!(wide.contains("0.0.0.0/0"), "{wide}");
         assert!(parse_network("::ffff:127.0.0.1/129").is_err());
         assert!(parse_network("localhost").is_err());
+    }
+
+    #[test]
+    fn nat64_clients_are_matched_as_the_ipv4_address_they_carry() {
+        let deny = Access {
+            allow: Vec::new(),
+            deny: vec![parse_network("192.0.2.1").expect("net")],
+        };
+        assert!(
+            !deny.permits(ip("64:ff9b::c000:201")),
+            "192.0.2.1 behind NAT64"
+        );
+        assert!(deny.permits(ip("64:ff9b::c000:202")));
+        let by_prefix = Access {
+            allow: Vec::new(),
+            deny: vec![parse_network("64:ff9b::c000:201").expect("net")],
+        };
+        assert!(
+            !by_prefix.permits(ip("192.0.2.1")),
+            "the rule means the IPv4 address"
+        );
+        assert_eq!(canonical(ip("64:ff9b::7f00:1")), ip("127.0.0.1"));
+        assert_eq!(
+            canonical(ip("64:ff9b:0:1::7f00:1")),
+            ip("64:ff9b:0:1::7f00:1")
+        );
     }
 
     #[test]

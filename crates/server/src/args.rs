@@ -90,6 +90,12 @@ pub struct ServerArgs {
     #[arg(long)]
     pub proxy_protocol: bool,
 
+    /// The load balancers in front of the server (an address or CIDR network); repeat for
+    /// more. With --proxy-protocol only their connections are served, and only their headers
+    /// believed; their datagrams are not held to one source's rate [default: loopback]
+    #[arg(long, value_name = "CIDR", value_parser = parse_network)]
+    pub proxy_from: Vec<IpNet>,
+
     /// Serve the counters as Prometheus text at http://ADDR/metrics, like 127.0.0.1:9100
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,

@@ -232,7 +232,11 @@ fn summary(settings: &Settings, sockets: &[Sockets], source: &str) -> String {
          max-line {}; drain-timeout {:?}; buffer-budget {} KiB; allow {}; deny {}",
         settings.transform,
         sockets.len(),
-        if options.proxy_protocol { "on" } else { "off" },
+        match (options.proxy_protocol, options.proxy_from.is_empty()) {
+            (false, _) => "off".to_owned(),
+            (true, true) => "on, from loopback".to_owned(),
+            (true, false) => format!("on, from {}", shown_networks(&options.proxy_from)),
+        },
         settings
             .metrics
             .map_or_else(|| "-".to_owned(), |addr| format!("http://{addr}/metrics")),

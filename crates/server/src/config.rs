@@ -18,6 +18,7 @@
 //! workers = 4
 //! metrics = "127.0.0.1:9100"
 //! proxy-protocol = false
+//! proxy-from = ["10.0.0.5"]
 //! ```
 
 use std::net::IpAddr;
@@ -59,6 +60,7 @@ struct File {
     workers: Option<u32>,
     metrics: Option<String>,
     proxy_protocol: Option<bool>,
+    proxy_from: Option<Vec<String>>,
 }
 
 /// What the server will do: the flags, over the config file, over the defaults.
@@ -220,6 +222,7 @@ fn options(args: &ServerArgs, file: File, bad: &Bad<'_>) -> Result<Options, Conf
         access,
         buffer_budget,
         proxy_protocol: args.proxy_protocol || file.proxy_protocol.unwrap_or(false),
+        proxy_from: networks(&args.proxy_from, file.proxy_from, bad.key("proxy-from"))?,
     })
 }
 

@@ -201,7 +201,10 @@ impl Service {
                 format!("{risk}; a reply could be reflected at a third party"),
             );
         }
+        // A balancer's datagrams relay many clients (nginx sends no PROXY header for UDP): the
+        // balancer limits them itself, and one source's rate would starve them all.
         if self.options.max_datagrams_per_source > 0
+            && !self.options.relays_datagrams(from.ip())
             && !self
                 .rate
                 .lock()

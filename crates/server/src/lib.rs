@@ -12,8 +12,10 @@
 //!   line limit, amplification, size, echo loops), and the loops that apply them to a socket's
 //!   batches, on the event loop or, with [`serve_blocking_udp`], on a thread of its own
 //!   (Linux).
-//! - `accept.rs`: the TCP accept loop, each connection's admission and PROXY header, the drain
-//!   of those still open, and [`serve_connection`] for one accepted elsewhere.
+//! - `accept.rs`: the TCP accept loop, each connection's admission, the drain of those still
+//!   open, and [`serve_connection`] for one accepted elsewhere.
+//! - `proxy.rs`: `--proxy-protocol`: whom a PROXY header is believed from (`--proxy-from`),
+//!   and a proxied connection's admission before and after its header.
 //! - `connection.rs`: one connection's loop, read, answer, write, to its end.
 //! - `timers.rs`: where a connection's idle timeout is: its one timer for the idle timeout,
 //!   the budget's retry and the drain's end, and the accept loop's timer kept ahead of it.
@@ -61,6 +63,7 @@ mod log;
 mod metrics;
 mod options;
 mod process;
+mod proxy;
 mod reload;
 mod run;
 mod service;

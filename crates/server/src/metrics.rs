@@ -64,6 +64,8 @@ fn reason(event: Event) -> &'static str {
         Event::Failed => "network_failure",
         Event::Cut => "cut_at_shutdown",
         Event::ProxyHeader => "bad_proxy_header",
+        Event::ProxyUntrusted => "proxy_untrusted",
+        Event::NotUnicast => "not_unicast",
     }
 }
 

@@ -36,6 +36,29 @@ pub struct Options {
     /// a load balancer, whose client address is then the one logged, limited and filtered.
     /// A connection without a valid header within the idle timeout (if there is one) is closed.
     pub proxy_protocol: bool,
+    /// The load balancers in front of the server (`--proxy-from`): the only peers whose PROXY
+    /// headers are believed, and whose datagrams, each relaying many clients, are not held to
+    /// one source's rate. Empty: the loopback addresses (a balancer on the same host).
+    pub proxy_from: Vec<ipnet::IpNet>,
+}
+
+impl Options {
+    /// Whether a peer at `ip` is one of the balancers in front of the server: named by
+    /// `--proxy-from`, or on loopback when none is named.
+    pub fn is_balancer(&self, ip: std::net::IpAddr) -> bool {
+        let ip = crate::access::canonical(ip);
+        if self.proxy_from.is_empty() {
+            return ip.is_loopback();
+        }
+        self.proxy_from.iter().any(|net| net.contains(&ip))
+    }
+
+    /// Whether datagrams from `ip` relay many clients, so that one source's rate means nothing
+    /// for them: `ip` is a balancer `--proxy-from` names. (Loopback, the balancer assumed when
+    /// none is named, is not exempt: it is also where local clients come from.)
+    pub fn relays_datagrams(&self, ip: std::net::IpAddr) -> bool {
+        !self.proxy_from.is_empty() && self.is_balancer(ip)
+    }
 }
 
 impl Default for Options {
@@ -50,6 +73,7 @@ impl Default for Options {
             access: Access::default(),
             buffer_budget: DEFAULT_BUDGET,
             proxy_protocol: false,
+            proxy_from: Vec::new(),
         }
     }
 }

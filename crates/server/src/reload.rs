@@ -66,6 +66,7 @@ fn restart_only_changes(running: &Settings, new: &Settings) -> Vec<&'static str>
         ("drain-timeout", old.drain_timeout != fresh.drain_timeout),
         ("buffer-budget", old.buffer_budget != fresh.buffer_budget),
         ("proxy-protocol", old.proxy_protocol != fresh.proxy_protocol),
+        ("proxy-from", old.proxy_from != fresh.proxy_from),
     ]
     .into_iter()
     .filter_map(|(key, changed)| changed.then_some(key))

@@ -88,6 +88,13 @@ impl Place {
         self._source = slot;
     }
 
+    /// This place, no longer counted against the source it was: a proxied connection's
+    /// balancer, once the header has named its client.
+    pub(crate) fn uncounted(mut self) -> Self {
+        self._source = None;
+        self
+    }
+
     /// A place among the open connections, not yet admitted by source.
     pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, service: &Arc<Service>) -> Self {
         Self {
@@ -156,6 +163,14 @@ impl Service {
         let rules = access != Access::default();
         self.access.store(Arc::new(access.normalized()));
         self.access_rules.store(rules, Ordering::Release);
+    }
+
+    /// Whether `--deny` refuses a peer from `ip` now, whatever `--allow` says.
+    pub(crate) fn denies(&self, ip: std::net::IpAddr) -> bool {
+        self.access_rules.load(Ordering::Acquire) && {
+            let ip = crate::access::canonical(ip);
+            self.access.load().deny.iter().any(|net| net.contains(&ip))
+        }
     }
 
     /// Whether a peer from `ip` may be served now.

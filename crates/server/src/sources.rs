@@ -12,7 +12,8 @@ pub(crate) struct Source(u128);
 
 impl Source {
     pub(crate) fn of(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
+        // Behind NAT64 every IPv4 client arrives inside one /64: each is its IPv4 address.
+        match crate::access::canonical(ip) {
             IpAddr::V4(v4) => Source(u128::from(u32::from(v4))),
             IpAddr::V6(v6) => Source((u128::from(v6) >> 64) | (1 << 127)),
         }
@@ -151,6 +152,16 @@ mod tests {
             Source::of(ip("10.0.0.1"))
         );
         assert_ne!(Source::of(ip("10.0.0.1")), Source::of(ip("::10.0.0.1")));
+        assert_eq!(
+            Source::of(ip("64:ff9b::a00:1")),
+            Source::of(ip("10.0.0.1")),
+            "NAT64 carries the IPv4 address"
+        );
+        assert_ne!(
+            Source::of(ip("64:ff9b::a00:1")),
+            Source::of(ip("64:ff9b::a00:2")),
+            "two IPv4 clients behind NAT64 are two sources"
+        );
     }
 
     #[test]

@@ -33,10 +33,16 @@ pub enum Event {
     Cut,
     /// Refused: `--proxy-protocol` is on and the connection did not start with a valid header.
     ProxyHeader,
+    /// Refused: `--proxy-protocol` is on and the connection is not from a balancer named by
+    /// `--proxy-from`, so a header from it would not be believed.
+    ProxyUntrusted,
+    /// Not answered: the datagram was sent to a broadcast or multicast address, not to one of
+    /// the host's own, so every server that heard it would answer.
+    NotUnicast,
 }
 
 /// How many kinds of [`Event`] there are.
-pub const EVENTS: usize = 13;
+pub const EVENTS: usize = 15;
 
 impl Event {
     /// Every event, in the order of [`Totals::counts`].
@@ -54,6 +60,8 @@ impl Event {
         Event::Failed,
         Event::Cut,
         Event::ProxyHeader,
+        Event::ProxyUntrusted,
+        Event::NotUnicast,
     ];
 
     /// A short name for logs and reports.
@@ -72,6 +80,8 @@ impl Event {
             Event::Failed => "network failures",
             Event::Cut => "cut at shutdown",
             Event::ProxyHeader => "bad PROXY headers",
+            Event::ProxyUntrusted => "connections from no named balancer",
+            Event::NotUnicast => "datagrams to a broadcast or multicast address",
         }
     }
 

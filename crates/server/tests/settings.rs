@@ -53,7 +53,8 @@ fn every_flag_has_a_key() {
          allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.6.6.6\"]\n\
          max-connections = 10\nmax-connections-per-source = 0\nmax-datagrams-per-source = 7\n\
          idle-timeout = \"1m\"\nmax-line = 80\ndrain-timeout = \"250ms\"\nworkers = 3\n\
-         metrics = \"127.0.0.1:9100\"\nproxy-protocol = true\nbuffer-budget = 131072\n",
+         metrics = \"127.0.0.1:9100\"\nproxy-protocol = true\nbuffer-budget = 131072\n\
+         proxy-from = [\"10.0.0.5\", \"64:ff9b::a00:6\"]\n",
     );
     let settings = with_file(&file, ServerArgs::default()).expect("valid file");
     assert_eq!((settings.udp, settings.tcp), (true, false));
@@ -80,6 +81,7 @@ fn every_flag_has_a_key() {
             },
             buffer_budget: 131_072,
             proxy_protocol: true,
+            proxy_from: vec![net("10.0.0.5/32"), net("10.0.0.6/32")],
         }
     );
 }
