@@ -87,6 +87,8 @@ fn loop_settles(metrics: SocketAddr) -> u64 {
 
 /// An RFC 862 echo service on `at`, answering everything until stopped; gives its socket back.
 struct Echo {
+    /// The service's socket, to start a loop from.
+    sender: UdpSocket,
     stop: Arc<AtomicBool>,
     echoed: Arc<AtomicU64>,
     thread: std::thread::JoinHandle<UdpSocket>,
@@ -95,6 +97,11 @@ struct Echo {
 
 impl Echo {
     fn start(at: &str) -> Echo {
+        Echo::start_delayed(at, Duration::ZERO)
+    }
+
+    /// An echo service that answers each datagram after `delay`, as one across a WAN does.
+    fn start_delayed(at: &str, delay: Duration) -> Echo {
         let socket = UdpSocket::bind(at).expect("bind");
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
@@ -103,6 +110,7 @@ impl Echo {
             SocketAddr::V4(v4) => v4,
             SocketAddr::V6(_) => panic!("bound IPv4"),
         };
+        let sender = socket.try_clone().expect("clone the socket");
         let (stop, echoed) = (
             Arc::new(AtomicBool::new(false)),
             Arc::new(AtomicU64::new(0)),
@@ -113,6 +121,7 @@ impl Echo {
                 let mut buf = [0; 2048];
                 while !stop.load(Ordering::Relaxed) {
                     if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                        std::thread::sleep(delay);
                         let _ = socket.send_to(&buf[..n], from);
                         echoed.fetch_add(1, Ordering::Relaxed);
                     }
@@ -121,11 +130,31 @@ impl Echo {
             })
         };
         Echo {
+            sender,
             stop,
             echoed,
             thread,
             addr,
         }
+    }
+
+    /// Sends `upcase` one datagram from this service's address, which starts a loop.
+    fn kick(&self, upcase: SocketAddr) {
+        self.sender.send_to(b"ONE DATAGRAM", upcase).expect("send");
+    }
+
+    /// Waits until this service has echoed nothing more for a while, and returns how many
+    /// datagrams it echoed in all.
+    fn settles(&self, delay: Duration) -> u64 {
+        let reading = || {
+            let before = self.echoed.load(Ordering::Relaxed);
+            // Two round trips with nothing echoed: the loop has died.
+            std::thread::sleep(2 * delay + Duration::from_millis(200));
+            (before, self.echoed.load(Ordering::Relaxed))
+        };
+        let (before, after) = read_until(reading, |(before, after)| before == after && *after > 0);
+        assert_eq!(before, after, "the loop went on for {PATIENCE:?}");
+        after
     }
 
     fn stop(self) -> UdpSocket {
@@ -245,4 +274,33 @@ fn a_reply_the_system_refuses_to_send_is_a_failure_not_served() {
         "not also served"
     );
     assert_eq!(metric(metrics, "upcase_sent_bytes_total"), 0);
+}
+
+#[test]
+fn loops_with_echo_services_far_away_die_out_as_fast_as_near_ones() {
+    let (server, metrics) = upcase_without_limits("upper");
+    let delays = [12, 30, 50, 300, 1_000].map(Duration::from_millis);
+    let echoes: Vec<Echo> = delays
+        .iter()
+        .map(|delay| Echo::start_delayed("127.0.0.2:0", *delay))
+        .collect();
+    // The one datagram that starts each loop, as if forged from the echo service's address
+    // (sent from its own socket, it is the same datagram, and needs no raw socket).
+    for echo in &echoes {
+        echo.kick(server.udp());
+    }
+    for (echo, delay) in echoes.iter().zip(delays) {
+        let echoed = echo.settles(delay);
+        assert!(
+            echoed <= FEW_DOZEN + 1,
+            "{echoed} exchanges with an echo service {delay:?} away"
+        );
+    }
+    assert_eq!(
+        metric(metrics, "upcase_dropped_total{reason=\"echo_loop\"}"),
+        delays.len() as u64
+    );
+    for echo in echoes {
+        drop(echo.stop());
+    }
 }

@@ -18,7 +18,7 @@ use tracing::debug;
 use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, max_datagram, within_amplification};
 use upcase_transport::{BatchError, ServerSocket, TransportError, UdpServer};
 
-use crate::echo::{EchoLoops, LOOP_STREAK};
+use crate::echo::{EchoLoops, LOOP_STREAK, LOOP_WINDOW};
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
 use crate::stats::Trouble;
 use crate::totals::{Event, Via};
@@ -65,7 +65,8 @@ impl Refusal {
             .to_string(),
             Refusal::EchoLoop => format!(
                 "dropped the reply to {client}: it sent back the last {LOOP_STREAK} replies as \
-                 they were sent, at once, as an echo service caught in a loop with this one does"
+                 they were sent, each within {LOOP_WINDOW:?}, as an echo service caught in a loop \
+                 with this one does"
             ),
         }
     }

@@ -11,10 +11,15 @@
 //! [`LOOP_WINDOW`] before, [`LOOP_STREAK`] times in a row, is a reflector, not a client: that
 //! datagram goes unanswered, and with nothing to send back the other side falls silent. Real
 //! clients are not caught. A probe or a textbook client uses a new socket (a new source port)
-//! for each message; a load generator numbers its requests, so no two are alike; a person
-//! types slower than the window. A client that does send its last reply back at once, 32 times
-//! (`yes | upcase client --udp` against `--transform echo`), loses one reply, and its resend
-//! after its timeout comes too late to count as an echo, so it is answered.
+//! for each message; a load generator numbers its requests, so no two are alike; a person does
+//! not type back the line just answered 32 times in a row, each within two seconds. A client
+//! that does send its last reply back, 32 times (`yes | upcase client --udp` against
+//! `--transform echo`), loses one reply, and its resend after its timeout starts a new streak,
+//! so it is answered.
+//!
+//! The window is long enough for an echo service across a WAN, or a slow one: a service that
+//! answers after a second still sends each reply back within [`LOOP_WINDOW`], so its loop ends
+//! after [`LOOP_STREAK`] exchanges, as one on the same host does.
 //!
 //! Only a datagram that the transform leaves as it is can be part of a loop (every reply in a
 //! loop is the transform of the one before), so the table is looked at only for those: a
@@ -25,16 +30,25 @@ use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// How soon a reply must come back to count as echoed: a loop on one host or one network turns
-/// in well under a millisecond; anything slower is not a loop that matters.
-pub(crate) const LOOP_WINDOW: Duration = Duration::from_millis(10);
+/// How soon a reply must come back to count as echoed: longer than the round trip to any echo
+/// service a forged datagram could pair this one with (a second, across the world and back,
+/// with room for a slow service), so that no loop outlasts [`LOOP_STREAK`] exchanges.
+pub(crate) const LOOP_WINDOW: Duration = Duration::from_secs(2);
 
 /// Echoes in a row after which a source is taken for a reflector.
 pub(crate) const LOOP_STREAK: u32 = 32;
 
 /// The most sources one socket tracks. Sources whose last reply is older than the window are
-/// forgotten first; past that, new sources are not tracked until room is made.
+/// forgotten first; past that, one of the sources with the shortest streak among a few, so
+/// that a flood of new sources cannot keep a loop in progress from being tracked.
 const MAX_TRACKED: usize = 4096;
+
+/// How many tracked sources are looked at to choose one to forget when the table is full.
+const EVICTION_SAMPLE: usize = 8;
+
+/// How often, at most, a full table is swept for sources older than the window: a sweep looks
+/// at every source, and a flood of new ones would otherwise make each datagram pay for one.
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 /// For one UDP socket: the last reply that left the transform unchanged, per source.
 #[derive(Debug, Default)]
@@ -43,6 +57,8 @@ pub(crate) struct EchoLoops {
     last: HashMap<SocketAddr, Remembered>,
     /// Keys the digests, so that no one can make two different replies look the same.
     digests: RandomState,
+    /// When a full table was last swept for stale sources.
+    swept: Option<Instant>,
 }
 
 /// A reply as remembered: its digest, when it left, and how many echoes led to it.
@@ -92,13 +108,34 @@ impl EchoLoops {
 
     fn remember(&mut self, to: SocketAddr, sent: Remembered) {
         if self.last.len() >= MAX_TRACKED && !self.last.contains_key(&to) {
-            self.last
-                .retain(|_, old| sent.at.saturating_duration_since(old.at) < LOOP_WINDOW);
-            if self.last.len() >= MAX_TRACKED {
-                return;
-            }
+            self.make_room(sent.at);
         }
         self.last.insert(to, sent);
+    }
+
+    /// Forgets the sources older than the window (at most every [`SWEEP_EVERY`]), or, if all
+    /// are fresh, one with the shortest streak among a few.
+    fn make_room(&mut self, now: Instant) {
+        let due = self
+            .swept
+            .is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
+        if due {
+            self.swept = Some(now);
+            self.last
+                .retain(|_, old| now.saturating_duration_since(old.at) < LOOP_WINDOW);
+        }
+        if self.last.len() < MAX_TRACKED {
+            return;
+        }
+        let victim = self
+            .last
+            .iter()
+            .take(EVICTION_SAMPLE)
+            .min_by_key(|(_, old)| old.streak)
+            .map(|(addr, _)| *addr);
+        if let Some(victim) = victim {
+            self.last.remove(&victim);
+        }
     }
 }
 
@@ -152,7 +189,7 @@ mod tests {
         let start = Instant::now();
         let peer = addr("127.0.0.1:40000");
         let mut loops = EchoLoops::default();
-        // Slower than the window: a person, a probe with an interval.
+        // Slower than the window: a person, a probe with a long interval.
         assert!(
             (0..100)
                 .all(|i| { !check(&mut loops, peer, b"PING", b"PING", start + LOOP_WINDOW * i) })
@@ -216,5 +253,42 @@ mod tests {
         let later = start + LOOP_WINDOW;
         check(&mut loops, addr("192.0.2.1:1"), b"A", b"A", later);
         assert_eq!(loops.last.len(), 1, "stale sources make room");
+    }
+
+    #[test]
+    fn a_table_full_of_fresh_sources_cannot_hide_a_loop() {
+        let mut loops = EchoLoops::default();
+        let start = Instant::now();
+        let mut fresh = 0u32;
+        let mut flood = |loops: &mut EchoLoops, count: u32, now: Instant| {
+            for _ in 0..count {
+                fresh += 1;
+                let from = SocketAddr::from((fresh.to_be_bytes(), 9999));
+                check(loops, from, b"A", b"A", now);
+            }
+        };
+        flood(&mut loops, MAX_TRACKED as u32, start);
+        // The loop starts with the table full, and new sources keep coming between its turns.
+        let peer = addr("192.0.2.7:7");
+        let caught = (0..2 * LOOP_STREAK).position(|round| {
+            let now = start + Duration::from_millis(u64::from(round));
+            let caught = check(&mut loops, peer, b"LOOP", b"LOOP", now);
+            flood(&mut loops, 100, now);
+            assert!(loops.last.len() <= MAX_TRACKED);
+            caught
+        });
+        assert!(caught.is_some(), "the loop was tracked, and caught");
+    }
+
+    #[test]
+    fn a_loop_with_a_service_a_second_away_is_caught() {
+        let mut loops = EchoLoops::default();
+        let peer = addr("203.0.113.9:7777");
+        let start = Instant::now();
+        let caught = (0..100u32).position(|i| {
+            let now = start + Duration::from_millis(1_000 * u64::from(i));
+            check(&mut loops, peer, b"SLOW", b"SLOW", now)
+        });
+        assert_eq!(caught, Some(LOOP_STREAK as usize));
     }
 }
