@@ -2,6 +2,7 @@
 //!
 //! - `util`: helpers: the binary, a server on port 0, the textbook's Python programs.
 //! - `reflection`: loops with other echo services, started by forged datagrams.
+//! - `destination`: broadcast, multicast and a second address, in network namespaces.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
 //! - `access`: `--allow` and `--deny` in every spelling, on both stacks, flags and file.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
@@ -35,6 +36,7 @@ mod budget;
 mod client;
 mod client_pipe;
 mod descriptors;
+mod destination;
 mod examples;
 mod generated;
 mod inherit;

@@ -16,7 +16,9 @@ use std::sync::PoisonError;
 use tokio::time::Instant;
 use tracing::debug;
 use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, max_datagram, within_amplification};
-use upcase_transport::{BatchError, ServerSocket, TransportError, UdpServer};
+use upcase_transport::{
+    BatchError, Datagram, Destination, ServerSocket, TransportError, UdpServer,
+};
 
 use crate::echo::{EchoLoops, LOOP_STREAK, LOOP_WINDOW};
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
@@ -107,9 +109,14 @@ impl<'a, X: Transform> Answering<'a, X> {
     /// the access list, the reflection rules, the echo-loop rule or the rate limit, a line over
     /// the limit, or a reply too large or too much larger than the request. Counts and logs a
     /// refusal; a reply is counted once it has left.
-    fn answer(&mut self, from: SocketAddr, request: &[u8]) -> Option<Vec<u8>> {
+    fn answer(&mut self, datagram: Datagram<'_>) -> Option<Vec<u8>> {
+        let Datagram {
+            from,
+            to,
+            payload: request,
+        } = datagram;
         let service = self.service;
-        service.admit_datagram(from, self.own_port)?;
+        service.admit_datagram(from, to, self.own_port)?;
         let mut stream =
             Transformer::new(self.transform.clone()).with_max_line(service.options.max_line);
         let mut reply = Vec::with_capacity(request.len());
@@ -184,15 +191,26 @@ impl<'a, X: Transform> Answering<'a, X> {
 }
 
 impl Service {
-    /// Checks a datagram from `from` to the port `own_port` against the access lists, the
-    /// reflection rules and its source's rate; counts and logs a refusal.
-    fn admit_datagram(&self, from: SocketAddr, own_port: u16) -> Option<()> {
+    /// Checks a datagram from `from` to `to` on the port `own_port` against the access lists,
+    /// the reflection rules and its source's rate; counts and logs a refusal.
+    fn admit_datagram(&self, from: SocketAddr, to: Destination, own_port: u16) -> Option<()> {
         let refuse = |event, why: String| {
             self.log_throttled(event, || {
                 format!("refused datagram from {}: {why}", shown(from))
             });
             None
         };
+        if let Destination::Group(group) = to {
+            // Every server that heard it would answer: one datagram, many replies, all to a
+            // source that may be forged (the Fraggle attack).
+            return refuse(
+                Event::NotUnicast,
+                format!(
+                    "sent to {}, a broadcast or multicast address, not to this host's own",
+                    group.to_canonical()
+                ),
+            );
+        }
         if !self.permits(from.ip()) {
             return refuse(Event::Denied, "not allowed by --allow/--deny".into());
         }
@@ -261,7 +279,7 @@ pub(crate) async fn serve_datagrams<X: Transform>(
     loop {
         let answered = tokio::select! {
             _ = &mut shutdown => break,
-            answered = socket.answer_batch(|from, request| answering.answer(from, request)) => {
+            answered = socket.answer_batch(|datagram| answering.answer(datagram)) => {
                 answered.map(|()| true)
             }
         };
@@ -286,7 +304,7 @@ pub fn serve_blocking_udp<X: Transform>(
 ) {
     let mut answering = Answering::new(service, transform, &socket);
     loop {
-        let answered = socket.answer_batch(|from, request| answering.answer(from, request));
+        let answered = socket.answer_batch(|datagram| answering.answer(datagram));
         match answering.account(answered, socket.unsent()) {
             Next::Go => {}
             Next::Backoff => std::thread::sleep(ACCEPT_BACKOFF),

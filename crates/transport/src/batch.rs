@@ -14,7 +14,7 @@
 //! its stack once for them all and cuts them into datagrams at the end, as quinn-udp does.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use upcase_proto::max_datagram;
 
@@ -28,6 +28,29 @@ mod sys;
 mod sys;
 
 pub(crate) use sys::{FIRST_WAITS, NO_WAIT, RecvFlags, Socket};
+
+/// Where a datagram was sent, as the system saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    /// One of this host's own unicast addresses: the reply goes from it, so that a client
+    /// that sent to it (a connected socket, a stateful firewall, a NAT) takes the reply.
+    Local(IpAddr),
+    /// A broadcast or multicast address: every socket that heard it would answer.
+    Group(IpAddr),
+    /// The system does not say (systems without `IP_PKTINFO`).
+    Unknown,
+}
+
+/// One received datagram, as a server's closure sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Datagram<'a> {
+    /// Its source, where its reply goes.
+    pub from: SocketAddr,
+    /// Where it was sent.
+    pub to: Destination,
+    /// What it says.
+    pub payload: &'a [u8],
+}
 
 /// Most datagrams moved by one system call.
 pub(crate) const BATCH: usize = 64;
@@ -48,6 +71,8 @@ pub(crate) struct RecvMeta {
     len: usize,
     /// Its source, where its reply goes.
     from: SocketAddr,
+    /// Where it was sent.
+    to: Destination,
 }
 
 /// One reply to send: quinn-udp's `Transmit`.
@@ -55,6 +80,9 @@ pub(crate) struct RecvMeta {
 pub(crate) struct Transmit {
     /// Where it goes.
     pub(crate) to: SocketAddr,
+    /// The address it leaves from, the one its request was sent to; `None`: the system's
+    /// choice.
+    pub(crate) from: Option<IpAddr>,
     /// What it says.
     pub(crate) payload: Vec<u8>,
 }
@@ -84,6 +112,7 @@ pub(crate) struct Batch {
 impl Batch {
     /// An empty batch for `socket`.
     pub(crate) fn new(socket: &impl Socket) -> Self {
+        sys::learn_destinations(socket);
         let slots = if cfg!(target_os = "linux") { BATCH } else { 1 };
         Self {
             slots: (0..slots)
@@ -115,12 +144,17 @@ impl Batch {
         Ok(self.received.len())
     }
 
-    /// Asks `answer` for each datagram's reply, from its source and payload (`None`: no reply).
-    /// A reply larger than a datagram to its client can be is refused, as
-    /// [`TransportError::ReplyTooLarge`] inside the batch's refusal.
-    pub(crate) fn answer(&mut self, mut answer: impl FnMut(SocketAddr, &[u8]) -> Option<Vec<u8>>) {
+    /// Asks `answer` for each datagram's reply (`None`: no reply), which leaves from the
+    /// address the datagram was sent to. A reply larger than a datagram to its client can be
+    /// is refused, as [`TransportError::ReplyTooLarge`] inside the batch's refusal.
+    pub(crate) fn answer(&mut self, mut answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>) {
         for meta in &self.received {
-            let Some(payload) = answer(meta.from, &self.slots[meta.slot][..meta.len]) else {
+            let datagram = Datagram {
+                from: meta.from,
+                to: meta.to,
+                payload: &self.slots[meta.slot][..meta.len],
+            };
+            let Some(payload) = answer(datagram) else {
                 continue;
             };
             let max = max_datagram(meta.from);
@@ -138,6 +172,10 @@ impl Batch {
             }
             self.transmits.push(Transmit {
                 to: meta.from,
+                from: match meta.to {
+                    Destination::Local(ip) => Some(ip),
+                    Destination::Group(_) | Destination::Unknown => None,
+                },
                 payload,
             });
         }
@@ -145,7 +183,8 @@ impl Batch {
             // Each client's replies side by side, so that they can leave in one segmented
             // send. The sort is stable: a client's replies keep their order, and different
             // clients' replies have none to keep.
-            self.transmits.sort_by_key(|transmit| transmit.to);
+            self.transmits
+                .sort_by_key(|transmit| (transmit.to, transmit.from));
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 
 use socket2::SockRef;
 
-use crate::batch::{Batch, FIRST_WAITS};
+use crate::batch::{Batch, Datagram, FIRST_WAITS};
 use crate::{BatchError, BoundSocket, ServerSocket, TransportError, Udp};
 
 /// A bound UDP socket answered batch by batch on the calling thread; see the module docs.
@@ -71,14 +71,15 @@ impl BlockingUdp {
     }
 
     /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// source and payload (`None`: no reply), and sends the replies together. `Ok(false)` once
+    /// [`Datagram`] (`None`: no reply), and sends the replies together, each from the address
+    /// its request was sent to. `Ok(false)` once
     /// the socket was stopped: what had been received by then is still answered.
     ///
     /// # Errors
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub fn answer_batch(
         &mut self,
-        answer: impl FnMut(SocketAddr, &[u8]) -> Option<Vec<u8>>,
+        answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>,
     ) -> Result<bool, BatchError> {
         loop {
             match self.batch.receive(&*self.socket, FIRST_WAITS) {

@@ -5,7 +5,7 @@
 //!
 //! | side   | TCP ([`Tcp`])                                         | UDP ([`Udp`])                                          |
 //! |--------|-------------------------------------------------------|--------------------------------------------------------|
-//! | server | a [`Listener`] of connections; a [`Peer`] is a stream of chunks until EOF | a batch of datagrams answered through one closure: source and payload in, a reply or none out |
+//! | server | a [`Listener`] of connections; a [`Peer`] is a stream of chunks until EOF | a batch of datagrams answered through one closure: a [`Datagram`] (source, destination, payload) in, a reply or none out, sent from the datagram's destination |
 //! | client | an exchange is a connection, closed for writing       | an exchange is a datagram, retried until a reply      |
 //!
 //! # Using a transport
@@ -69,7 +69,8 @@
 //! - `udp.rs`: UDP's client, and binding its server socket.
 //! - `batch.rs`: the one synchronous core of a UDP server: a `Batch` received, each datagram
 //!   handed to the closure that gives its reply, the replies sent, many to a system call
-//!   (`batch/linux.rs`: recvmmsg, sendmmsg, and segmentation offload where the kernel has it).
+//!   (`batch/linux.rs`: recvmmsg, sendmmsg, segmentation offload where the kernel has it, and
+//!   each datagram's [`Destination`] by `IP_PKTINFO`, which its reply leaves from).
 //! - `udp_server.rs`: [`UdpServer`], the batch driven by the event loop.
 //! - `blocking_udp.rs`: [`BlockingUdp`], the batch driven by a thread of its own that sleeps in
 //!   `recvmmsg`, with no event loop (Linux).
@@ -97,6 +98,7 @@ mod udp;
 mod udp_server;
 
 #[cfg(target_os = "linux")]
+pub use batch::{Datagram, Destination};
 pub use blocking_udp::{BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use error::{TransportError, describe};

@@ -7,7 +7,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use crate::ServerSocket;
-use crate::batch::{Batch, NO_WAIT};
+use crate::batch::{Batch, Datagram, NO_WAIT};
 
 /// A bound UDP server socket on the event loop: each [`answer_batch`](Self::answer_batch)
 /// takes the datagrams queued on it, up to a batch, and sends their replies together.
@@ -42,7 +42,8 @@ impl UdpServer {
     }
 
     /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// source and payload (`None`: no reply), and sends the replies together.
+    /// [`Datagram`] (`None`: no reply), and sends the replies together, each from the address
+    /// its request was sent to.
     ///
     /// Cancel safe: dropped while it waits for datagrams, it has taken none; dropped while it
     /// waits for room to send, the replies left go at the next call, or when the server is
@@ -52,7 +53,7 @@ impl UdpServer {
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub async fn answer_batch(
         &mut self,
-        answer: impl FnMut(SocketAddr, &[u8]) -> Option<Vec<u8>>,
+        answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>,
     ) -> Result<(), BatchError> {
         if self.batch.unsent() {
             let _ = self.send().await;

@@ -48,9 +48,9 @@ fn serve_named(mut socket: BlockingUdp, name: &str) -> (String, mpsc::Receiver<O
         loop {
             let mut held = 0;
             let more = socket
-                .answer_batch(|_, request| {
+                .answer_batch(|datagram| {
                     held += 1;
-                    Some(upper(request))
+                    Some(upper(datagram.payload))
                 })
                 .expect("a batch served");
             let _ = report.send(Some(held));
@@ -157,10 +157,10 @@ fn burst(socket: &mut BlockingUdp, client: &UdpSocket, count: usize) -> Vec<usiz
     while batches.iter().sum::<usize>() < count {
         let mut held = 0;
         let more = socket
-            .answer_batch(|from, request| {
-                assert_eq!(from, source);
+            .answer_batch(|datagram| {
+                assert_eq!(datagram.from, source);
                 held += 1;
-                Some(upper(request))
+                Some(upper(datagram.payload))
             })
             .expect("a batch served");
         assert!(more, "not stopped");
@@ -197,9 +197,9 @@ fn a_datagram_answered_with_none_gets_no_reply_and_the_others_do() {
     let mut answered = 0;
     while answered < 3 {
         socket
-            .answer_batch(|_, request| {
+            .answer_batch(|datagram| {
                 answered += 1;
-                (!request.starts_with(b"drop")).then(|| upper(request))
+                (!datagram.payload.starts_with(b"drop")).then(|| upper(datagram.payload))
             })
             .expect("a batch served");
     }

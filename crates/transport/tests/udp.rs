@@ -39,7 +39,9 @@ async fn udp_server_refuses_to_truncate_a_reply_that_grew() {
         .send_to("ΐ".repeat(30_000).as_bytes(), at)
         .await
         .expect("send");
-    let answered = server.answer_batch(|_, request| Some(upper(request))).await;
+    let answered = server
+        .answer_batch(|datagram| Some(upper(datagram.payload)))
+        .await;
     assert_eq!(server.unsent(), [client.local_addr().expect("address")]);
     let Err(BatchError::Send(error)) = answered else {
         panic!("expected a refused reply, got {answered:?}");
@@ -67,14 +69,20 @@ async fn a_datagram_comes_to_the_answer_whole_and_once() {
     client.send_to(b"one datagram", at).await.expect("send");
     let mut seen = Vec::new();
     server
-        .answer_batch(|from, request| {
-            seen.push((from, request.to_vec()));
+        .answer_batch(|datagram| {
+            seen.push((datagram.from, datagram.to, datagram.payload.to_vec()));
             None
         })
         .await
         .expect("a batch");
     let from = client.local_addr().expect("address");
-    assert_eq!(seen, [(from, b"one datagram".to_vec())]);
+    // Where the system says where a datagram was sent, it is the address the client sent to.
+    let to = if cfg!(target_os = "linux") {
+        upcase_transport::Destination::Local(from.ip())
+    } else {
+        upcase_transport::Destination::Unknown
+    };
+    assert_eq!(seen, [(from, to, b"one datagram".to_vec())]);
 }
 
 #[tokio::test]
@@ -271,9 +279,9 @@ async fn a_datagram_refused_in_a_batch_leaves_the_others_answered() {
     let mut answered = 0;
     while answered < 2 {
         server
-            .answer_batch(|_, request| {
+            .answer_batch(|datagram| {
                 answered += 1;
-                (request != b"refuse me").then(|| upper(request))
+                (datagram.payload != b"refuse me").then(|| upper(datagram.payload))
             })
             .await
             .expect("a batch");

@@ -1,17 +1,27 @@
 //! The batching system calls on Linux: `recvmmsg`, `sendmmsg`, and `sendmsg` with
-//! `UDP_SEGMENT`.
+//! `UDP_SEGMENT`; and each datagram's destination, by `IP_PKTINFO` and `IPV6_PKTINFO`.
+//!
+//! A socket bound to every address hears datagrams sent to any of the host's addresses, and
+//! to its broadcast and multicast ones. The packet-info control message says which, as
+//! quinn-udp reads it: for IPv4, the kernel gives the header's destination (`ipi_addr`) and
+//! the local address it would answer from (`ipi_spec_dst`), which are the same exactly when
+//! the destination is one of the host's own unicast addresses; for IPv6, the destination,
+//! whose multicast prefix says the rest (IPv6 has no broadcast). A reply then leaves from that
+//! destination, with the same control message, so that it comes from the address its client
+//! sent to.
 
 use std::io::{self, IoSlice, IoSliceMut};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd};
 
 use nix::errno::Errno;
+use nix::libc;
 use nix::sys::socket::{
-    ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt, recvmmsg, sendmmsg,
-    sendmsg, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt,
+    recvmmsg, sendmmsg, sendmsg, setsockopt, sockopt,
 };
 
-use super::{RecvMeta, Transmit};
+use super::{Destination, RecvMeta, Transmit};
 
 /// How a receive treats an empty queue.
 pub(crate) type RecvFlags = MsgFlags;
@@ -27,6 +37,20 @@ pub(crate) const NO_WAIT: MsgFlags = MsgFlags::MSG_DONTWAIT;
 /// On a blocking socket, wait for a first datagram, then take only what is queued.
 pub(crate) const FIRST_WAITS: MsgFlags = MsgFlags::MSG_WAITFORONE;
 
+/// Asks the kernel for each datagram's destination. An IPv4 socket takes `IP_PKTINFO`; a
+/// dual-stack one both, since its IPv4 clients' datagrams come with the IPv4 message. A
+/// socket that refuses them is served as before, its replies from the system's choice.
+pub(super) fn learn_destinations(socket: &impl Socket) {
+    let _ = setsockopt(socket, sockopt::Ipv4PacketInfo, &true);
+    let _ = setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true);
+}
+
+/// Room for one datagram's control messages: on a dual-stack socket an IPv4 client's
+/// datagram comes with both packet-info messages.
+fn control_space() -> Vec<u8> {
+    nix::cmsg_space!(libc::in_pktinfo, libc::in6_pktinfo)
+}
+
 /// One `recvmmsg`: fills `slots` from the front, recording each datagram in `got`.
 pub(super) fn recv(
     socket: &impl Socket,
@@ -34,7 +58,8 @@ pub(super) fn recv(
     got: &mut Vec<RecvMeta>,
     flags: MsgFlags,
 ) -> io::Result<()> {
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), None);
+    let mut headers =
+        MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), Some(control_space()));
     let mut buffers: Vec<[IoSliceMut<'_>; 1]> = slots
         .iter_mut()
         .map(|slot| [IoSliceMut::new(slot)])
@@ -50,14 +75,98 @@ pub(super) fn recv(
         // Without a source there is no one to answer; its slot stays unused. (A socket shut
         // down for reading returns one such empty message.)
         if let Some(from) = message.address.as_ref().and_then(to_std) {
+            let to = message
+                .cmsgs()
+                .ok()
+                .and_then(|mut cmsgs| cmsgs.find_map(destination))
+                .unwrap_or(Destination::Unknown);
             got.push(RecvMeta {
                 slot,
                 len: message.bytes,
                 from,
+                to,
             });
         }
     }
     Ok(())
+}
+
+/// The destination a packet-info control message gives, if `message` is one.
+fn destination(message: ControlMessageOwned) -> Option<Destination> {
+    match message {
+        ControlMessageOwned::Ipv4PacketInfo(info) => {
+            let to = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
+            let local = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
+            // The kernel answers from the destination itself only when the route to it is
+            // local, not broadcast or multicast.
+            Some(if to == local && !to.is_multicast() && !to.is_broadcast() {
+                Destination::Local(IpAddr::V4(to))
+            } else {
+                Destination::Group(IpAddr::V4(to))
+            })
+        }
+        ControlMessageOwned::Ipv6PacketInfo(info) => {
+            let to = Ipv6Addr::from(info.ipi6_addr.s6_addr);
+            if to.to_ipv4_mapped().is_some() {
+                // An IPv4 client of a dual-stack socket: the IPv4 message beside this one says
+                // whether it was a broadcast.
+                return None;
+            }
+            Some(if to.is_multicast() {
+                Destination::Group(IpAddr::V6(to))
+            } else {
+                Destination::Local(IpAddr::V6(to))
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The control message that makes a reply leave from `from`, kept for the send it goes with.
+enum Source {
+    V4(libc::in_pktinfo),
+    V6(libc::in6_pktinfo),
+}
+
+impl Source {
+    fn of(from: IpAddr) -> Self {
+        match from {
+            IpAddr::V4(v4) => Source::V4(libc::in_pktinfo {
+                ipi_ifindex: 0,
+                ipi_spec_dst: libc::in_addr {
+                    s_addr: u32::from(v4).to_be(),
+                },
+                ipi_addr: libc::in_addr { s_addr: 0 },
+            }),
+            IpAddr::V6(v6) => Source::V6(libc::in6_pktinfo {
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: v6.octets(),
+                },
+                ipi6_ifindex: 0,
+            }),
+        }
+    }
+
+    /// Room for exactly this message: nix's `sendmmsg` hands the kernel all the room it was
+    /// given, and the kernel reads room left over as a malformed message (EINVAL).
+    fn space(&self) -> Vec<u8> {
+        match self {
+            Source::V4(_) => nix::cmsg_space!(libc::in_pktinfo),
+            Source::V6(_) => nix::cmsg_space!(libc::in6_pktinfo),
+        }
+    }
+
+    fn message(&self) -> ControlMessage<'_> {
+        match self {
+            Source::V4(info) => ControlMessage::Ipv4PacketInfo(info),
+            Source::V6(info) => ControlMessage::Ipv6PacketInfo(info),
+        }
+    }
+}
+
+/// The control messages a reply from `source` is sent with: none for the system's choice.
+fn source_messages(source: Option<&Source>) -> Vec<ControlMessage<'_>> {
+    source.map(Source::message).into_iter().collect()
 }
 
 /// The most datagrams one segmented send may make (the kernel's `UDP_MAX_SEGMENTS`, which
@@ -84,6 +193,9 @@ pub(super) fn send(
     replies: &[Transmit],
     segmentation: &mut bool,
 ) -> io::Result<usize> {
+    // One `sendmmsg` gives every message the same control messages: a call sends replies
+    // from one source address.
+    let replies = &replies[..same_source(replies)];
     if !*segmentation {
         return send_each(socket, replies);
     }
@@ -110,10 +222,23 @@ pub(super) fn send(
     }
 }
 
+/// How many replies at the start of `replies` leave from the same address.
+fn same_source(replies: &[Transmit]) -> usize {
+    let first = replies.first().map(|transmit| transmit.from);
+    replies
+        .iter()
+        .take_while(|transmit| Some(transmit.from) == first)
+        .count()
+}
+
 /// How many replies at the start of `replies` can leave as one segmented send: to one
-/// address, each as long as the first, but for a shorter last one.
+/// address, each as long as the first, but for a shorter last one. (They all leave from one
+/// address: [`send`] hands over only such runs.)
 pub(super) fn segmentable(replies: &[Transmit]) -> usize {
-    let Some(Transmit { to, payload: first }) = replies.first() else {
+    let Some(Transmit {
+        to, payload: first, ..
+    }) = replies.first()
+    else {
         return 0;
     };
     let size = first.len();
@@ -124,6 +249,7 @@ pub(super) fn segmentable(replies: &[Transmit]) -> usize {
     for Transmit {
         to: next_to,
         payload: bytes,
+        ..
     } in replies.iter().take(MAX_SEGMENTS.min(MAX_SEGMENTED / size))
     {
         if next_to != to || bytes.len() > size || bytes.is_empty() {
@@ -140,7 +266,12 @@ pub(super) fn segmentable(replies: &[Transmit]) -> usize {
 /// One `sendmsg` of `replies`, all to one address, cut by the kernel into datagrams of the
 /// first one's size.
 fn send_segmented(socket: &impl Socket, replies: &[Transmit]) -> io::Result<()> {
-    let Some(Transmit { to, payload: first }) = replies.first() else {
+    let Some(Transmit {
+        to,
+        from,
+        payload: first,
+    }) = replies.first()
+    else {
         return Ok(());
     };
     let size = u16::try_from(first.len()).map_err(|_| io::Error::from(Errno::EINVAL))?;
@@ -148,10 +279,13 @@ fn send_segmented(socket: &impl Socket, replies: &[Transmit]) -> io::Result<()> 
         .iter()
         .map(|transmit| IoSlice::new(&transmit.payload))
         .collect();
+    let source = from.map(Source::of);
+    let mut messages = source_messages(source.as_ref());
+    messages.push(ControlMessage::UdpGsoSegments(&size));
     sendmsg(
         socket.as_fd().as_raw_fd(),
         &payloads,
-        &[ControlMessage::UdpGsoSegments(&size)],
+        &messages,
         MsgFlags::empty(),
         Some(&SockaddrStorage::from(*to)),
     )?;
@@ -161,7 +295,9 @@ fn send_segmented(socket: &impl Socket, replies: &[Transmit]) -> io::Result<()> 
 /// One `sendmmsg` of as many of `replies` as fit in a batch; how many were sent.
 fn send_each(socket: &impl Socket, replies: &[Transmit]) -> io::Result<usize> {
     let replies = &replies[..replies.len().min(super::BATCH)];
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), None);
+    let source = replies.first().and_then(|first| first.from).map(Source::of);
+    let space = source.as_ref().map(Source::space);
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(replies.len(), space);
     let payloads: Vec<[IoSlice<'_>; 1]> = replies
         .iter()
         .map(|transmit| [IoSlice::new(&transmit.payload)])
@@ -170,13 +306,13 @@ fn send_each(socket: &impl Socket, replies: &[Transmit]) -> io::Result<usize> {
         .iter()
         .map(|transmit| Some(SockaddrStorage::from(transmit.to)))
         .collect();
-    let none: [ControlMessage<'_>; 0] = [];
+    let messages = source_messages(source.as_ref());
     let sent = sendmmsg(
         socket.as_fd().as_raw_fd(),
         &mut headers,
         &payloads,
         addrs,
-        none,
+        &messages,
         MsgFlags::empty(),
     )?;
     Ok(sent.count())
@@ -198,6 +334,7 @@ mod tests {
     fn reply(to: &str, len: usize) -> Transmit {
         Transmit {
             to: to.parse().expect("a literal address"),
+            from: None,
             payload: vec![b'x'; len],
         }
     }

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use super::{RecvMeta, Transmit};
+use super::{Destination, RecvMeta, Transmit};
 
 /// Flags have no meaning here: the one receive waits as its socket does.
 pub(crate) type RecvFlags = ();
@@ -47,9 +47,17 @@ pub(super) fn recv(
     _flags: RecvFlags,
 ) -> io::Result<()> {
     let (len, from) = socket.recv_from(&mut slots[0])?;
-    got.push(RecvMeta { slot: 0, len, from });
+    got.push(RecvMeta {
+        slot: 0,
+        len,
+        from,
+        to: Destination::Unknown,
+    });
     Ok(())
 }
+
+/// Without `IP_PKTINFO` the destination is not learnt: replies leave from the system's choice.
+pub(super) fn learn_destinations(_: &impl Socket) {}
 
 pub(super) fn can_segment(_: &impl Socket) -> bool {
     false

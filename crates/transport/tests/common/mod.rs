@@ -56,7 +56,7 @@ pub fn upper(request: &[u8]) -> Vec<u8> {
 /// Serves every datagram of `server`, batch by batch, until a receive fails.
 pub async fn serve_datagrams(mut server: UdpServer) {
     while server
-        .answer_batch(|_, request| Some(upper(request)))
+        .answer_batch(|datagram| Some(upper(datagram.payload)))
         .await
         .is_ok()
     {}
