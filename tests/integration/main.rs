@@ -22,6 +22,7 @@
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `prometheus`: a real Prometheus scraping the server; promtool on its text, config and rules.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
+//! - `operator_files`: `--config` naming a FIFO, a device, a directory; a flood of SIGHUPs.
 //! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.
@@ -45,6 +46,7 @@ mod logging;
 mod memory;
 mod metrics;
 mod misbehaving;
+mod operator_files;
 mod ping;
 mod pipes;
 mod prometheus;

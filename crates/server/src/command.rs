@@ -167,6 +167,10 @@ async fn start_workers(
     Ok(workers)
 }
 
+/// The least time between two reloads: SIGHUPs that come faster are taken together, so that a
+/// flood of them reads the file and logs its line at most once a second, and none is lost.
+const RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Answers SIGUSR1 and SIGHUP until Ctrl-C, SIGTERM, or a worker that cannot serve.
 async fn serve_signals(
     signals: &mut Signals,
@@ -175,6 +179,8 @@ async fn serve_signals(
     service: &Service,
     stop: &CancellationToken,
 ) {
+    let mut next_reload = tokio::time::Instant::now();
+    let mut reload_waiting = false;
     loop {
         tokio::select! {
             () = signals.stop.stopped() => return,
@@ -184,7 +190,14 @@ async fn serve_signals(
                 service.totals(),
                 service.open_connections()
             )),
-            _ = signals.hangup.recv() => crate::reload::reload(args, &mut settings, service),
+            _ = signals.hangup.recv() => reload_waiting = true,
+            () = tokio::time::sleep_until(next_reload), if reload_waiting => {
+                reload_waiting = false;
+                // The file is read so that it cannot block (see `config.rs`): the loop is
+                // back for the next signal at once.
+                crate::reload::reload(args, &mut settings, service);
+                next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
+            }
             // A worker that cannot serve stops the others, and its error is reported by the
             // drain.
             () = stop.cancelled() => return,

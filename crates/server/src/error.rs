@@ -81,6 +81,15 @@ pub enum ConfigError {
         /// Why.
         source: io::Error,
     },
+    /// The path names something that is not a regular file (a FIFO, a device, a directory),
+    /// or a file larger than any config file: reading it could block or take all memory.
+    #[error("config file {}: {why}; give --config a regular file", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead.
+        why: String,
+    },
     /// The file is not valid TOML, has an unknown key, or a value of the wrong type.
     #[error("config file {}, line {line}: {message}", .path.display())]
     Syntax {
