@@ -8,8 +8,85 @@ use std::net::{SocketAddr, TcpStream};
 use socket2::{Domain, Socket, Type};
 
 use crate::util::{
-    Server, closed_by_peer, http_get, metrics_addr, read_until, start_server, tcp_exchange,
+    Server, closed_by_peer, http_get, http_request, metrics_addr, read_until, start_server,
+    tcp_exchange,
 };
+
+/// A connection to `server` from the loopback address `source`.
+fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    let from: SocketAddr = format!("{source}:0").parse().expect("a source address");
+    socket.bind(&from.into()).expect("bind the source");
+    socket.connect(&server.into()).expect("connect");
+    TcpStream::from(socket)
+}
+
+/// The status code of an HTTP response.
+fn status_of(response: &str) -> u16 {
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"))
+}
+
+#[test]
+fn head_is_answered_on_every_path_and_other_methods_get_405_with_allow() {
+    let (_server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = http_request(metrics, "HEAD", path);
+        assert_eq!(status_of(&response), 200, "HEAD {path}: {response}");
+        let (head, body) = response.split_once("\r\n\r\n").expect("a header");
+        assert_eq!(body, "", "HEAD {path} has no body");
+        assert!(
+            head.to_ascii_lowercase().contains("content-length: "),
+            "{head}"
+        );
+    }
+    assert_eq!(status_of(&http_request(metrics, "HEAD", "/nothing")), 404);
+    assert_eq!(status_of(&http_request(metrics, "GET", "/nothing")), 404);
+    for (method, path) in [
+        ("POST", "/healthz"),
+        ("DELETE", "/metrics"),
+        ("PUT", "/nothing"),
+    ] {
+        let response = http_request(metrics, method, path);
+        assert_eq!(status_of(&response), 405, "{method} {path}: {response}");
+        assert!(
+            response
+                .to_ascii_lowercase()
+                .contains("\r\nallow: get, head\r\n"),
+            "{response}"
+        );
+    }
+}
+
+#[test]
+fn kept_alive_connections_from_one_address_cannot_starve_the_probes() {
+    let (_server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
+    // 70 connections from one address, each kept alive after a scrape.
+    let hogs: Vec<TcpStream> = (0..70)
+        .map(|_| {
+            let mut stream = connect_from("127.0.0.7", metrics);
+            let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: upcase\r\n\r\n");
+            stream
+        })
+        .collect();
+    // Probes from elsewhere are answered within Kubernetes' default timeout of a second.
+    for _ in 0..10 {
+        let mut probe = connect_from("127.0.0.8", metrics);
+        probe
+            .set_read_timeout(Some(std::time::Duration::from_secs(1)))
+            .expect("timeout");
+        probe
+            .write_all(b"GET /readyz HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut probe, &mut response).expect("answered within 1 s");
+        assert_eq!(status_of(&response), 200, "{response}");
+    }
+    drop(hogs);
+}
 
 fn with_metrics(args: &[&str]) -> (Server, SocketAddr) {
     let mut server = start_server(&[&["--tcp", "--metrics", "127.0.0.1:0"], args].concat());
@@ -47,8 +124,9 @@ fn a_crowd_of_idle_metrics_connections_leaves_the_service_its_descriptors() {
     let (server, metrics) = with_metrics(&["--bind", "127.0.0.1"]);
     let pid = server.child.id();
     let before = open_fds(pid);
+    // From many addresses, so that no one source's cap is what holds them back.
     let crowd: Vec<TcpStream> = (0..300)
-        .map(|_| TcpStream::connect(metrics).expect("connect"))
+        .map(|n| connect_from(&format!("127.0.1.{}", n % 50 + 1), metrics))
         .collect();
     // The cap's worth of them are accepted; the rest wait in the kernel's queue.
     let held = read_until(|| open_fds(pid), |&open| open >= before + 64);

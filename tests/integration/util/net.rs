@@ -32,11 +32,16 @@ pub fn tcp_exchange(server: SocketAddr, message: &[u8]) -> Vec<u8> {
 
 /// A plain HTTP/1.1 GET, as a Prometheus scraper makes it; the whole response.
 pub fn http_get(addr: SocketAddr, path: &str) -> String {
+    http_request(addr, "GET", path)
+}
+
+/// `METHOD path` over HTTP/1.1 to `addr`, with `Connection: close`; the whole response.
+pub fn http_request(addr: SocketAddr, method: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: upcase\r\nConnection: close\r\n\r\n"
     )
     .expect("send");
     let mut response = String::new();
