@@ -18,6 +18,7 @@
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `pipes`: closed pipes and full disks on stdout and stderr.
 //! - `metrics`: the `--metrics` endpoint against clients that hold on, and its access rules.
+//! - `hostile_server`: the client against servers that steer terminals, trickle, or answer wrong.
 //! - `misbehaving`: the client against servers that send without end, go quiet, or close.
 //! - `ping`: `upcase client --count N` and `--json`.
 //! - `prometheus`: a real Prometheus scraping the server; promtool on its text, config and rules.
@@ -40,6 +41,7 @@ mod descriptors;
 mod destination;
 mod examples;
 mod generated;
+mod hostile_server;
 mod inherit;
 mod load;
 mod logging;

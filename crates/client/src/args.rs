@@ -55,6 +55,18 @@ pub struct ClientArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The most time a message or a prompt's line may take, from connecting to its reply's
+    /// end, like curl's --max-time: a server that trickles its reply is cut off then; 0 for no
+    /// limit (a probe's limit is --timeout)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = any_duration)]
+    pub max_time: humantime::Duration,
+
+    /// Print replies to a terminal as they are; without it, control characters in them (but
+    /// newline and tab) are shown visibly, as `cat -v` shows them, so that a server cannot
+    /// steer the terminal. Output that is not a terminal is always byte-exact
+    #[arg(long)]
+    pub raw: bool,
+
     /// Words to send as one message, joined by single spaces; without any, read standard input
     /// (with --count: the probe's message, `ping` when none is given)
     #[arg(value_name = "MESSAGE")]
@@ -67,6 +79,11 @@ fn at_least_one_byte(text: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(error) => Err(format!("{error}; write a number of bytes, like 1048576")),
     }
+}
+
+fn any_duration(text: &str) -> Result<humantime::Duration, String> {
+    text.parse::<humantime::Duration>()
+        .map_err(|error| format!("{error}; write a number and a unit, like 30s, or 0 for none"))
 }
 
 fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
@@ -118,6 +135,19 @@ mod tests {
         assert!(args.message.is_empty());
         assert_eq!((args.count, args.json), (None, false));
         assert_eq!(*args.interval, std::time::Duration::from_secs(1));
+        assert_eq!(*args.max_time, std::time::Duration::from_secs(30));
+        assert!(!args.raw);
+    }
+
+    #[test]
+    fn max_time_takes_zero_for_none_and_refuses_nonsense() {
+        assert!(
+            parse(&["--max-time", "0"])
+                .expect("valid")
+                .max_time
+                .is_zero()
+        );
+        assert!(parse(&["--max-time", "soon"]).is_err());
     }
 
     #[test]

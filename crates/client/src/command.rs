@@ -1,5 +1,6 @@
 //! [`command`]: `upcase client`, from flags to printed replies.
 
+use std::future::Future;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 
@@ -9,7 +10,7 @@ use upcase_transport::{
     Client, ClientOptions, Reply, ReplyEnd, Tcp, Transport, TransportError, Udp, resolve,
 };
 
-use crate::output::{Out, Stdout, json_line, unmark, write_out};
+use crate::output::{Out, Show, Stdout, json_line, unmark, write_out};
 use crate::ping::ping;
 use crate::pipe::PipeError;
 use crate::{ClientArgs, ClientError};
@@ -34,12 +35,13 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
         retries: args.retries,
         max_reply: args.max_reply,
     };
+    let show = Show::choose(args.raw);
     let outcome = if args.udp {
-        talk::<Udp>(&args, addrs, options).await
+        talk::<Udp>(&args, addrs, options, show).await
     } else if streams_stdin(&args) {
-        stream_tcp(addrs, options).await
+        stream_tcp(addrs, options, show).await
     } else {
-        talk::<Tcp>(&args, addrs, options).await
+        talk::<Tcp>(&args, addrs, options, show).await
     };
     match outcome {
         Err(ClientError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -52,15 +54,19 @@ async fn talk<T: Transport>(
     args: &ClientArgs,
     addrs: Vec<SocketAddr>,
     options: ClientOptions,
+    show: Show,
 ) -> Result<(), ClientError> {
     let mut stdout = Out;
     if let Some(count) = args.count {
         return ping::<T>(args, addrs, options, count, &mut stdout).await;
     }
     let started = tokio::time::Instant::now();
-    let mut client = T::connect(addrs, options).await?;
+    let max_time = MaxTime(args.max_time.into());
+    let mut client = max_time.within(T::connect(addrs, options)).await??;
     if let Some(message) = args.message() {
-        let reply = client.exchange_reply(&message).await?;
+        let reply = max_time
+            .within_rest(started, client.exchange_reply(&message))
+            .await??;
         check_reply(&message, &reply, client.peer())?;
         if args.json {
             let report = OneShot {
@@ -77,7 +83,7 @@ async fn talk<T: Transport>(
             };
             return write_out(&mut stdout, json_line(&report).as_bytes());
         }
-        print_reply(&mut stdout, &reply.bytes)
+        print_reply(&mut stdout, &reply.bytes, show)
     } else if args.json {
         Err(ClientError::Usage(
             "--json needs a MESSAGE or --count: replies to standard input are printed as they \
@@ -85,11 +91,11 @@ async fn talk<T: Transport>(
                 .into(),
         ))
     } else if std::io::stdin().is_terminal() {
-        prompt_loop(&mut client, &mut stdout).await
+        prompt_loop(&mut client, &mut stdout, show, max_time).await
     } else {
         // Over TCP this mode is `stream_tcp`'s; here the lines go one datagram each.
         client
-            .pipe(tokio::io::stdin(), Stdout::new())
+            .pipe(tokio::io::stdin(), Stdout::new(show))
             .await
             .map_err(|error| match error {
                 TransportError::Io(io) => match unmark(io) {
@@ -109,13 +115,17 @@ fn streams_stdin(args: &ClientArgs) -> bool {
 
 /// The TCP pipe mode (see `pipe.rs`): connects as the other modes do, then streams with
 /// blocking I/O on this thread and one more, which is all the mode needs.
-async fn stream_tcp(addrs: Vec<SocketAddr>, options: ClientOptions) -> Result<(), ClientError> {
+async fn stream_tcp(
+    addrs: Vec<SocketAddr>,
+    options: ClientOptions,
+    show: Show,
+) -> Result<(), ClientError> {
     let stream = Tcp::connect(addrs, options).await?.into_stream().await?;
     let stream = stream
         .into_std()
         .and_then(|stream| stream.set_nonblocking(false).map(|()| stream))
         .map_err(|error| ClientError::from(TransportError::from(error)))?;
-    crate::pipe::stream_stdio(stream).map_err(|error| match error {
+    crate::pipe::stream_stdio(stream, show).map_err(|error| match error {
         PipeError::Input(error) => ClientError::Input(error),
         PipeError::Output(error) => ClientError::Output(error),
         PipeError::Network(error) => error.into(),
@@ -139,7 +149,12 @@ struct OneShot<'a> {
 }
 
 /// The textbook's client, looped: prompt, read a line, send it, print the reply.
-async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Out) -> Result<(), ClientError> {
+async fn prompt_loop<C: Client>(
+    client: &mut C,
+    stdout: &mut Out,
+    show: Show,
+    max_time: MaxTime,
+) -> Result<(), ClientError> {
     let mut stdin = BufReader::new(tokio::io::stdin());
     let mut line = Vec::new();
     loop {
@@ -155,9 +170,9 @@ async fn prompt_loop<C: Client>(client: &mut C, stdout: &mut Out) -> Result<(), 
             return write_out(stdout, b"\n");
         }
         let message = line_message(&line);
-        let reply = client.exchange_reply(message).await?;
+        let reply = max_time.within(client.exchange_reply(message)).await??;
         check_reply(message, &reply, client.peer())?;
-        print_reply(stdout, &reply.bytes)?;
+        print_reply(stdout, &reply.bytes, show)?;
     }
 }
 
@@ -175,8 +190,38 @@ pub(crate) fn check_reply(
     Ok(())
 }
 
-fn print_reply(stdout: &mut Out, reply: &[u8]) -> Result<(), ClientError> {
-    let mut out = Vec::with_capacity(reply.len() + 1);
-    reply_line(reply, &mut out);
+fn print_reply(stdout: &mut Out, reply: &[u8], show: Show) -> Result<(), ClientError> {
+    let mut line = Vec::with_capacity(reply.len() + 1);
+    reply_line(reply, &mut line);
+    let mut out = Vec::with_capacity(line.len());
+    show.append(&line, &mut out);
     write_out(stdout, &out)
+}
+
+/// `--max-time`: the deadline of a whole exchange, from connecting to its reply's end, as
+/// curl's; zero for none. Every byte of a trickled reply restarts `--timeout`, so it alone
+/// cannot end an exchange that a server drags out.
+#[derive(Debug, Clone, Copy)]
+struct MaxTime(std::time::Duration);
+
+impl MaxTime {
+    /// `work`, or [`ClientError::MaxTime`] if it takes longer than the deadline.
+    async fn within<T>(self, work: impl Future<Output = T>) -> Result<T, ClientError> {
+        self.within_rest(tokio::time::Instant::now(), work).await
+    }
+
+    /// `work`, or [`ClientError::MaxTime`] if it is not done by the deadline counted from
+    /// `started`.
+    async fn within_rest<T>(
+        self,
+        started: tokio::time::Instant,
+        work: impl Future<Output = T>,
+    ) -> Result<T, ClientError> {
+        if self.0.is_zero() {
+            return Ok(work.await);
+        }
+        tokio::time::timeout_at(started + self.0, work)
+            .await
+            .map_err(|_| ClientError::MaxTime { max_time: self.0 })
+    }
 }

@@ -35,6 +35,25 @@ pub enum ClientError {
         /// Where they went.
         server: String,
     },
+    /// A message's reply did not arrive whole within `--max-time` of its start.
+    #[error(
+        "the reply did not arrive whole within --max-time {}; the server may be trickling it",
+        humantime::format_duration(*.max_time)
+    )]
+    MaxTime {
+        /// The deadline.
+        max_time: std::time::Duration,
+    },
+    /// Probes whose replies were not what the server should have answered.
+    #[error(
+        "{wrong} of {received} replies were wrong: not the message in upper case, nor an echo of it"
+    )]
+    WrongReplies {
+        /// Replies that were wrong.
+        wrong: u64,
+        /// Replies in all.
+        received: u64,
+    },
     /// The server closed the connection without a byte of reply to a message that was not
     /// empty.
     #[error("{server} closed the connection without replying")]

@@ -13,10 +13,14 @@
 //! # Layout
 //! - `args.rs`: [`ClientArgs`], the command-line flags.
 //! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
-//! - `ping.rs`: the probing mode and its summary.
+//! - `ping.rs`: the probing mode, a line per probe.
+//! - `summary.rs`: the probes' summary, as ping's with two percentiles.
+//! - `expect.rs`: what a probe's reply should be, upper case or an echo, and how it is wrong.
 //! - `pipe.rs`: the TCP pipe mode: stdin through one connection on two threads of blocking I/O.
 //! - `output.rs`: standard output, where a reader that went away is not an error, and the
 //!   lines (text or JSON) the modes print on it.
+//! - `visible.rs`: replies made safe to show on a terminal: control characters as `cat -v`
+//!   shows them.
 //! - `error.rs`: [`ClientError`], its hints and its exit codes.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -24,9 +28,12 @@
 mod args;
 mod command;
 mod error;
+mod expect;
 mod output;
 mod ping;
 mod pipe;
+mod summary;
+mod visible;
 
 pub use args::ClientArgs;
 pub use command::command;

@@ -22,13 +22,52 @@ pub(crate) fn write_out(stdout: &mut Out, bytes: &[u8]) -> Result<(), ClientErro
     stdout.print(bytes).map_err(ClientError::Output)
 }
 
-/// `value` as one line of JSON.
+/// `value` as one line of JSON. serde_json escapes C0 controls; DEL and the C1 controls
+/// (which a terminal may act on, U+009B being CSI) are escaped here too, as JSON allows, so
+/// that a reply quoted in a report can steer no terminal.
 pub(crate) fn json_line(value: &impl serde::Serialize) -> String {
     // Serializing plain structs of numbers and strings cannot fail; say so if it ever does.
-    let mut line = serde_json::to_string(value)
+    let json = serde_json::to_string(value)
         .unwrap_or_else(|error| format!("{{\"error\":\"cannot write JSON: {error}\"}}"));
+    let mut line = String::with_capacity(json.len() + 1);
+    for c in json.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            line.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            line.push(c);
+        }
+    }
     line.push('\n');
     line
+}
+
+/// How replies are shown on standard output: as they are, or with control characters made
+/// visible (see `visible.rs`), chosen once from `--raw` and whether stdout is a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Show {
+    /// Byte for byte: a pipe, a file, or `--raw`.
+    Raw,
+    /// Control characters shown as `cat -v` shows them: a terminal.
+    Visible,
+}
+
+impl Show {
+    pub(crate) fn choose(raw: bool) -> Self {
+        use std::io::IsTerminal;
+        if raw || !io::stdout().is_terminal() {
+            Show::Raw
+        } else {
+            Show::Visible
+        }
+    }
+
+    /// `reply` as it is to be shown, appended to `out`.
+    pub(crate) fn append(self, reply: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Show::Raw => out.extend_from_slice(reply),
+            Show::Visible => crate::visible::visible(reply, out),
+        }
+    }
 }
 
 /// Standard output for the modes that print a line at a time: written at once, on the calling
@@ -46,12 +85,40 @@ impl Out {
     }
 }
 
-/// Standard output for the UDP pipe mode, whose errors come out as [`OutputError`].
-pub(crate) struct Stdout(tokio::io::Stdout);
+/// Standard output for the UDP pipe mode, whose errors come out as [`OutputError`]; on a
+/// terminal, with control characters made visible.
+pub(crate) struct Stdout {
+    out: tokio::io::Stdout,
+    /// With [`Show::Visible`]: the stream of replies made visible, and what of it is not yet
+    /// written.
+    shown: Option<(crate::visible::Visible, Vec<u8>)>,
+}
 
 impl Stdout {
-    pub(crate) fn new() -> Self {
-        Stdout(tokio::io::stdout())
+    pub(crate) fn new(show: Show) -> Self {
+        Stdout {
+            out: tokio::io::stdout(),
+            shown: (show == Show::Visible)
+                .then(|| (crate::visible::Visible::default(), Vec::new())),
+        }
+    }
+
+    /// Writes what is waiting of the visible stream.
+    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some((_, pending)) = &mut self.shown else {
+            return Poll::Ready(Ok(()));
+        };
+        while !pending.is_empty() {
+            match Pin::new(&mut self.out).poll_write(cx, pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    pending.drain(..n);
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -65,15 +132,39 @@ impl AsyncWrite for Stdout {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        mark(Pin::new(&mut self.0).poll_write(cx, buf))
+        let this = &mut *self;
+        if this.shown.is_none() {
+            return mark(Pin::new(&mut this.out).poll_write(cx, buf));
+        }
+        // What is shown may be longer than what came: taken whole, written as room comes.
+        match mark(this.poll_pending(cx)) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some((visible, pending)) = &mut this.shown {
+            visible.feed(buf, pending);
+        }
+        Poll::Ready(Ok(buf.len()))
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        mark(Pin::new(&mut self.0).poll_flush(cx))
+        let this = &mut *self;
+        match mark(this.poll_pending(cx)) {
+            Poll::Ready(Ok(())) => mark(Pin::new(&mut this.out).poll_flush(cx)),
+            other => other,
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        mark(Pin::new(&mut self.0).poll_shutdown(cx))
+        let this = &mut *self;
+        if let Some((visible, pending)) = &mut this.shown {
+            visible.finish(pending);
+        }
+        match mark(this.poll_pending(cx)) {
+            Poll::Ready(Ok(())) => mark(Pin::new(&mut this.out).poll_shutdown(cx)),
+            other => other,
+        }
     }
 }
 

@@ -11,7 +11,9 @@ use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use upcase_transport::{Client, ClientOptions, Transport, TransportError};
 
+use crate::expect::Expect;
 use crate::output::{Out, json_line, write_out};
+use crate::summary::Summary;
 use crate::{ClientArgs, ClientError};
 
 /// The message of a probe when none is given.
@@ -30,64 +32,9 @@ struct Probe {
     rtt_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-}
-
-/// What a run of probes showed, as ping summarises it, plus two percentiles.
-#[derive(Debug, PartialEq, Serialize)]
-pub(crate) struct Summary {
-    pub(crate) sent: u64,
-    pub(crate) received: u64,
-    pub(crate) loss_percent: f64,
-    /// Round-trip statistics in milliseconds; absent when nothing came back.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub(crate) rtt: Option<Rtt>,
-}
-
-/// Round trips in milliseconds.
-#[derive(Debug, PartialEq, Serialize)]
-pub(crate) struct Rtt {
-    pub(crate) min_ms: f64,
-    pub(crate) avg_ms: f64,
-    pub(crate) max_ms: f64,
-    /// The standard deviation, which ping calls mdev.
-    pub(crate) mdev_ms: f64,
-    pub(crate) p50_ms: f64,
-    pub(crate) p99_ms: f64,
-}
-
-impl Summary {
-    /// The summary of `sent` probes, of which those in `rtts` were answered.
-    pub(crate) fn of(sent: u64, rtts: &[Duration]) -> Self {
-        let received = rtts.len() as u64;
-        let loss_percent = if sent == 0 {
-            0.0
-        } else {
-            100.0 * (sent - received) as f64 / sent as f64
-        };
-        let mut ms: Vec<f64> = rtts.iter().map(|rtt| rtt.as_secs_f64() * 1e3).collect();
-        ms.sort_by(f64::total_cmp);
-        let rtt = (!ms.is_empty()).then(|| {
-            let n = ms.len() as f64;
-            let avg = ms.iter().sum::<f64>() / n;
-            let square = ms.iter().map(|x| x * x).sum::<f64>() / n;
-            // Nearest rank: the smallest value with at least p% of the values at or below it.
-            let rank = |p: f64| ms[((p / 100.0 * n).ceil() as usize).clamp(1, ms.len()) - 1];
-            Rtt {
-                min_ms: ms[0],
-                avg_ms: avg,
-                max_ms: ms[ms.len() - 1],
-                mdev_ms: (square - avg * avg).max(0.0).sqrt(),
-                p50_ms: rank(50.0),
-                p99_ms: rank(99.0),
-            }
-        });
-        Self {
-            sent,
-            received,
-            loss_percent,
-            rtt,
-        }
-    }
+    /// How the reply was wrong, as ping(8) says it; absent when it was right.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wrong: Option<String>,
 }
 
 /// Probes the server `count` times, `--interval` apart, printing a line for each and a summary;
@@ -126,6 +73,8 @@ pub(crate) async fn ping<T: Transport>(
     tokio::pin!(interrupted);
     let mut rtts = Vec::new();
     let mut sent = 0;
+    let mut expect = Expect::new(&message);
+    let mut wrong = 0;
     for seq in 1..=count {
         tokio::select! {
             _ = ticks.tick() => {}
@@ -136,31 +85,54 @@ pub(crate) async fn ping<T: Transport>(
             _ = &mut interrupted => break,
         };
         sent += 1;
-        if let Ok((_, _, rtt)) = &outcome {
-            rtts.push(*rtt);
+        let mut line = probe_line(seq, T::NAME, &server, &outcome);
+        if let Ok(answered) = &outcome {
+            rtts.push(answered.rtt);
+            line.wrong = expect.check(&answered.reply);
+            wrong += u64::from(line.wrong.is_some());
         }
-        let line = probe_line(seq, T::NAME, &server, &outcome);
         write_out(out, render(&line, args.json).as_bytes())?;
     }
-    summarize(args, T::NAME, server, &Summary::of(sent, &rtts), out)
+    let summary = Summary {
+        wrong,
+        ..Summary::of(sent, &rtts)
+    };
+    summarize(args, T::NAME, server, &summary, out)
 }
 
-/// One probe: a fresh exchange of `message`; the server that answered, the reply's length and
-/// the round trip.
+/// A probe's answer: the server that sent it, the reply, and the round trip.
+struct Answered {
+    peer: SocketAddr,
+    reply: Vec<u8>,
+    rtt: Duration,
+}
+
+/// One probe: a fresh exchange of `message`, whose reply must arrive whole within
+/// `--timeout` of its start, as `ping -W` means: a server that trickles it, each byte
+/// restarting the wait for the next, does not hold the run.
 async fn probe<T: Transport>(
     addrs: &[SocketAddr],
     options: ClientOptions,
     message: &[u8],
-) -> Result<(SocketAddr, usize, Duration), ProbeFailed> {
+) -> Result<Answered, ProbeFailed> {
     let started = Instant::now();
-    let mut client = T::connect(addrs.to_vec(), options).await?;
-    let reply = client.exchange_reply(message).await?;
-    let peer = client.peer();
+    let exchange = async {
+        let mut client = T::connect(addrs.to_vec(), options).await?;
+        let reply = client.exchange_reply(message).await?;
+        Ok::<_, ProbeFailed>((client.peer(), reply))
+    };
+    let (peer, reply) = tokio::time::timeout(options.timeout, exchange)
+        .await
+        .map_err(|_| ProbeFailed::Late(options.timeout))??;
     if reply.bytes.is_empty() && !message.is_empty() {
         return Err(ProbeFailed::Empty);
     }
     crate::output::note_quiet(&reply, peer);
-    Ok((peer, reply.bytes.len(), reply.finished - started))
+    Ok(Answered {
+        peer,
+        rtt: reply.finished - started,
+        reply: reply.bytes,
+    })
 }
 
 /// The line for probe `seq`, answered or not.
@@ -168,16 +140,17 @@ fn probe_line(
     seq: u64,
     transport: &'static str,
     server: &str,
-    outcome: &Result<(SocketAddr, usize, Duration), ProbeFailed>,
+    outcome: &Result<Answered, ProbeFailed>,
 ) -> Probe {
     match outcome {
-        Ok((peer, bytes, rtt)) => Probe {
+        Ok(answered) => Probe {
             seq,
             transport,
-            server: peer.to_string(),
-            bytes: Some(*bytes),
-            rtt_ms: Some(rtt.as_secs_f64() * 1e3),
+            server: answered.peer.to_string(),
+            bytes: Some(answered.reply.len()),
+            rtt_ms: Some(answered.rtt.as_secs_f64() * 1e3),
             error: None,
+            wrong: None,
         },
         Err(error) => Probe {
             seq,
@@ -186,6 +159,7 @@ fn probe_line(
             bytes: None,
             rtt_ms: None,
             error: Some(reason(error)),
+            wrong: None,
         },
     }
 }
@@ -220,6 +194,12 @@ fn summarize(
             server,
         });
     }
+    if summary.wrong > 0 {
+        return Err(ClientError::WrongReplies {
+            wrong: summary.wrong,
+            received: summary.received,
+        });
+    }
     Ok(())
 }
 
@@ -227,6 +207,8 @@ fn summarize(
 enum ProbeFailed {
     /// The server closed without a byte of reply to a message that was not empty.
     Empty,
+    /// The reply did not arrive whole within `--timeout` of the probe's start.
+    Late(Duration),
     /// The network said why.
     Transport(TransportError),
 }
@@ -241,6 +223,12 @@ impl From<TransportError> for ProbeFailed {
 fn reason(failed: &ProbeFailed) -> String {
     let error = match failed {
         ProbeFailed::Empty => return "closed without a reply".into(),
+        ProbeFailed::Late(timeout) => {
+            return format!(
+                "no whole reply within {}",
+                humantime::format_duration(*timeout)
+            );
+        }
         ProbeFailed::Transport(error) => error,
     };
     match error {
@@ -257,10 +245,17 @@ fn render(probe: &Probe, json: bool) -> String {
         return json_line(probe);
     }
     match (probe.bytes, probe.rtt_ms, &probe.error) {
-        (Some(bytes), Some(ms), _) => format!(
-            "{bytes} bytes from {}: seq={} time={ms:.3} ms\n",
-            probe.server, probe.seq
-        ),
+        (Some(bytes), Some(ms), _) => {
+            let mut line = format!(
+                "{bytes} bytes from {}: seq={} time={ms:.3} ms\n",
+                probe.server, probe.seq
+            );
+            if let Some(wrong) = &probe.wrong {
+                line.push_str(wrong);
+                line.push('\n');
+            }
+            line
+        }
         (_, _, error) => format!(
             "no reply from {}: seq={}: {}\n",
             probe.server,
@@ -271,8 +266,12 @@ fn render(probe: &Probe, json: bool) -> String {
 }
 
 fn summary_text(host: &str, summary: &Summary) -> String {
+    let wrong = match summary.wrong {
+        0 => String::new(),
+        n => format!(", {n} wrong"),
+    };
     let mut text = format!(
-        "--- {host} upcase ping statistics ---\n{} probes sent, {} received, {} loss\n",
+        "--- {host} upcase ping statistics ---\n{} probes sent, {} received{wrong}, {} loss\n",
         summary.sent,
         summary.received,
         percent(summary.loss_percent)
@@ -298,30 +297,6 @@ fn percent(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ms(values: &[u64]) -> Vec<Duration> {
-        values.iter().map(|&v| Duration::from_millis(v)).collect()
-    }
-
-    #[test]
-    fn summary_is_ping_s_with_percentiles() {
-        let summary = Summary::of(4, &ms(&[3, 1, 2]));
-        assert_eq!((summary.sent, summary.received), (4, 3));
-        assert_eq!(summary.loss_percent, 25.0);
-        let rtt = summary.rtt.expect("some replies");
-        assert_eq!((rtt.min_ms, rtt.avg_ms, rtt.max_ms), (1.0, 2.0, 3.0));
-        assert!((rtt.mdev_ms - (2.0f64 / 3.0).sqrt()).abs() < 1e-9);
-        assert_eq!((rtt.p50_ms, rtt.p99_ms), (2.0, 3.0));
-    }
-
-    #[test]
-    fn percentiles_take_the_nearest_rank() {
-        let hundred: Vec<u64> = (1..=100).collect();
-        let rtt = Summary::of(100, &ms(&hundred)).rtt.expect("replies");
-        assert_eq!((rtt.p50_ms, rtt.p99_ms), (50.0, 99.0));
-        let one = Summary::of(1, &ms(&[7])).rtt.expect("a reply");
-        assert_eq!((one.p50_ms, one.p99_ms, one.mdev_ms), (7.0, 7.0, 0.0));
-    }
 
     #[test]
     fn nothing_back_has_no_round_trips() {

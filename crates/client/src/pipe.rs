@@ -15,6 +15,9 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use upcase_transport::TransportError;
 
+use crate::output::Show;
+use crate::visible::Visible;
+
 /// Bytes moved by one read: large enough that a gigabyte costs few system calls, small enough
 /// to sit in the cache.
 const CHUNK: usize = 128 * 1024;
@@ -39,7 +42,8 @@ fn network(error: io::Error) -> PipeError {
 ///
 /// # Errors
 /// [`PipeError`], saying which end failed.
-pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
+pub(crate) fn stream_stdio(mut stream: TcpStream, show: Show) -> Result<(), PipeError> {
+    let mut shown = Shown::new(show);
     stream.set_nonblocking(true).map_err(network)?;
     let stdin = io::stdin();
     let stdout = io::stdout();
@@ -62,8 +66,10 @@ pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
         };
         if socket_in {
             match stream.read(&mut replies) {
-                Ok(0) => return Ok(()),
-                Ok(n) => write_all(&stdout, &replies[..n]).map_err(PipeError::Output)?,
+                Ok(0) => return shown.finish(&stdout).map_err(PipeError::Output),
+                Ok(n) => shown
+                    .write(&stdout, &replies[..n])
+                    .map_err(PipeError::Output)?,
                 Err(error) if retry(&error) => {}
                 Err(error) => return Err(network(error)),
             }
@@ -86,6 +92,41 @@ pub(crate) fn stream_stdio(mut stream: TcpStream) -> Result<(), PipeError> {
                 Ok(n) => sent += n,
                 Err(error) if retry(&error) => {}
                 Err(error) => return Err(network(error)),
+            }
+        }
+    }
+}
+
+/// Replies on their way to standard output: as they are, or, on a terminal, made visible.
+struct Shown(Option<(Visible, Vec<u8>)>);
+
+impl Shown {
+    fn new(show: Show) -> Self {
+        Shown(match show {
+            Show::Raw => None,
+            Show::Visible => Some((Visible::default(), Vec::with_capacity(2 * CHUNK))),
+        })
+    }
+
+    fn write(&mut self, stdout: &io::Stdout, replies: &[u8]) -> io::Result<()> {
+        match &mut self.0 {
+            None => write_all(stdout, replies),
+            Some((visible, out)) => {
+                out.clear();
+                visible.feed(replies, out);
+                write_all(stdout, out)
+            }
+        }
+    }
+
+    /// Writes what the end of the stream leaves: a UTF-8 sequence it cut off.
+    fn finish(&mut self, stdout: &io::Stdout) -> io::Result<()> {
+        match &mut self.0 {
+            None => Ok(()),
+            Some((visible, out)) => {
+                out.clear();
+                visible.finish(out);
+                write_all(stdout, out)
             }
         }
     }
