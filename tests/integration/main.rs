@@ -5,6 +5,7 @@
 //! - `destination`: broadcast, multicast and a second address, in network namespaces.
 //! - `server`: `upcase server`: ready lines, transports, config file, signals, error exits.
 //! - `access`: `--allow` and `--deny` in every spelling, on both stacks, flags and file.
+//! - `bounds`: absurd flag and config values refused in one line, naming the bound.
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
@@ -34,6 +35,7 @@ mod abuse;
 mod access;
 mod balancer;
 mod bench;
+mod bounds;
 mod budget;
 mod client;
 mod client_pipe;

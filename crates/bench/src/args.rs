@@ -23,12 +23,15 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u16).range(1..))]
     pub port: u16,
 
-    /// Connections (TCP) or sockets (UDP), each on a task of its own
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Connections (TCP) or sockets (UDP), each on a task of its own; at most 1000000, and as
+    /// many as the open-file limit allows
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_CONNS)))]
     pub conns: u32,
 
-    /// Requests in flight on each connection or socket
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Requests in flight on each connection or socket; at most 4096
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_WINDOW)))]
     pub window: u32,
 
     /// Bytes in each request (at least 10: a request starts with its number)
@@ -49,8 +52,8 @@ pub struct BenchArgs {
     #[arg(long, conflicts_with = "udp")]
     pub reconnect: bool,
 
-    /// How long to wait for a reply before counting it lost
-    #[arg(long, value_name = "DURATION", default_value = "1s")]
+    /// How long to wait for a reply before counting it lost; at most a day
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = timeout_duration)]
     pub timeout: humantime::Duration,
 
     /// Threads, each with a runtime of its own and its share of the connections or sockets
@@ -65,8 +68,8 @@ pub struct BenchArgs {
     pub rate: Option<f64>,
 
     /// Print a line for each interval of this length (replies/s, lost, wrong, p50 and p99);
-    /// with --json, a JSON object a line, then the report
-    #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
+    /// with --json, a JSON object a line, then the report; at least 100ms, as iperf3's -i
+    #[arg(long, value_name = "DURATION", value_parser = interval_duration)]
     pub interval: Option<humantime::Duration>,
 
     /// Write the latency distribution to FILE in HdrHistogram's percentile text (.hgrm),
@@ -83,6 +86,23 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// The most connections or sockets: past a million, no machine's descriptors or ports hold them.
+pub const MAX_CONNS: u32 = 1_000_000;
+
+/// The most requests in flight on one connection or socket: more than any socket buffer holds
+/// of the smallest requests, and each is a slot of memory.
+pub const MAX_WINDOW: u32 = 4_096;
+
+/// The most requests in flight in all (`--conns` × `--window`): each holds a slot of memory.
+pub const MAX_IN_FLIGHT: u64 = 1 << 20;
+
+/// The shortest `--interval`: shorter, the lines themselves become the load (iperf3 refuses
+/// `-i` below 0.1 s for the same reason).
+const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The longest `--timeout` or `--duration`: past that, a deadline is no deadline.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// A rate of more than zero requests a second, and at most a billion.
 fn positive_rate(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
@@ -92,17 +112,40 @@ fn positive_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// A duration of more than zero: a run of no time sends nothing and measures nothing.
+/// A duration of more than zero and at most a day: a run of no time sends nothing and
+/// measures nothing.
 fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
     match text.parse::<humantime::Duration>() {
         Ok(duration) if duration.is_zero() => {
             Err("must be more than zero; a run of no time measures nothing".into())
         }
+        Ok(duration) if *duration > MAX_WAIT => Err("at most 24h".into()),
         Ok(duration) => Ok(duration),
         Err(error) => Err(format!(
             "{error}; write a number and a unit, like 10s or 500ms"
         )),
     }
+}
+
+/// A reply timeout: more than zero (no reply comes in no time) and at most a day.
+fn timeout_duration(text: &str) -> Result<humantime::Duration, String> {
+    positive_duration(text).map_err(|error| {
+        error.replace(
+            "a run of no time measures nothing",
+            "no reply comes in no time",
+        )
+    })
+}
+
+/// An `--interval` of at least [`MIN_INTERVAL`].
+fn interval_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration = positive_duration(text)?;
+    if *duration < MIN_INTERVAL {
+        return Err(
+            "at least 100ms: shorter, printing the lines becomes the load (as iperf3's -i)".into(),
+        );
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]
@@ -127,6 +170,35 @@ mod tests {
         let ok = Cli::try_parse_from(["bench", "--duration", "250ms"]).map(|cli| cli.args.duration);
         assert!(matches!(ok, Ok(Some(d)) if *d == std::time::Duration::from_millis(250)));
         assert!(Cli::try_parse_from(["bench", "--interval", "0s"]).is_err());
+    }
+
+    #[test]
+    fn absurd_values_are_refused_naming_the_bound() {
+        for (flag, value, says) in [
+            ("--window", "4294967295", "4096"),
+            ("--window", "4097", "4096"),
+            ("--conns", "1000001", "1000000"),
+            ("--interval", "1ns", "at least 100ms"),
+            ("--interval", "99ms", "at least 100ms"),
+            ("--timeout", "0s", "no reply comes in no time"),
+            ("--timeout", "1000000000y", "at most 24h"),
+            ("--duration", "2days", "at most 24h"),
+        ] {
+            let error = Cli::try_parse_from(["bench", flag, value])
+                .err()
+                .unwrap_or_else(|| panic!("{flag} {value} accepted"));
+            assert!(error.to_string().contains(says), "{flag} {value}: {error}");
+        }
+        for (flag, value) in [
+            ("--window", "4096"),
+            ("--interval", "100ms"),
+            ("--timeout", "24h"),
+        ] {
+            assert!(
+                Cli::try_parse_from(["bench", flag, value]).is_ok(),
+                "{flag} {value}"
+            );
+        }
     }
 
     #[test]

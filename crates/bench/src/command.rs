@@ -30,6 +30,7 @@ const PROGRESS: Duration = Duration::from_secs(1);
 /// sent, a connection fails during the run, a file cannot be written, or some replies were
 /// wrong (after the report).
 pub fn command(args: BenchArgs) -> Result<(), BenchError> {
+    check_room(&args)?;
     let (transport, addr) = find_server(&args)?;
     let plan = plan(&args, addr);
     let stdout_lines = args.interval.is_some();
@@ -74,6 +75,38 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
     };
     print_line(&text)?;
     verdict(&report)
+}
+
+/// Refuses a load this machine cannot hold, before any is sent: more requests in flight than
+/// [`MAX_IN_FLIGHT`](crate::args::MAX_IN_FLIGHT), or more sockets than the open-file limit
+/// allows (raised to its hard limit first, as servers do). Without it, a million connections
+/// ran out of descriptors a few thousand in and ended saying none had been made.
+fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
+    let in_flight = u64::from(args.conns) * u64::from(args.window);
+    if in_flight > crate::args::MAX_IN_FLIGHT {
+        return Err(BenchError::Usage(format!(
+            "--conns {} × --window {} is {in_flight} requests in flight; at most {}",
+            args.conns,
+            args.window,
+            crate::args::MAX_IN_FLIGHT
+        )));
+    }
+    // A connection per request keeps `window` of them open at once for each of `conns`.
+    let sockets = if args.reconnect {
+        in_flight
+    } else {
+        u64::from(args.conns)
+    };
+    // A few descriptors for standard streams, the runtime and the timers.
+    let needed = sockets + 64;
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(u64::MAX);
+    if needed > limit {
+        return Err(BenchError::Usage(format!(
+            "{sockets} sockets need {needed} open files, and this process may open at most \
+             {limit}; raise the limit (ulimit -n) or use fewer --conns"
+        )));
+    }
+    Ok(())
 }
 
 /// Which address answers, found the way the client finds it, and whether requests fit.

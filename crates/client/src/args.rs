@@ -81,14 +81,23 @@ fn at_least_one_byte(text: &str) -> Result<usize, String> {
     }
 }
 
+/// The longest wait any flag takes: past a day, a deadline is no deadline.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 fn any_duration(text: &str) -> Result<humantime::Duration, String> {
-    text.parse::<humantime::Duration>()
-        .map_err(|error| format!("{error}; write a number and a unit, like 30s, or 0 for none"))
+    match text.parse::<humantime::Duration>() {
+        Ok(duration) if *duration > MAX_WAIT => Err("at most 24h; 0 for no limit".into()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(format!(
+            "{error}; write a number and a unit, like 30s, or 0 for none"
+        )),
+    }
 }
 
 fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
     match text.parse::<humantime::Duration>() {
         Ok(duration) if duration.is_zero() => Err("must be more than zero".into()),
+        Ok(duration) if *duration > MAX_WAIT => Err("at most 24h".into()),
         Ok(duration) => Ok(duration),
         Err(error) => Err(format!(
             "{error}; write a number and a unit, like 1s or 250ms"
@@ -148,6 +157,17 @@ mod tests {
                 .is_zero()
         );
         assert!(parse(&["--max-time", "soon"]).is_err());
+    }
+
+    #[test]
+    fn waits_past_a_day_are_refused_naming_the_bound() {
+        for flag in ["--timeout", "--max-time"] {
+            let error = parse(&[flag, "1000000000y"]).expect_err(flag);
+            assert!(error.to_string().contains("at most 24h"), "{flag}: {error}");
+            assert!(parse(&[flag, "24h"]).is_ok(), "{flag}");
+        }
+        let error = parse(&["--count", "2", "--interval", "2days"]).expect_err("interval");
+        assert!(error.to_string().contains("at most 24h"), "{error}");
     }
 
     #[test]

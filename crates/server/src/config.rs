@@ -103,6 +103,17 @@ impl Settings {
             "an IP address, like \"::\" or \"127.0.0.1\"",
             bad.key("bind"),
         )?;
+        if let Some(ip) = bind
+            && let Some(why) = not_bindable(ip)
+        {
+            return Err(match args.bind {
+                Some(_) => ConfigError::Flag {
+                    flag: format!("--bind {ip}"),
+                    message: why,
+                },
+                None => bad.key("bind")(why),
+            });
+        }
         let transform = match (args.transform, &file.transform) {
             (Some(transform), _) => transform,
             (None, Some(name)) => name
@@ -189,11 +200,13 @@ fn options(args: &ServerArgs, file: File, bad: &Bad<'_>) -> Result<Options, Conf
     let idle_timeout = duration(
         args.idle_timeout,
         file.idle_timeout,
+        "idle-timeout",
         bad.key("idle-timeout"),
     )?;
     let drain_timeout = duration(
         args.drain_timeout,
         file.drain_timeout,
+        "drain-timeout",
         bad.key("drain-timeout"),
     )?;
     let buffer_budget = match args.buffer_budget.or(file.buffer_budget) {
@@ -254,16 +267,51 @@ fn at_least_one(
     }
 }
 
-/// The flag's duration, else the file's, parsed.
+/// Why a server cannot serve from `ip`, if it cannot: a broadcast or multicast address is
+/// where datagrams go to many hosts, never one a client's connection or reply comes from.
+fn not_bindable(ip: IpAddr) -> Option<String> {
+    let what = match ip.to_canonical() {
+        IpAddr::V4(v4) if v4.is_broadcast() => "the broadcast address",
+        ip if ip.is_multicast() => "a multicast address",
+        _ => return None,
+    };
+    Some(format!(
+        "{what}; bind one of this host's own addresses, or :: (or 0.0.0.0) for all of them"
+    ))
+}
+
+/// The longest idle or drain timeout: a year. Longer is no limit at all (0 says that), and
+/// a deadline past the clock's range would end the server.
+pub(crate) const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// The flag's duration, else the file's, parsed; at most [`MAX_DURATION`].
 fn duration(
     flag: Option<humantime::Duration>,
     file: Option<String>,
+    name: &str,
     bad: impl Fn(String) -> ConfigError,
 ) -> Result<Option<Duration>, ConfigError> {
+    let too_long = |duration: Duration| {
+        format!(
+            "{} is more than a year, the most; 0 means no limit",
+            humantime::format_duration(duration)
+        )
+    };
+    let bounded = |duration: Duration| {
+        if duration > MAX_DURATION {
+            Err(bad(too_long(duration)))
+        } else {
+            Ok(Some(duration))
+        }
+    };
     match (flag, file) {
+        (Some(duration), _) if *duration > MAX_DURATION => Err(ConfigError::Flag {
+            flag: format!("--{name} {duration}"),
+            message: too_long(duration.into()),
+        }),
         (Some(duration), _) => Ok(Some(duration.into())),
         (None, Some(text)) => match text.parse::<humantime::Duration>() {
-            Ok(duration) => Ok(Some(duration.into())),
+            Ok(duration) => bounded(duration.into()),
             Err(e) => Err(bad(format!(
                 "`{text}`: {e}; write a number and a unit, like \"5s\""
             ))),
