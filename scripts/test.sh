@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test, after installing what the end-to-end tests need where it is missing:
-# python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), a C
+# python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), ip
+# (network namespaces), a C
 # compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
 # xinetd (echo servers for the load generator), and prometheus with promtool (the scrape test).
 # Installing needs apt-get and root.
@@ -11,6 +12,8 @@ missing=()
 command -v python3 >/dev/null || missing+=(python3)
 command -v kill >/dev/null || missing+=(procps)
 command -v prlimit >/dev/null || missing+=(util-linux)
+# ip (network namespaces, for the tests of where a datagram was sent).
+command -v ip >/dev/null || missing+=(iproute2)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)

@@ -223,11 +223,10 @@ impl From<TransportError> for ProbeFailed {
 fn reason(failed: &ProbeFailed) -> String {
     let error = match failed {
         ProbeFailed::Empty => return "closed without a reply".into(),
+        // Said as a transport's own timeout says it: whether nothing came or a part did, no
+        // reply arrived in time.
         ProbeFailed::Late(timeout) => {
-            return format!(
-                "no whole reply within {}",
-                humantime::format_duration(*timeout)
-            );
+            return format!("no reply within {}", humantime::format_duration(*timeout));
         }
         ProbeFailed::Transport(error) => error,
     };

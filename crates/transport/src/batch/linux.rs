@@ -98,8 +98,13 @@ fn destination(message: ControlMessageOwned) -> Option<Destination> {
             let to = Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr));
             let local = Ipv4Addr::from(u32::from_be(info.ipi_spec_dst.s_addr));
             // The kernel answers from the destination itself only when the route to it is
-            // local, not broadcast or multicast.
-            Some(if to == local && !to.is_multicast() && !to.is_broadcast() {
+            // local, not broadcast or multicast. A datagram queued before the socket asked for
+            // the message (an inherited socket) has no local address worked out: unknown.
+            Some(if to.is_multicast() || to.is_broadcast() {
+                Destination::Group(IpAddr::V4(to))
+            } else if local.is_unspecified() {
+                Destination::Unknown
+            } else if to == local {
                 Destination::Local(IpAddr::V4(to))
             } else {
                 Destination::Group(IpAddr::V4(to))
@@ -328,8 +333,71 @@ fn to_std(addr: &SockaddrStorage) -> Option<SocketAddr> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Transmit;
-    use super::segmentable;
+    use std::net::IpAddr;
+
+    use nix::libc;
+    use nix::sys::socket::ControlMessageOwned;
+
+    use super::super::{Destination, Transmit};
+    use super::{destination, segmentable};
+
+    fn v4(to: &str, local: &str) -> Option<Destination> {
+        let addr = |text: &str| libc::in_addr {
+            s_addr: u32::from(text.parse::<std::net::Ipv4Addr>().expect("IPv4")).to_be(),
+        };
+        destination(ControlMessageOwned::Ipv4PacketInfo(libc::in_pktinfo {
+            ipi_ifindex: 1,
+            ipi_spec_dst: addr(local),
+            ipi_addr: addr(to),
+        }))
+    }
+
+    fn v6(to: &str) -> Option<Destination> {
+        let to: std::net::Ipv6Addr = to.parse().expect("IPv6");
+        destination(ControlMessageOwned::Ipv6PacketInfo(libc::in6_pktinfo {
+            ipi6_addr: libc::in6_addr {
+                s6_addr: to.octets(),
+            },
+            ipi6_ifindex: 1,
+        }))
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("address")
+    }
+
+    #[test]
+    fn the_packet_info_tells_the_host_s_own_address_from_a_group() {
+        assert_eq!(
+            v4("10.0.0.2", "10.0.0.2"),
+            Some(Destination::Local(ip("10.0.0.2")))
+        );
+        assert_eq!(
+            v4("10.0.0.255", "10.0.0.1"),
+            Some(Destination::Group(ip("10.0.0.255")))
+        );
+        assert_eq!(
+            v4("127.255.255.255", "127.0.0.1"),
+            Some(Destination::Group(ip("127.255.255.255")))
+        );
+        assert_eq!(
+            v4("255.255.255.255", "10.0.0.1"),
+            Some(Destination::Group(ip("255.255.255.255")))
+        );
+        assert_eq!(
+            v4("224.0.0.1", "10.0.0.1"),
+            Some(Destination::Group(ip("224.0.0.1")))
+        );
+        // Queued before the socket asked for the message: the local address was not worked out.
+        assert_eq!(v4("127.0.0.1", "0.0.0.0"), Some(Destination::Unknown));
+        assert_eq!(v6("fd00::2"), Some(Destination::Local(ip("fd00::2"))));
+        assert_eq!(v6("ff02::1"), Some(Destination::Group(ip("ff02::1"))));
+        assert_eq!(
+            v6("::ffff:127.0.0.1"),
+            None,
+            "the IPv4 message beside it says"
+        );
+    }
 
     fn reply(to: &str, len: usize) -> Transmit {
         Transmit {
