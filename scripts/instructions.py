@@ -2,14 +2,15 @@
 """The server's own instructions per reply, counted by callgrind: a figure that does not drift.
 
     python3 scripts/instructions.py [--udp | --reconnect] [--conns 100] [--window 1]
-                                    [--duration 5] [--keep DIR] [BINARY ...]
+                                    [--duration 5] [--bind ADDR] [--keep DIR] [BINARY ...]
 
 Starts each upcase binary (the release build by default; name older builds to compare) under
 `valgrind --tool=callgrind` with one worker, loads it with `upcase bench` for --duration seconds,
 stops it with SIGINT, and prints the instructions the server ran in user space (its threads and
 the libraries it calls, not the kernel) divided by the replies. Under callgrind the server runs
 some fifty times slower, so the count includes a start-up share that is larger the fewer the
-replies; compare builds at the same settings. With --keep, each run's callgrind output is kept
+replies; compare builds at the same settings. The server binds 127.0.0.1, or --bind (`0.0.0.0`
+or `::`, every address, where a UDP socket learns each datagram's destination). With --keep, each run's callgrind output is kept
 in DIR, for `callgrind_annotate` to show where the instructions go. Installs valgrind if it is
 missing (apt-get, as root).
 """
@@ -33,13 +34,13 @@ def install_valgrind():
         subprocess.run(["apt-get", "install", "-y", "-qq", "valgrind"], check=True)
 
 
-def count(binary, transport, load, duration, keep=None):
+def count(binary, transport, load, duration, bind, keep=None):
     """(replies, instructions) for one run of `binary`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "server",
-             f"--{transport}", "--bind", "127.0.0.1", "--port", "0", "--workers", "1",
+             f"--{transport}", "--bind", bind, "--port", "0", "--workers", "1",
              "--max-connections-per-source", "0", "--max-datagrams-per-source", "0"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
@@ -71,6 +72,8 @@ def main():
     parser.add_argument("--conns", type=int, default=100, help="connections or clients")
     parser.add_argument("--window", type=int, default=1, help="requests in flight per client")
     parser.add_argument("--duration", type=int, default=5, help="seconds of load")
+    parser.add_argument("--bind", default="127.0.0.1",
+                        help="the server's address (the load goes to 127.0.0.1 either way)")
     parser.add_argument("--keep", metavar="DIR", help="keep each run's callgrind output here")
     parser.add_argument("binaries", nargs="*", default=[UPCASE], help="upcase builds to count")
     args = parser.parse_args()
@@ -79,13 +82,14 @@ def main():
     load = ["--conns", str(args.conns), "--window", str(args.window)]
     if args.reconnect:
         load.append("--reconnect")
-    print(f"| build | replies | instructions per reply ({transport}, {' '.join(load)}) |")
+    print(f"| build | replies | instructions per reply ({transport}, {' '.join(load)}, "
+          f"bound to {args.bind}) |")
     print("|---|---|---|")
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
     for index, binary in enumerate(args.binaries):
         keep = os.path.join(args.keep, f"callgrind.out.{index}") if args.keep else None
-        replies, instructions = count(binary, transport, load, args.duration, keep)
+        replies, instructions = count(binary, transport, load, args.duration, args.bind, keep)
         print(f"| {binary} | {replies:,} | {instructions / replies:,.0f} |")
 
 

@@ -107,12 +107,14 @@ pub(crate) struct Batch {
     /// Whether replies to one client may leave as one segmented send (GSO): the kernel has it,
     /// and no send has yet shown that the network device lacks it.
     segmentation: bool,
+    /// Whether each datagram's destination is learnt: on a socket bound to every address.
+    destinations: bool,
 }
 
 impl Batch {
     /// An empty batch for `socket`.
     pub(crate) fn new(socket: &impl Socket) -> Self {
-        sys::learn_destinations(socket);
+        let destinations = sys::learn_destinations(socket);
         let slots = if cfg!(target_os = "linux") { BATCH } else { 1 };
         Self {
             slots: (0..slots)
@@ -125,6 +127,7 @@ impl Batch {
             failed: Vec::new(),
             refusal: None,
             segmentation: sys::can_segment(socket),
+            destinations,
         }
     }
 
@@ -139,7 +142,13 @@ impl Batch {
         self.failed.clear();
         self.refusal = None;
         let offered = &mut self.slots[..self.offer];
-        sys::recv(socket, offered, &mut self.received, flags)?;
+        sys::recv(
+            socket,
+            offered,
+            &mut self.received,
+            flags,
+            self.destinations,
+        )?;
         self.offer = next_offer(self.received.len(), self.slots.len());
         Ok(self.received.len())
     }
@@ -183,8 +192,9 @@ impl Batch {
             // Each client's replies side by side, so that they can leave in one segmented
             // send. The sort is stable: a client's replies keep their order, and different
             // clients' replies have none to keep.
-            self.transmits
-                .sort_by_key(|transmit| (transmit.to, transmit.from));
+            // (A client's replies from two of this host's addresses stay side by side too; the
+            // send cuts a run where the source changes.)
+            self.transmits.sort_by_key(|transmit| transmit.to);
         }
     }
 

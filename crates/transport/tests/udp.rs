@@ -63,26 +63,34 @@ async fn udp_server_refuses_to_truncate_a_reply_that_grew() {
 
 #[tokio::test]
 async fn a_datagram_comes_to_the_answer_whole_and_once() {
-    let mut server = Udp::bind(addr(V6)).await.expect("bind");
-    let at = server.local_addr().expect("address");
-    let client = UdpSocket::bind(V6).await.expect("client socket");
-    client.send_to(b"one datagram", at).await.expect("send");
-    let mut seen = Vec::new();
-    server
-        .answer_batch(|datagram| {
-            seen.push((datagram.from, datagram.to, datagram.payload.to_vec()));
-            None
-        })
-        .await
-        .expect("a batch");
-    let from = client.local_addr().expect("address");
-    // Where the system says where a datagram was sent, it is the address the client sent to.
-    let to = if cfg!(target_os = "linux") {
-        upcase_transport::Destination::Local(from.ip())
-    } else {
-        upcase_transport::Destination::Unknown
-    };
-    assert_eq!(seen, [(from, to, b"one datagram".to_vec())]);
+    // Bound to every address, the socket learns where each datagram was sent (Linux); bound
+    // to one, it needs not: the destination is its own address.
+    for (bind, learns) in [("[::]:0", cfg!(target_os = "linux")), (V6, false)] {
+        let mut server = Udp::bind(addr(bind)).await.expect("bind");
+        let port = server.local_addr().expect("address").port();
+        let client = UdpSocket::bind(V6).await.expect("client socket");
+        let at: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, port).into();
+        client.send_to(b"one datagram", at).await.expect("send");
+        let mut seen = Vec::new();
+        server
+            .answer_batch(|datagram| {
+                seen.push((datagram.from, datagram.to, datagram.payload.to_vec()));
+                None
+            })
+            .await
+            .expect("a batch");
+        let from = client.local_addr().expect("address");
+        let to = if learns {
+            upcase_transport::Destination::Local(from.ip())
+        } else {
+            upcase_transport::Destination::Unknown
+        };
+        assert_eq!(
+            seen,
+            [(from, to, b"one datagram".to_vec())],
+            "bound to {bind}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -17,8 +17,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::socket::{
-    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, getsockopt,
-    recvmmsg, sendmmsg, sendmsg, setsockopt, sockopt,
+    ControlMessage, ControlMessageOwned, MsgFlags, MultiHeaders, SockaddrStorage, getsockname,
+    getsockopt, recvmmsg, sendmmsg, sendmsg, setsockopt, sockopt,
 };
 
 use super::{Destination, RecvMeta, Transmit};
@@ -37,12 +37,24 @@ pub(crate) const NO_WAIT: MsgFlags = MsgFlags::MSG_DONTWAIT;
 /// On a blocking socket, wait for a first datagram, then take only what is queued.
 pub(crate) const FIRST_WAITS: MsgFlags = MsgFlags::MSG_WAITFORONE;
 
-/// Asks the kernel for each datagram's destination. An IPv4 socket takes `IP_PKTINFO`; a
-/// dual-stack one both, since its IPv4 clients' datagrams come with the IPv4 message. A
-/// socket that refuses them is served as before, its replies from the system's choice.
-pub(super) fn learn_destinations(socket: &impl Socket) {
-    let _ = setsockopt(socket, sockopt::Ipv4PacketInfo, &true);
-    let _ = setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true);
+/// Asks the kernel for each datagram's destination, where it can be other than the socket's
+/// own address: on a socket bound to every address (`::`, `0.0.0.0`). One bound to a single
+/// address hears only datagrams sent to it, and replies from it, so it pays nothing: the
+/// control messages cost an allocation and a copy each way (docs/BENCHMARKS.md). An IPv4
+/// socket takes `IP_PKTINFO`; a dual-stack one both, since its IPv4 clients' datagrams come
+/// with the IPv4 message. Whether they were asked for.
+pub(super) fn learn_destinations(socket: &impl Socket) -> bool {
+    let every_address = getsockname::<SockaddrStorage>(socket.as_fd().as_raw_fd())
+        .ok()
+        .as_ref()
+        .and_then(to_std)
+        .is_some_and(|addr| addr.ip().is_unspecified());
+    if !every_address {
+        return false;
+    }
+    let v4 = setsockopt(socket, sockopt::Ipv4PacketInfo, &true).is_ok();
+    let v6 = setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true).is_ok();
+    v4 || v6
 }
 
 /// Room for one datagram's control messages: on a dual-stack socket an IPv4 client's
@@ -57,9 +69,10 @@ pub(super) fn recv(
     slots: &mut [Box<[u8]>],
     got: &mut Vec<RecvMeta>,
     flags: MsgFlags,
+    destinations: bool,
 ) -> io::Result<()> {
-    let mut headers =
-        MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), Some(control_space()));
+    let control = destinations.then(control_space);
+    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slots.len(), control);
     let mut buffers: Vec<[IoSliceMut<'_>; 1]> = slots
         .iter_mut()
         .map(|slot| [IoSliceMut::new(slot)])
@@ -75,10 +88,9 @@ pub(super) fn recv(
         // Without a source there is no one to answer; its slot stays unused. (A socket shut
         // down for reading returns one such empty message.)
         if let Some(from) = message.address.as_ref().and_then(to_std) {
-            let to = message
-                .cmsgs()
-                .ok()
-                .and_then(|mut cmsgs| cmsgs.find_map(destination))
+            let to = destinations
+                .then(|| message.cmsgs().ok()?.find_map(destination))
+                .flatten()
                 .unwrap_or(Destination::Unknown);
             got.push(RecvMeta {
                 slot,

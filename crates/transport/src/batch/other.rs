@@ -45,6 +45,7 @@ pub(super) fn recv(
     slots: &mut [Box<[u8]>],
     got: &mut Vec<RecvMeta>,
     _flags: RecvFlags,
+    _destinations: bool,
 ) -> io::Result<()> {
     let (len, from) = socket.recv_from(&mut slots[0])?;
     got.push(RecvMeta {
@@ -57,7 +58,9 @@ pub(super) fn recv(
 }
 
 /// Without `IP_PKTINFO` the destination is not learnt: replies leave from the system's choice.
-pub(super) fn learn_destinations(_: &impl Socket) {}
+pub(super) fn learn_destinations(_: &impl Socket) -> bool {
+    false
+}
 
 pub(super) fn can_segment(_: &impl Socket) -> bool {
     false
