@@ -3,27 +3,15 @@
 //! every probe with an SSH banner. The terminal is a pty.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{PATIENCE, binary, textbook, upcase};
+use crate::util::{PATIENCE, binary, textbook, thread_server, upcase};
 
 /// A reply that would steer a terminal: an OSC 52 clipboard write, a screen clear, a window
 /// title, a bell, and a raw C1 CSI.
 const STEERING: &[u8] = b"\x1b]52;c;aGVsbG8=\x07\x1b[2J\x1b]0;pwned\x07\x07\x9b31mHELLO\n";
-
-/// A TCP server on loopback that hands each connection to `serve`, on a thread of its own.
-fn server(serve: fn(TcpStream)) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream));
-        }
-    });
-    port.to_string()
-}
 
 /// Answers each request, to its end, with [`STEERING`].
 fn steering(mut stream: TcpStream) {
@@ -111,7 +99,7 @@ fn assert_nothing_steers(shown: &[u8], what: &str) {
 
 #[test]
 fn a_reply_s_control_sequences_are_shown_visibly_on_a_terminal_in_every_mode() {
-    let tcp = server(steering);
+    let tcp = thread_server(steering);
     let udp = steering_udp();
     let one_shot = on_a_terminal(&["client", "--port", &tcp, "hello"], None);
     assert_nothing_steers(&one_shot, "one-shot over TCP");
@@ -152,7 +140,7 @@ fn a_reply_s_control_sequences_are_shown_visibly_on_a_terminal_in_every_mode() {
 
 #[test]
 fn raw_passes_them_and_piped_output_stays_byte_exact() {
-    let tcp = server(steering);
+    let tcp = thread_server(steering);
     let raw = on_a_terminal(&["client", "--raw", "--port", &tcp, "hello"], None);
     assert!(raw.windows(4).any(|w| w == b"\x1b]52"), "{raw:?}");
     // Not a terminal: every byte as it came.
@@ -166,7 +154,7 @@ fn raw_passes_them_and_piped_output_stays_byte_exact() {
 
 #[test]
 fn a_trickling_server_cannot_hold_probes_or_a_message() {
-    let port = server(trickle);
+    let port = thread_server(trickle);
     let started = Instant::now();
     let out = upcase()
         .args([
@@ -206,7 +194,7 @@ fn a_trickling_server_cannot_hold_probes_or_a_message() {
 
 #[test]
 fn a_wrong_reply_to_a_probe_is_reported_as_ping_reports_wrong_data() {
-    let port = server(banner);
+    let port = thread_server(banner);
     let out = upcase()
         .args([
             "client",

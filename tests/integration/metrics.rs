@@ -8,18 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use socket2::{Domain, Socket, Type};
 
 use crate::util::{
-    Server, closed_by_peer, http_get, http_request, metrics_addr, read_until, start_server,
-    tcp_exchange,
+    Server, closed_by_peer, connect_from, http_get, http_request, metrics_addr, read_until,
+    start_server, tcp_exchange,
 };
-
-/// A connection to `server` from the loopback address `source`.
-fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    let from: SocketAddr = format!("{source}:0").parse().expect("a source address");
-    socket.bind(&from.into()).expect("bind the source");
-    socket.connect(&server.into()).expect("connect");
-    TcpStream::from(socket)
-}
 
 /// The status code of an HTTP response.
 fn status_of(response: &str) -> u16 {

@@ -4,24 +4,12 @@
 //! as an answer.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::util::upcase;
-
-/// A TCP server on loopback that hands each connection to `serve`, on a thread of its own.
-fn server(serve: fn(TcpStream)) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || serve(stream));
-        }
-    });
-    port.to_string()
-}
+use crate::util::{thread_server, upcase};
 
 /// Reads the request to its end, as every server here does first.
 fn read_request(stream: &mut TcpStream) {
@@ -61,7 +49,7 @@ fn client(port: &str, args: &[&str]) -> assert_cmd::Command {
 
 #[test]
 fn a_server_that_sends_without_end_is_cut_off_at_max_reply_in_every_mode() {
-    let port = server(endless);
+    let port = thread_server(endless);
     let cut_off = || {
         predicate::str::contains("went past").and(predicate::str::contains(
             "bytes, the most kept of one reply",
@@ -89,7 +77,7 @@ fn a_server_that_sends_without_end_is_cut_off_at_max_reply_in_every_mode() {
 
 #[test]
 fn a_reply_that_ends_in_silence_is_said_so_and_timed_at_its_last_byte() {
-    let port = server(half_then_quiet);
+    let port = thread_server(half_then_quiet);
     client(&port, &["--timeout", "300ms", "hello", "world"])
         .assert()
         .success()
@@ -113,7 +101,7 @@ fn a_reply_that_ends_in_silence_is_said_so_and_timed_at_its_last_byte() {
 
 #[test]
 fn a_server_that_closes_without_replying_gives_no_answer() {
-    let port = server(closes_without_reply);
+    let port = thread_server(closes_without_reply);
     client(&port, &["hello"])
         .assert()
         .code(1)

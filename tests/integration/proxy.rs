@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 
-use crate::util::{PATIENCE, start_server_logged};
+use crate::util::{PATIENCE, connect_from, start_server_logged};
 
 /// Sends `bytes` in pieces of `piece` bytes, half-closes, and returns all that comes back.
 fn exchange(server: SocketAddr, bytes: &[u8], piece: usize) -> Vec<u8> {
@@ -146,18 +146,6 @@ fn with_an_idle_timeout_of_zero_a_late_header_is_still_read() {
     let (status, log) = server.signal_and_log("TERM");
     assert!(status.success());
     assert!(log.contains("; idle-timeout off;"), "{log}");
-}
-
-/// A connection to `server` from the loopback address `source`.
-fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
-    let socket =
-        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    let from: SocketAddr = format!("{source}:0").parse().expect("a source address");
-    socket.bind(&from.into()).expect("bind the source");
-    socket.connect(&server.into()).expect("connect");
-    let stream = TcpStream::from(socket);
-    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
-    stream
 }
 
 /// Sends `bytes` from `source`, half-closes, and returns all that comes back before the close.

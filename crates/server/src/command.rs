@@ -193,7 +193,7 @@ async fn serve_signals(
             _ = signals.hangup.recv() => reload_waiting = true,
             () = tokio::time::sleep_until(next_reload), if reload_waiting => {
                 reload_waiting = false;
-                // The file is read so that it cannot block (see `config.rs`): the loop is
+                // The file is read so that it cannot block (see `operator_file.rs`): the loop is
                 // back for the next signal at once.
                 crate::reload::reload(args, &mut settings, service);
                 next_reload = tokio::time::Instant::now() + RELOAD_EVERY;

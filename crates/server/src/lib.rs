@@ -3,6 +3,8 @@
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
+//! - `operator_file.rs`: reading `--config` so that a FIFO, a device or a huge file cannot
+//!   block or fill the server.
 //! - `options.rs`: [`Options`], the limits a server serves within.
 //! - `run.rs`: [`run`] and [`serve`], and [`Serve`], where each transport's socket is sent
 //!   to its own loop.
@@ -19,6 +21,8 @@
 //! - `connection.rs`: one connection's loop, read, answer, write, to its end.
 //! - `timers.rs`: where a connection's idle timeout is: its one timer for the idle timeout,
 //!   the budget's retry and the drain's end, and the accept loop's timer kept ahead of it.
+//! - `reflection.rs`: the sources a datagram must never be answered at (small services' ports,
+//!   this service's own, broadcast and multicast).
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
 //!   forged datagram.
 //! - `budget.rs`: the one budget of reply bytes that all connections share.
@@ -61,9 +65,11 @@ mod error;
 mod inherit;
 mod log;
 mod metrics;
+mod operator_file;
 mod options;
 mod process;
 mod proxy;
+mod reflection;
 mod reload;
 mod run;
 mod service;

@@ -100,3 +100,29 @@ pub fn metric(metrics: SocketAddr, name: &str) -> u64 {
     assert!(!values.is_empty(), "no {name} in:\n{text}");
     values.iter().sum()
 }
+
+/// A connection to `server` from the loopback address `source` (any of 127.0.0.0/8), with
+/// [`PATIENCE`] to read.
+pub fn connect_from(source: &str, server: SocketAddr) -> TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let from: SocketAddr = format!("{source}:0").parse().expect("a source address");
+    socket.bind(&from.into()).expect("bind the source");
+    socket.connect(&server.into()).expect("connect");
+    let stream = TcpStream::from(socket);
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    stream
+}
+
+/// A TCP server on loopback that hands each connection to `serve`, on a thread of its own;
+/// its port.
+pub fn thread_server(serve: fn(TcpStream)) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    port.to_string()
+}
