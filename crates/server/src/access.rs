@@ -26,17 +26,19 @@ impl Access {
     /// These lists with every IPv4-mapped network written as the IPv4 network it maps, as
     /// [`permits`](Self::permits) needs them; [`parse_network`] already gives them so.
     pub fn normalized(mut self) -> Self {
-        for net in self.allow.iter_mut().chain(self.deny.iter_mut()) {
-            *net = unmapped(*net);
-        }
+        normalize(&mut self.allow);
+        normalize(&mut self.deny);
         self
     }
 
     /// Whether `ip` may be served. The lists must be [`normalized`](Self::normalized).
     pub fn permits(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
-        !self.deny.iter().any(|net| net.contains(&ip))
-            && (self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip)))
+        !self.denies(ip) && (self.allow.is_empty() || any_contains(&self.allow, ip))
+    }
+
+    /// Whether `ip` is in a `deny` network, whatever `allow` says.
+    pub fn denies(&self, ip: IpAddr) -> bool {
+        any_contains(&self.deny, ip)
     }
 }
 
@@ -66,6 +68,20 @@ pub fn parse_network(text: &str) -> Result<IpNet, String> {
         ));
     }
     Ok(unmapped(net))
+}
+
+/// Writes every IPv4-mapped or NAT64 network of `list` as the IPv4 network it embeds, as
+/// [`any_contains`] needs it; [`parse_network`] already gives them so.
+pub(crate) fn normalize(list: &mut [IpNet]) {
+    for net in list {
+        *net = unmapped(*net);
+    }
+}
+
+/// Whether `ip`, as rules see it ([`canonical`]), is in one of the [`normalize`]d `networks`.
+pub(crate) fn any_contains(networks: &[IpNet], ip: IpAddr) -> bool {
+    let ip = canonical(ip);
+    networks.iter().any(|net| net.contains(&ip))
 }
 
 /// An access list as the log shows it: `10.0.0.0/8,::1/128`, or `-` when empty.

@@ -34,11 +34,13 @@ pub struct Options {
     pub buffer_budget: usize,
     /// Whether every TCP connection starts with a PROXY protocol header (version 1 or 2) from
     /// a load balancer, whose client address is then the one logged, limited and filtered.
-    /// A connection without a valid header within the idle timeout (if there is one) is closed.
+    /// A connection without a valid header within 5 seconds (or the idle timeout, if shorter)
+    /// is closed, and only the balancers of `proxy_from` may send one.
     pub proxy_protocol: bool,
     /// The load balancers in front of the server (`--proxy-from`): the only peers whose PROXY
     /// headers are believed, and whose datagrams, each relaying many clients, are not held to
     /// one source's rate. Empty: the loopback addresses (a balancer on the same host).
+    /// IPv4-mapped and NAT64 networks here mean the IPv4 networks they embed, as in `access`.
     pub proxy_from: Vec<ipnet::IpNet>,
 }
 
@@ -46,11 +48,10 @@ impl Options {
     /// Whether a peer at `ip` is one of the balancers in front of the server: named by
     /// `--proxy-from`, or on loopback when none is named.
     pub fn is_balancer(&self, ip: std::net::IpAddr) -> bool {
-        let ip = crate::access::canonical(ip);
         if self.proxy_from.is_empty() {
-            return ip.is_loopback();
+            return crate::access::canonical(ip).is_loopback();
         }
-        self.proxy_from.iter().any(|net| net.contains(&ip))
+        crate::access::any_contains(&self.proxy_from, ip)
     }
 
     /// Whether datagrams from `ip` relay many clients, so that one source's rate means nothing

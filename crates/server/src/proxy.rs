@@ -42,7 +42,7 @@ pub(crate) async fn serve_proxied<P: Peer, X: Transform>(
     place: Place,
 ) {
     let balancer = peer.addr();
-    let Some(place) = admit_balancer(&service, balancer, place) else {
+    let Some(place) = admit_before_header(&service, balancer, place) else {
         return;
     };
     if let Err(why) = read_header(&mut peer, &service).await {
@@ -63,7 +63,7 @@ pub(crate) async fn serve_proxied<P: Peer, X: Transform>(
 
 /// The admission of a connection before its header: from a named balancer, not denied, and
 /// within its source's connections.
-fn admit_balancer(service: &Service, from: SocketAddr, place: Place) -> Option<Place> {
+fn admit_before_header(service: &Service, from: SocketAddr, place: Place) -> Option<Place> {
     if !service.options.is_balancer(from.ip()) {
         let named = if service.options.proxy_from.is_empty() {
             "loopback, as --proxy-from names none"

@@ -109,6 +109,7 @@ impl Service {
     /// A service with these limits and no traffic yet.
     pub fn new(mut options: Options) -> Arc<Self> {
         options.access = options.access.normalized();
+        crate::access::normalize(&mut options.proxy_from);
         Arc::new(Self {
             access_rules: AtomicBool::new(options.access != Access::default()),
             access: ArcSwap::from_pointee(options.access.clone()),
@@ -167,10 +168,7 @@ impl Service {
 
     /// Whether `--deny` refuses a peer from `ip` now, whatever `--allow` says.
     pub(crate) fn denies(&self, ip: std::net::IpAddr) -> bool {
-        self.access_rules.load(Ordering::Acquire) && {
-            let ip = crate::access::canonical(ip);
-            self.access.load().deny.iter().any(|net| net.contains(&ip))
-        }
+        self.access_rules.load(Ordering::Acquire) && self.access.load().denies(ip)
     }
 
     /// Whether a peer from `ip` may be served now.

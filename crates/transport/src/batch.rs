@@ -37,7 +37,8 @@ pub enum Destination {
     Local(IpAddr),
     /// A broadcast or multicast address: every socket that heard it would answer.
     Group(IpAddr),
-    /// The system does not say (systems without `IP_PKTINFO`).
+    /// Not learnt: the socket is bound to one address (which hears only datagrams sent to
+    /// it), the system has no `IP_PKTINFO`, or the datagram was queued before the socket asked.
     Unknown,
 }
 
