@@ -45,9 +45,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .map_err(|_| format!("`{port}` is not a port number"))?,
         None => 12013,
     };
-    let tcp = Tcp::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let tcp = Tcp
+        .bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .await?;
     let at = tcp.local_addr()?;
-    let udp = Udp::bind(at).await?;
+    let udp = Udp.bind(at).await?;
     println!("listening on udp {}", udp.local_addr()?);
     println!("listening on tcp {at}");
 

@@ -3,7 +3,8 @@
 # python3 (the textbook's programs), kill (signals), prlimit (a server short of descriptors), ip
 # (network namespaces), a C
 # compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
-# xinetd (echo servers for the load generator), and prometheus with promtool (the scrape test).
+# xinetd (echo servers for the load generator), prometheus with promtool (the scrape test), and
+# openssl and ncat (TLS peers of the TLS tests).
 # Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,8 @@ command -v cc >/dev/null || missing+=(gcc libc6-dev)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)
 command -v socat >/dev/null || missing+=(socat)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v ncat >/dev/null || missing+=(ncat)
 { command -v xinetd >/dev/null || [ -x /usr/sbin/xinetd ]; } || missing+=(xinetd)
 # Prometheus itself, and promtool, which the package carries.
 { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)

@@ -16,7 +16,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use upcase_bench::BenchArgs;
 use upcase_client::ClientArgs;
-use upcase_server::{LogFormat, ServerArgs};
+use upcase_server::{CertArgs, LogFormat, ServerArgs};
 
 /// upcase: the textbook's capitalization service (Kurose & Ross §2.7) over UDP and TCP.
 #[derive(Debug, Parser)]
@@ -57,6 +57,9 @@ enum Command {
     Client(ClientArgs),
     #[command(about = BENCH_ABOUT)]
     Bench(BenchArgs),
+    /// Write a self-signed certificate and key for localhost, to try TLS: upcase cert, then
+    /// upcase server --tls --cert cert.pem --key key.pem
+    Cert(CertArgs),
     /// Print a shell completion script, for example: upcase completions bash > /etc/bash_completion.d/upcase
     Completions {
         /// The shell to complete in
@@ -98,6 +101,12 @@ fn main() -> ExitCode {
     match &cli.command {
         Command::Completions { shell } => return completions(*shell),
         Command::Man { command } => return man(command.as_deref()),
+        Command::Cert(args) => {
+            return match upcase_server::cert(args) {
+                Ok(said) => print_out(said.as_bytes(), "what was written"),
+                Err(error) => fail(error.exit_code(), &error.to_string()),
+            };
+        }
         _ => {}
     }
     if let Command::Server(args) = &cli.command {
@@ -136,7 +145,10 @@ fn run(command: Command) -> ExitCode {
                 .await
                 .map_err(|e| (e.exit_code(), e.to_string())),
             // Handled before the runtime starts.
-            Command::Bench(_) | Command::Completions { .. } | Command::Man { .. } => Ok(()),
+            Command::Bench(_)
+            | Command::Cert(_)
+            | Command::Completions { .. }
+            | Command::Man { .. } => Ok(()),
         }
     });
     // A read of standard input may still be blocked in a worker thread; don't wait for it.

@@ -27,6 +27,10 @@
 //! - `operator_files`: `--config` naming a FIFO, a device, a directory; a flood of SIGHUPs.
 //! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
+//! - `tls`: `--tls` as a newcomer and a careless peer try it: `upcase cert`, every client
+//!   mode, certificates that do not verify, bad files, mutual TLS, SIGHUP.
+//! - `tls_peers`: TLS with other tools (openssl, socat, ncat, Python's ssl) both ways, hostile
+//!   handshakes, PROXY headers before TLS, metrics.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
@@ -59,5 +63,7 @@ mod reflection;
 mod server;
 mod signals;
 mod textbook;
+mod tls;
+mod tls_peers;
 mod util;
 mod workers;

@@ -2,6 +2,7 @@
 //! port 0 and their logs, signals; `net.rs`, exchanges over the network.
 
 mod net;
+pub mod pki;
 
 pub use net::*;
 
@@ -53,6 +54,7 @@ pub struct Server {
     pub child: Child,
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
+    pub tls: Option<SocketAddr>,
     /// Kept open so the server never writes to a closed pipe.
     stdout: BufReader<ChildStdout>,
     /// What the server logs, collected as it comes when asked for (see `with_log`).
@@ -73,6 +75,10 @@ impl Server {
 
     pub fn tcp(&self) -> SocketAddr {
         self.tcp.expect("serving tcp")
+    }
+
+    pub fn tls(&self) -> SocketAddr {
+        self.tls.expect("serving tls")
     }
 
     /// The common port of the server's sockets.
@@ -186,16 +192,24 @@ pub fn spawn_server_logged(command: &mut Command, transports: &[&str]) -> Server
 
 fn server_command(args: &[&str]) -> Command {
     let mut command = Command::new(binary());
-    command.arg("server").args(["--port", "0"]).args(args);
+    command
+        .arg("server")
+        .args(["--port", "0", "--tls-port", "0"])
+        .args(args);
     command
 }
 
-/// The ready lines a server started with `args` prints.
+/// The ready lines a server started with `args` prints: the transports named, or UDP and TCP.
 fn transports_in(args: &[&str]) -> &'static [&'static str] {
-    match (args.contains(&"--udp"), args.contains(&"--tcp")) {
-        (true, false) => &["udp"],
-        (false, true) => &["tcp"],
-        _ => &["udp", "tcp"],
+    let named = |flag: &str| args.contains(&flag);
+    match (named("--udp"), named("--tcp"), named("--tls")) {
+        (false, false, false) | (true, true, false) => &["udp", "tcp"],
+        (true, false, false) => &["udp"],
+        (false, true, false) => &["tcp"],
+        (false, false, true) => &["tls"],
+        (true, false, true) => &["udp", "tls"],
+        (false, true, true) => &["tcp", "tls"],
+        (true, true, true) => &["udp", "tcp", "tls"],
     }
 }
 
@@ -211,7 +225,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         .spawn()
         .expect("start the server");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut udp, mut tcp) = (None, None);
+    let (mut udp, mut tcp, mut tls) = (None, None, None);
     for &expected in transports {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read ready line");
@@ -219,6 +233,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         assert_eq!(proto, expected, "ready lines in order: {line:?}");
         match proto {
             "udp" => udp = Some(addr),
+            "tls" => tls = Some(addr),
             _ => tcp = Some(addr),
         }
     }
@@ -226,6 +241,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         child,
         udp,
         tcp,
+        tls,
         stdout,
         log: None,
     }
@@ -241,6 +257,7 @@ pub fn ready_line(line: &str) -> (&'static str, SocketAddr) {
     let proto = match proto {
         "udp" => "udp",
         "tcp" => "tcp",
+        "tls" => "tls",
         other => panic!("unknown transport {other:?}"),
     };
     (

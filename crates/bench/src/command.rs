@@ -123,9 +123,9 @@ fn find_server(args: &BenchArgs) -> Result<(&'static str, SocketAddr), BenchErro
     let (transport, addr) = runtime.block_on(async {
         let addrs = resolve(&args.host, args.port).await?;
         Ok::<_, BenchError>(if args.udp {
-            (Udp::NAME, Udp::connect(addrs, options).await?.peer())
+            (Udp::NAME, Udp.connect(addrs, options).await?.peer())
         } else {
-            (Tcp::NAME, Tcp::connect(addrs, options).await?.peer())
+            (Tcp::NAME, Tcp.connect(addrs, options).await?.peer())
         })
     })?;
     let size = args.size as usize;

@@ -8,22 +8,29 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// Talk UDP: one datagram per message, retried when no reply comes
-    #[arg(long, conflicts_with = "tcp")]
+    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
     pub udp: bool,
 
     /// Talk TCP (the default)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub tcp: bool,
+
+    /// Talk TLS: TCP's protocol inside TLS 1.3 or 1.2, the server's certificate checked
+    #[arg(long)]
+    pub tls: bool,
+
+    /// The TLS flags.
+    #[command(flatten)]
+    pub tls_args: crate::TlsArgs,
 
     /// Server name or address, IPv4 or IPv6; every address it resolves to is tried
     #[arg(long, value_name = "HOST", default_value = "localhost",
           value_parser = upcase_transport::parse_host)]
     pub host: String,
 
-    /// Server port
-    #[arg(long, value_name = "N", default_value_t = 12000,
-          value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// Server port [default: 12000, 12443 with --tls]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
 
     /// How long to wait for a connection or a reply, like 1s or 250ms
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = positive_duration)]
@@ -106,6 +113,11 @@ fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
 }
 
 impl ClientArgs {
+    /// The server's port: `--port`, else the textbook's, else TLS's.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls { 12_443 } else { 12_000 })
+    }
+
     /// The MESSAGE words joined by single spaces, if any were given.
     pub(crate) fn message(&self) -> Option<Vec<u8>> {
         if self.message.is_empty() {
@@ -137,7 +149,7 @@ mod tests {
         let args = parse(&[]).expect("no flags");
         assert!(!args.udp);
         assert_eq!(
-            (args.host.as_str(), args.port, args.retries),
+            (args.host.as_str(), args.port(), args.retries),
             ("localhost", 12000, 3)
         );
         assert_eq!(*args.timeout, std::time::Duration::from_secs(1));

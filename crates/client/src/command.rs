@@ -24,7 +24,7 @@ pub const PROMPT: &str = "Input lowercase sentence:";
 /// [`ClientError`] when the host does not resolve, the server cannot be reached or does not
 /// answer, or a message cannot be sent as asked. Standard output closing early is not an error.
 pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
-    let addrs = resolve(&args.host, args.port)
+    let addrs = resolve(&args.host, args.port())
         .await
         .map_err(|error| match error {
             TransportError::Resolve { host, reason } => ClientError::Resolve { host, reason },
@@ -36,12 +36,16 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
         max_reply: args.max_reply,
     };
     let show = Show::choose(args.raw);
+    // The one choice of transport; everything below takes it as a value.
     let outcome = if args.udp {
-        talk::<Udp>(&args, addrs, options, show).await
+        talk(&args, &Udp, addrs, options, show).await
+    } else if args.tls {
+        let tls = args.tls_args.transport(&args.host, true)?;
+        talk(&args, &tls, addrs, options, show).await
     } else if streams_stdin(&args) {
         stream_tcp(addrs, options, show).await
     } else {
-        talk::<Tcp>(&args, addrs, options, show).await
+        talk(&args, &Tcp, addrs, options, show).await
     };
     match outcome {
         Err(ClientError::Output(error)) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
@@ -52,25 +56,31 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
 /// Everything below the choice of transport.
 async fn talk<T: Transport>(
     args: &ClientArgs,
+    transport: &T,
     addrs: Vec<SocketAddr>,
     options: ClientOptions,
     show: Show,
 ) -> Result<(), ClientError> {
     let mut stdout = Out;
     if let Some(count) = args.count {
-        return ping::<T>(args, addrs, options, count, &mut stdout).await;
+        return ping(args, transport, addrs, options, count, &mut stdout).await;
     }
     let started = tokio::time::Instant::now();
     let max_time = MaxTime(args.max_time.into());
-    let mut client = max_time.within(T::connect(addrs, options)).await??;
+    let mut client = max_time.within(transport.connect(addrs, options)).await??;
     if let Some(message) = args.message() {
         let reply = max_time
             .within_rest(started, client.exchange_reply(&message))
             .await??;
         check_reply(&message, &reply, client.peer())?;
         if args.json {
+            let tls = client.handshake();
             let report = OneShot {
                 transport: T::NAME,
+                tls_version: tls.map(|tls| tls.version.as_str()),
+                cipher: tls.map(|tls| tls.cipher.as_str()),
+                alpn: tls.and_then(|tls| tls.alpn.as_deref()),
+                handshake_ms: tls.map(|tls| tls.took.as_secs_f64() * 1e3),
                 server: client.peer().to_string(),
                 request_bytes: message.len(),
                 reply_bytes: reply.bytes.len(),
@@ -120,7 +130,7 @@ async fn stream_tcp(
     options: ClientOptions,
     show: Show,
 ) -> Result<(), ClientError> {
-    let stream = Tcp::connect(addrs, options).await?.into_stream().await?;
+    let stream = Tcp.connect(addrs, options).await?.into_stream().await?;
     let stream = stream
         .into_std()
         .and_then(|stream| stream.set_nonblocking(false).map(|()| stream))
@@ -136,6 +146,15 @@ async fn stream_tcp(
 #[derive(serde::Serialize)]
 struct OneShot<'a> {
     transport: &'static str,
+    /// TLS's version (`TLSv1.3`), cipher suite, ALPN and handshake time; absent without TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cipher: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alpn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handshake_ms: Option<f64>,
     server: String,
     request_bytes: usize,
     reply_bytes: usize,
@@ -186,8 +205,17 @@ pub(crate) fn check_reply(
     if reply.bytes.is_empty() && !message.is_empty() {
         return Err(ClientError::EmptyReply { server });
     }
+    if is_tls_alert(&reply.bytes) && !is_tls_alert(message) {
+        return Err(ClientError::TlsPort { server });
+    }
     crate::output::note_quiet(reply, server);
     Ok(())
+}
+
+/// Whether `bytes` are one TLS alert record, as a TLS server sends to a client whose first
+/// bytes were not a handshake: type 21, version 3.x, two bytes of alert.
+fn is_tls_alert(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x15, 0x03, 0x00..=0x04, 0x00, 0x02, 0x01 | 0x02, _])
 }
 
 fn print_reply(stdout: &mut Out, reply: &[u8], show: Show) -> Result<(), ClientError> {

@@ -61,6 +61,12 @@ pub enum ClientError {
         /// The server.
         server: std::net::SocketAddr,
     },
+    /// A plain client's request was answered with a TLS alert: the port speaks TLS.
+    #[error("{server} answered in TLS (an alert record): it is a TLS port; add --tls")]
+    TlsPort {
+        /// The server.
+        server: std::net::SocketAddr,
+    },
     /// Standard input could not be read.
     #[error("cannot read standard input: {}", describe(.0))]
     Input(io::Error),

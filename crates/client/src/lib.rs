@@ -14,6 +14,7 @@
 //! - `args.rs`: [`ClientArgs`], the command-line flags.
 //! - `command.rs`: [`command`]: resolving the host, choosing the transport and the mode.
 //! - `ping.rs`: the probing mode, a line per probe.
+//! - `tls_args.rs`: [`TlsArgs`], the TLS flags the client and the load generator share.
 //! - `summary.rs`: the probes' summary, as ping's with two percentiles.
 //! - `expect.rs`: what a probe's reply should be, upper case or an echo, and how it is wrong.
 //! - `pipe.rs`: the TCP pipe mode: stdin through one connection on two threads of blocking I/O.
@@ -33,8 +34,10 @@ mod output;
 mod ping;
 mod pipe;
 mod summary;
+mod tls_args;
 mod visible;
 
 pub use args::ClientArgs;
 pub use command::command;
 pub use error::ClientError;
+pub use tls_args::TlsArgs;

@@ -200,3 +200,8 @@ pub(crate) fn note_quiet(reply: &Reply, server: SocketAddr) {
         );
     }
 }
+
+/// A warning on stderr, beside the run: a stderr that cannot take it loses nothing.
+pub(crate) fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "upcase: warning: {message}");
+}

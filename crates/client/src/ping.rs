@@ -30,6 +30,9 @@ struct Probe {
     bytes: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rtt_ms: Option<f64>,
+    /// TLS's handshake, part of `rtt_ms`; absent without TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handshake_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
     /// How the reply was wrong, as ping(8) says it; absent when it was right.
@@ -44,6 +47,7 @@ struct Probe {
 /// [`ClientError::NoReplies`] when not one probe was answered; an output error.
 pub(crate) async fn ping<T: Transport>(
     args: &ClientArgs,
+    transport: &T,
     addrs: Vec<SocketAddr>,
     options: ClientOptions,
     count: u64,
@@ -81,7 +85,7 @@ pub(crate) async fn ping<T: Transport>(
             _ = &mut interrupted => break,
         }
         let outcome = tokio::select! {
-            outcome = probe::<T>(&addrs, options, &message) => outcome,
+            outcome = probe(transport, &addrs, options, &message) => outcome,
             _ = &mut interrupted => break,
         };
         sent += 1;
@@ -103,6 +107,8 @@ pub(crate) async fn ping<T: Transport>(
 /// A probe's answer: the server that sent it, the reply, and the round trip.
 struct Answered {
     peer: SocketAddr,
+    /// How long TLS's handshake took, within the round trip.
+    handshake: Option<Duration>,
     reply: Vec<u8>,
     rtt: Duration,
 }
@@ -111,17 +117,19 @@ struct Answered {
 /// `--timeout` of its start, as `ping -W` means: a server that trickles it, each byte
 /// restarting the wait for the next, does not hold the run.
 async fn probe<T: Transport>(
+    transport: &T,
     addrs: &[SocketAddr],
     options: ClientOptions,
     message: &[u8],
 ) -> Result<Answered, ProbeFailed> {
     let started = Instant::now();
     let exchange = async {
-        let mut client = T::connect(addrs.to_vec(), options).await?;
+        let mut client = transport.connect(addrs.to_vec(), options).await?;
+        let handshake = client.handshake().map(|tls| tls.took);
         let reply = client.exchange_reply(message).await?;
-        Ok::<_, ProbeFailed>((client.peer(), reply))
+        Ok::<_, ProbeFailed>((client.peer(), reply, handshake))
     };
-    let (peer, reply) = tokio::time::timeout(options.timeout, exchange)
+    let (peer, reply, handshake) = tokio::time::timeout(options.timeout, exchange)
         .await
         .map_err(|_| ProbeFailed::Late(options.timeout))??;
     if reply.bytes.is_empty() && !message.is_empty() {
@@ -130,6 +138,7 @@ async fn probe<T: Transport>(
     crate::output::note_quiet(&reply, peer);
     Ok(Answered {
         peer,
+        handshake,
         rtt: reply.finished - started,
         reply: reply.bytes,
     })
@@ -149,6 +158,7 @@ fn probe_line(
             server: answered.peer.to_string(),
             bytes: Some(answered.reply.len()),
             rtt_ms: Some(answered.rtt.as_secs_f64() * 1e3),
+            handshake_ms: answered.handshake.map(|took| took.as_secs_f64() * 1e3),
             error: None,
             wrong: None,
         },
@@ -158,6 +168,7 @@ fn probe_line(
             server: server.to_owned(),
             bytes: None,
             rtt_ms: None,
+            handshake_ms: None,
             error: Some(reason(error)),
             wrong: None,
         },
@@ -245,8 +256,11 @@ fn render(probe: &Probe, json: bool) -> String {
     }
     match (probe.bytes, probe.rtt_ms, &probe.error) {
         (Some(bytes), Some(ms), _) => {
+            let handshake = probe
+                .handshake_ms
+                .map_or_else(String::new, |took| format!(" handshake={took:.3} ms"));
             let mut line = format!(
-                "{bytes} bytes from {}: seq={} time={ms:.3} ms\n",
+                "{bytes} bytes from {}: seq={} time={ms:.3} ms{handshake}\n",
                 probe.server, probe.seq
             );
             if let Some(wrong) = &probe.wrong {

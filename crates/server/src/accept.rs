@@ -8,15 +8,15 @@ use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 use upcase_proto::Transform;
-use upcase_transport::{Listener, Peer};
+use upcase_transport::{Accepted, Incoming, Listener};
 
-use crate::connection::Connection;
 use crate::proxy::serve_proxied;
 use crate::service::{ACCEPT_BACKOFF, Place, Service, shown};
 use crate::sources::SourceFull;
+use crate::start::start_and_serve;
 use crate::stats::Trouble;
 use crate::timers::Ahead;
-use crate::totals::Event;
+use crate::totals::{Event, Via};
 
 impl Service {
     /// Checks a new connection from `addr` against the access lists and its source's limit;
@@ -59,9 +59,11 @@ impl Service {
     }
 }
 
-/// Serves the connections of `listener` until `shutdown` completes, then drains them.
+/// Serves the connections of `listener`, a socket of the transport `via`, until `shutdown`
+/// completes, then drains them.
 pub(crate) async fn serve_listener<L, X>(
     mut listener: L,
+    via: Via,
     transform: X,
     service: &Arc<Service>,
     shutdown: impl Future,
@@ -87,8 +89,8 @@ pub(crate) async fn serve_listener<L, X>(
             peer = listener.accept() => peer,
             () = ahead.as_mut().keep() => unreachable!("the timer ahead never completes"),
         };
-        let peer = match accepted {
-            Ok(peer) => peer,
+        let incoming = match accepted {
+            Ok(incoming) => incoming,
             Err(error) => {
                 service.log_trouble(Trouble::Accept, || {
                     format!("accept failed: {error}; retrying in {ACCEPT_BACKOFF:?}")
@@ -101,15 +103,18 @@ pub(crate) async fn serve_listener<L, X>(
         if service.options.proxy_protocol {
             // The client's address comes with the header, which may take a while: its
             // admission waits for it on the connection's own task.
-            let proxied = serve_proxied(peer, transform.clone(), Arc::clone(service), place);
+            let proxied =
+                serve_proxied(incoming, via, transform.clone(), Arc::clone(service), place);
             drop(tasks.spawn(proxied));
             continue;
         }
-        let Some(place) = service.admit_connection(peer.addr(), place) else {
-            continue; // Dropping the peer closes the connection.
+        let Some(place) = service.admit_connection(incoming.addr(), place) else {
+            continue; // Dropping the connection closes it.
         };
-        let connection = Connection::new(peer, transform.clone(), Arc::clone(service), place);
-        drop(tasks.spawn(connection.serve()));
+        // Admitted before its handshake, so that `--max-connections` and the per-source limit
+        // bound the handshakes too.
+        let service = Arc::clone(service);
+        crate::start::spawn(&tasks, incoming, via, transform.clone(), service, place);
     }
     // Close the port now: new clients are refused at once instead of queued for the drain.
     drop(listener);
@@ -142,22 +147,20 @@ async fn drain(tasks: TaskTracker, service: &Service) {
     service.drain(tasks.wait(), cutting, dropping).await;
 }
 
-/// Serves one connection accepted elsewhere (by inetd, for one) under `service`'s rules, to
-/// its end: with `--proxy-protocol`, after its PROXY header, as a connection accepted here.
-pub async fn serve_connection<P, X>(peer: P, transform: X, service: &Arc<Service>)
+/// Serves one TCP connection accepted elsewhere (by inetd, for one) under `service`'s rules,
+/// to its end: with `--proxy-protocol`, after its PROXY header, as a connection accepted here.
+pub async fn serve_connection<X>(incoming: Accepted, transform: X, service: &Arc<Service>)
 where
-    P: Peer,
     X: Transform,
 {
     let place = Place::new(None, service);
+    let service = Arc::clone(service);
     if service.options.proxy_protocol {
-        serve_proxied(peer, transform, Arc::clone(service), place).await;
+        serve_proxied(incoming, Via::Tcp, transform, service, place).await;
         return;
     }
-    let Some(place) = service.admit_connection(peer.addr(), place) else {
+    let Some(place) = service.admit_connection(incoming.addr(), place) else {
         return;
     };
-    Connection::new(peer, transform, Arc::clone(service), place)
-        .serve()
-        .await;
+    start_and_serve(incoming, Via::Tcp, transform, service, place).await;
 }

@@ -13,13 +13,34 @@ use crate::parse_network;
 /// file; a flag given on the command line wins over the file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
-    /// Serve UDP. With neither --udp nor --tcp, both are served on the same port.
+    /// Serve UDP. With none of --udp, --tcp, --tls, UDP and TCP are served on the same port
     #[arg(long)]
     pub udp: bool,
 
-    /// Serve TCP. With neither --udp nor --tcp, both are served on the same port.
+    /// Serve TCP. With none of --udp, --tcp, --tls, UDP and TCP are served on the same port
     #[arg(long)]
     pub tcp: bool,
+
+    /// Serve TLS, on --tls-port, with --cert and --key ('upcase cert' writes a pair for
+    /// localhost)
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Port for TLS; 0 picks a free one, printed when ready [default: 12443]
+    #[arg(long, value_name = "N")]
+    pub tls_port: Option<u16>,
+
+    /// TLS certificate chain, PEM, the server's own first; read again at SIGHUP
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// TLS private key, PEM (ECDSA, Ed25519 or RSA); read again at SIGHUP
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Require TLS clients to present a certificate signed by this CA, PEM (mutual TLS)
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
 
     /// Address to listen on [default: every address, IPv6 and IPv4 (::), or 0.0.0.0 where the
     /// host has no IPv6]

@@ -9,9 +9,10 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use upcase_transport::TransportError;
+use upcase_transport::{TlsKeys, TransportError};
 
 use crate::access::shown_networks;
+use crate::served::Served;
 use crate::sockets::{Sockets, bind};
 use crate::worker::{Worker, join_workers};
 use crate::{ServerArgs, ServerError, Service, Settings, serve_metrics};
@@ -70,10 +71,15 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         let stopped = signals.stop.stopped();
         return crate::inherit::inetd(&settings, &service, stopped).await;
     }
+    let keys = load_keys(&settings)?;
     // Sockets from systemd's socket activation are served as they are, by one worker.
     let (sockets, source) = match crate::inherit::from_systemd()? {
         Some(sockets) => (vec![sockets], "sockets from systemd"),
-        None => (bind(&settings).map_err(ServerError::Bind)?, "bound"),
+        None => {
+            let transports = Served::chosen(&settings, keys.as_ref());
+            let sockets = bind(&settings, &transports).map_err(ServerError::Bind)?;
+            (sockets, "bound")
+        }
     };
     let mut ready_lines = match sockets.first() {
         Some(first) => first
@@ -103,10 +109,28 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
         join_workers(workers).await?;
         return Err(ServerError::Ready(error));
     }
-    serve_signals(&mut signals, &args, settings, &service, &stop).await;
+    serve_signals(
+        &mut signals,
+        &args,
+        settings,
+        keys.as_ref(),
+        &service,
+        &stop,
+    )
+    .await;
     service.start_drain();
     stop.cancel();
     drain(&mut signals, workers, &service).await
+}
+
+/// TLS's certificate and key, when TLS is served: read before any socket is bound, so that
+/// a file that cannot be used stops the server at once, naming it.
+fn load_keys(settings: &Settings) -> Result<Option<TlsKeys>, ServerError> {
+    settings
+        .tls
+        .as_ref()
+        .map(|files| TlsKeys::load(files).map_err(ServerError::Tls))
+        .transpose()
 }
 
 /// Binds `--metrics`, if asked for, adding its ready line.
@@ -176,6 +200,7 @@ async fn serve_signals(
     signals: &mut Signals,
     args: &ServerArgs,
     mut settings: Settings,
+    keys: Option<&TlsKeys>,
     service: &Service,
     stop: &CancellationToken,
 ) {
@@ -195,7 +220,7 @@ async fn serve_signals(
                 reload_waiting = false;
                 // The file is read so that it cannot block (see `operator_file.rs`): the loop is
                 // back for the next signal at once.
-                crate::reload::reload(args, &mut settings, service);
+                crate::reload::reload(args, &mut settings, keys, service);
                 next_reload = tokio::time::Instant::now() + RELOAD_EVERY;
             }
             // A worker that cannot serve stops the others, and its error is reported by the
@@ -238,7 +263,9 @@ fn print_ready(lines: &[String]) -> io::Result<()> {
 /// The effective configuration, in one line for the log.
 fn summary(settings: &Settings, sockets: &[Sockets], source: &str) -> String {
     let options = &settings.options;
-    let transports = sockets.first().map_or("udp", Sockets::transports);
+    let transports = sockets
+        .first()
+        .map_or_else(String::new, Sockets::transports);
     format!(
         "{transports} ({source}); transform {}; workers {}; proxy-protocol {}; metrics {}; \
          max-connections {}, per source {}; max-datagrams-per-source {}/s; idle-timeout {:?}; \

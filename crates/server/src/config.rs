@@ -3,8 +3,13 @@
 //! ```toml
 //! udp = true
 //! tcp = true
+//! tls = false
 //! bind = "::"
 //! port = 12000
+//! tls-port = 12443
+//! cert = "/etc/upcase/cert.pem"
+//! key = "/etc/upcase/key.pem"
+//! client-ca = "/etc/upcase/clients.pem"
 //! transform = "upper"
 //! allow = ["10.0.0.0/8", "2001:db8::/32"]
 //! deny = ["10.6.6.6"]
@@ -29,6 +34,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use upcase_proto::Builtin;
 
+use crate::tls_settings::FileTls;
 use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
 
 /// The most worker threads: each takes two sockets, a UDP thread and a runtime, and past the
@@ -45,6 +51,11 @@ const DEFAULT_PORT: u16 = 12_000;
 struct File {
     udp: Option<bool>,
     tcp: Option<bool>,
+    tls: Option<bool>,
+    tls_port: Option<u16>,
+    cert: Option<std::path::PathBuf>,
+    key: Option<std::path::PathBuf>,
+    client_ca: Option<std::path::PathBuf>,
     bind: Option<String>,
     port: Option<u16>,
     transform: Option<String>,
@@ -70,6 +81,10 @@ pub struct Settings {
     pub udp: bool,
     /// Serve TCP.
     pub tcp: bool,
+    /// Serve TLS, with these files: `None` when TLS is not served.
+    pub tls: Option<upcase_transport::TlsServerFiles>,
+    /// The port for TLS; 0 for any free one.
+    pub tls_port: u16,
     /// The address to listen on; `None` for every address (dual-stack where possible).
     pub bind: Option<IpAddr>,
     /// The port to listen on; 0 for any free one.
@@ -97,6 +112,14 @@ impl Settings {
         };
         let bad = Bad(path);
         let (udp, tcp) = transports(args, &file, &bad)?;
+        let file_tls = FileTls {
+            tls: file.tls,
+            cert: file.cert.clone(),
+            key: file.key.clone(),
+            client_ca: file.client_ca.clone(),
+        };
+        let tls =
+            crate::tls_settings::files(args, &file_tls, |key, message| bad.key(key)(message))?;
         let bind = parsed(
             args.bind,
             file.bind.clone(),
@@ -130,6 +153,11 @@ impl Settings {
         Ok(Settings {
             udp,
             tcp,
+            tls,
+            tls_port: args
+                .tls_port
+                .or(file.tls_port)
+                .unwrap_or(crate::tls_settings::DEFAULT_TLS_PORT),
             bind,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
@@ -154,16 +182,23 @@ impl Bad<'_> {
     }
 }
 
-/// Which transports to serve: the flags', else the file's, else both.
+/// Whether to serve UDP and TCP: the flags', else the file's, else both. Naming any transport
+/// (TLS among them) serves exactly those named.
 fn transports(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<(bool, bool), ConfigError> {
-    let (udp, tcp) = match (args.udp || args.tcp, file.udp, file.tcp) {
-        (true, _, _) => (args.udp, args.tcp),
-        (false, None, None) => (true, true),
-        (false, udp, tcp) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
+    let named = args.udp || args.tcp || args.tls;
+    let (udp, tcp) = match (named, file.udp, file.tcp, file.tls) {
+        (true, ..) => (args.udp, args.tcp),
+        (false, None, None, None | Some(false)) => (true, true),
+        (false, udp, tcp, _) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
     };
-    if !udp && !tcp {
+    let tls = if named {
+        args.tls
+    } else {
+        file.tls.unwrap_or(false)
+    };
+    if !udp && !tcp && !tls {
         return Err(bad.key("udp")(
-            "udp and tcp are both off; turn one on".into(),
+            "udp, tcp and tls are all off; turn one on".into(),
         ));
     }
     Ok((udp, tcp))

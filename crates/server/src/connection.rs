@@ -61,6 +61,8 @@ struct Answered {
 /// own, which [`serve`](Self::serve) is.
 pub(crate) struct Connection<P, X> {
     peer: P,
+    /// The transport it came over, for the counts.
+    via: Via,
     stream: Transformer<X>,
     service: Arc<Service>,
     deadline: Pin<Box<Deadline>>,
@@ -72,9 +74,16 @@ pub(crate) struct Connection<P, X> {
 }
 
 impl<P: Peer, X: Transform> Connection<P, X> {
-    pub(crate) fn new(peer: P, transform: X, service: Arc<Service>, place: Place) -> Self {
+    pub(crate) fn new(
+        peer: P,
+        via: Via,
+        transform: X,
+        service: Arc<Service>,
+        place: Place,
+    ) -> Self {
         Self {
             peer,
+            via,
             stream: Transformer::new(transform).with_max_line(service.options.max_line),
             deadline: Deadline::new(&service),
             service,
@@ -232,7 +241,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
                     End::Cut => Event::Cut,
                 };
                 match end {
-                    End::Finished => stats.served(Via::Tcp),
+                    End::Finished => stats.served(self.via),
                     End::Cut => stats.count(Event::Cut),
                 }
                 let invalid = match self.stream.invalid_bytes() {
@@ -252,7 +261,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
             Err(stop) => log_stop(&self.service, addr, stop),
         }
         stats.bytes(
-            Via::Tcp,
+            self.via,
             bytes_in as u64,
             sent as u64,
             self.stream.invalid_bytes(),

@@ -14,6 +14,9 @@ pub enum ServerError {
     /// A socket could not be bound.
     #[error("{error}; {hint}", error = .0, hint = bind_hint(.0))]
     Bind(TransportError),
+    /// TLS's certificate, key or client CA cannot be used; nothing was bound.
+    #[error("{0}")]
+    Tls(upcase_transport::TlsFileError),
     /// The signal handlers could not be installed.
     #[error("cannot watch for Ctrl-C and SIGTERM: {}", describe(.0))]
     Signals(io::Error),
@@ -58,7 +61,7 @@ impl ServerError {
     /// the network.
     pub fn exit_code(&self) -> u8 {
         match self {
-            ServerError::Config(_) | ServerError::Inherited(_) => 2,
+            ServerError::Config(_) | ServerError::Inherited(_) | ServerError::Tls(_) => 2,
             ServerError::Bind(_)
             | ServerError::Signals(_)
             | ServerError::Worker(_)

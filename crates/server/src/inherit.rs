@@ -9,8 +9,9 @@ use std::time::Duration;
 use socket2::{SockRef, Type};
 use tokio::time::sleep;
 use tracing::info;
-use upcase_transport::{BoundSocket, TcpPeer, Transport, Udp};
+use upcase_transport::{Accepted, BoundSocket, Tcp, Transport, Udp};
 
+use crate::served::Served;
 use crate::sockets::Sockets;
 use crate::{ServerError, Service, Settings, serve, serve_connection};
 
@@ -29,25 +30,32 @@ pub(crate) fn from_systemd() -> Result<Option<Sockets>, ServerError> {
         let bad = |why: String| {
             ServerError::Inherited(format!("socket {} of LISTEN_FDS {why}", index + 3))
         };
-        let slot = if let Ok(Some(listener)) = passed.take_tcp_listener(index) {
-            (&mut sockets.tcp, BoundSocket::from_tcp_listener(listener))
+        let (served, socket) = if let Ok(Some(listener)) = passed.take_tcp_listener(index) {
+            (Served::Tcp(Tcp), BoundSocket::from_tcp_listener(listener))
         } else if let Ok(Some(socket)) = passed.take_udp_socket(index) {
-            (&mut sockets.udp, BoundSocket::from_udp_socket(socket))
+            (Served::Udp(Udp), BoundSocket::from_udp_socket(socket))
         } else {
             return Err(bad(
                 "is neither a TCP nor a UDP socket; give upcase ListenStream= and ListenDatagram= sockets".into(),
             ));
         };
-        let socket = slot
-            .1
-            .map_err(|error| bad(format!("cannot be used: {error}")))?;
-        if slot.0.replace(socket).is_some() {
+        let socket = socket.map_err(|error| bad(format!("cannot be used: {error}")))?;
+        if sockets
+            .0
+            .iter()
+            .any(|(known, _)| known.name() == served.name())
+        {
             return Err(bad(
                 "is a second socket of its kind; give upcase one TCP and one UDP socket at most"
                     .into(),
             ));
         }
+        sockets.0.push((served, socket));
     }
+    // In the order of bound sockets' ready lines: UDP first.
+    sockets
+        .0
+        .sort_by_key(|(served, _)| served.name() != Udp::NAME);
     Ok(Some(sockets))
 }
 
@@ -84,9 +92,9 @@ pub(crate) async fn inetd(
         .map_err(|error| ServerError::Inherited(format!("cannot take standard input: {error}")))?;
     if kind == Type::STREAM {
         let stream = std::net::TcpStream::from(owned);
-        let peer = TcpPeer::from_stream(stream)
+        let incoming = Accepted::from_std(stream)
             .map_err(|_| bad("a connected TCP socket (inetd's nowait)"))?;
-        let served = serve_connection(peer, settings.transform, service);
+        let served = serve_connection(incoming, settings.transform, service);
         tokio::pin!(served);
         tokio::select! {
             () = &mut served => {}
@@ -98,7 +106,7 @@ pub(crate) async fn inetd(
         return Err(bad("a TCP or UDP socket"));
     }
     let socket = BoundSocket::from_udp_socket(std::net::UdpSocket::from(owned))
-        .and_then(|socket| Udp::listen(socket).map_err(io::Error::other))
+        .and_then(|socket| Udp.listen(socket).map_err(io::Error::other))
         .map_err(|_| bad("a bound UDP socket (inetd's wait)"))?;
     let idle = settings.options.idle_timeout;
     let ended = async {

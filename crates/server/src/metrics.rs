@@ -10,7 +10,9 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
-use crate::totals::Via;
+use upcase_transport::HandshakeFailure;
+
+use crate::totals::{Totals, Via};
 use crate::{Event, Service};
 
 /// The exposition formats a scraper may ask for.
@@ -100,24 +102,10 @@ impl Collector for ServiceMetrics {
             ),
         ];
         for (name, help, values) in by_transport {
-            let counter = ConstCounter::new(0u64);
-            let mut family = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            for (via, value) in Via::ALL.into_iter().zip(values) {
-                let labels = [("transport", via.name())];
-                ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
-            }
+            let named = Via::ALL.into_iter().map(Via::name).zip(values);
+            labelled(&mut encoder, name, help, "transport", named)?;
         }
-        let drops = ConstCounter::new(0u64);
-        let mut family = encoder.encode_descriptor(
-            "upcase_dropped",
-            "Clients refused, datagrams unanswered and connections ended early, by reason.",
-            None,
-            drops.metric_type(),
-        )?;
-        for event in &Event::ALL[1..] {
-            let labels = [("reason", reason(*event))];
-            ConstCounter::new(totals.count(*event)).encode(family.encode_family(&labels)?)?;
-        }
+        by_reason(&totals, &mut encoder)?;
         let counters = [
             (
                 "upcase_invalid_utf8_bytes",
@@ -141,6 +129,47 @@ impl Collector for ServiceMetrics {
         }
         service_gauges(service, &mut encoder)
     }
+}
+
+/// The counters by reason: drops, and failed TLS handshakes.
+fn by_reason(totals: &Totals, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    let drops = Event::ALL[1..]
+        .iter()
+        .map(|event| (reason(*event), totals.count(*event)));
+    labelled(
+        encoder,
+        "upcase_dropped",
+        "Clients refused, datagrams unanswered and connections ended early, by reason.",
+        "reason",
+        drops,
+    )?;
+    let failures = HandshakeFailure::ALL
+        .into_iter()
+        .map(|failure| (failure.name(), totals.handshake_failures(failure)));
+    labelled(
+        encoder,
+        "upcase_tls_handshake_failures",
+        "TLS handshakes that failed, by reason.",
+        "reason",
+        failures,
+    )
+}
+
+/// A counter family `name` with one sample for each (label value, count) of `values`.
+fn labelled<'a>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    values: impl Iterator<Item = (&'a str, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let kind = ConstCounter::new(0u64).metric_type();
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (value_name, value) in values {
+        let labels = [(label, value_name)];
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 /// The gauges of open connections, of reply bytes held, and of the build.

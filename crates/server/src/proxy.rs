@@ -23,20 +23,21 @@ use std::time::Duration;
 
 use tokio::time::timeout;
 use upcase_proto::Transform;
-use upcase_transport::Peer;
+use upcase_transport::Incoming;
 
-use crate::connection::Connection;
 use crate::service::{Place, Service, shown};
-use crate::totals::Event;
+use crate::start::start_and_serve;
+use crate::totals::{Event, Via};
 
 /// How long a connection may take to send its PROXY header (capped by the idle timeout). A
 /// balancer sends it with the connection's first bytes; five seconds allows for a slow one.
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Admits `peer` by its balancer's address, reads its PROXY header, then admits and serves it
-/// as the client the header names.
-pub(crate) async fn serve_proxied<P: Peer, X: Transform>(
-    mut peer: P,
+/// Admits `peer` by its balancer's address, reads its PROXY header, then admits it as the
+/// client the header names, and starts its transport (a TLS handshake comes after the header).
+pub(crate) async fn serve_proxied<I: Incoming, X: Transform>(
+    mut peer: I,
+    via: Via,
     transform: X,
     service: Arc<Service>,
     place: Place,
@@ -56,9 +57,7 @@ pub(crate) async fn serve_proxied<P: Peer, X: Transform>(
     let Some(place) = service.admit_connection(peer.addr(), place) else {
         return;
     };
-    Connection::new(peer, transform, service, place)
-        .serve()
-        .await;
+    start_and_serve(peer, via, transform, service, place).await;
 }
 
 /// The admission of a connection before its header: from a named balancer, not denied, and
@@ -84,7 +83,7 @@ fn admit_before_header(service: &Service, from: SocketAddr, place: Place) -> Opt
 }
 
 /// Waits for `peer`'s PROXY header, within [`HEADER_TIMEOUT`], the idle timeout and the drain.
-async fn read_header<P: Peer>(peer: &mut P, service: &Service) -> Result<(), String> {
+async fn read_header<I: Incoming>(peer: &mut I, service: &Service) -> Result<(), String> {
     let idle = service.options.idle_timeout;
     let wait = if idle.is_zero() {
         HEADER_TIMEOUT
@@ -93,7 +92,7 @@ async fn read_header<P: Peer>(peer: &mut P, service: &Service) -> Result<(), Str
     };
     let addr = shown(peer.addr());
     tokio::select! {
-        header = timeout(wait, peer.read_proxy_header()) => match header {
+        header = timeout(wait, peer.accepted().read_proxy_header()) => match header {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_elapsed) => Err(format!("no PROXY protocol header from {addr} within {wait:?}")),

@@ -1,16 +1,38 @@
-//! [`reload`]: what SIGHUP does. The config file is read again and what a running server can
-//! take, it takes: `allow` and `deny`, from the next client on. Everything else (the port, the
+//! [`reload`]: what SIGHUP does. TLS's certificate and key are read again, for new connections,
+//! as nginx does. The config file is read again and what a running server can take, it takes:
+//! `allow` and `deny`, from the next client on. Everything else (the port, the
 //! transports, the limits, the workers) is fixed by the sockets and tasks already made; a change
 //! to it is named in the log as waiting for a restart. No connection is dropped.
 
 use tracing::{info, warn};
 
+use upcase_transport::TlsKeys;
+
 use crate::access::shown_networks;
 use crate::{ServerArgs, Service, Settings};
 
-/// Reads the config file again, applies its access lists to `service`, and logs what changed.
-/// A file that cannot be read or is wrong leaves everything as it was.
-pub(crate) fn reload(args: &ServerArgs, running: &mut Settings, service: &Service) {
+/// Reads TLS's files and the config file again, applies what can be to `service`, and logs
+/// what changed. A file that cannot be read or is wrong leaves everything as it was.
+pub(crate) fn reload(
+    args: &ServerArgs,
+    running: &mut Settings,
+    keys: Option<&TlsKeys>,
+    service: &Service,
+) {
+    if let (Some(keys), Some(files)) = (keys, &running.tls) {
+        match keys.reload(files) {
+            Ok(()) => info!(
+                "SIGHUP: reloaded {} and {} for new TLS connections",
+                files.cert.display(),
+                files.key.display()
+            ),
+            Err(error) => warn!("SIGHUP: {error}; serving TLS with the certificate as it was"),
+        }
+    }
+    reload_config(args, running, service);
+}
+
+fn reload_config(args: &ServerArgs, running: &mut Settings, service: &Service) {
     let Some(path) = &args.config else {
         info!("SIGHUP: no --config file to reload; serving on as before");
         return;
@@ -44,6 +66,8 @@ fn restart_only_changes(running: &Settings, new: &Settings) -> Vec<&'static str>
     [
         ("udp", running.udp != new.udp),
         ("tcp", running.tcp != new.tcp),
+        ("tls", running.tls.is_some() != new.tls.is_some()),
+        ("tls-port", running.tls_port != new.tls_port),
         ("bind", running.bind != new.bind),
         ("port", running.port != new.port),
         ("transform", running.transform != new.transform),

@@ -4,13 +4,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use upcase_proto::Transform;
-use upcase_transport::{ServerSocket, TcpListener, UdpServer};
+use upcase_transport::{ServerSocket, TcpListener, TlsListener, UdpServer};
 
 use crate::options::Options;
 use crate::service::Service;
-use crate::totals::Totals;
+use crate::totals::{Totals, Via};
 
-/// A bound server socket that [`run`] and [`serve`] can serve: a TCP listener, or a UDP
+/// A bound server socket that [`run`] and [`serve`] can serve: a TCP or TLS listener, or a UDP
 /// socket. Each transport is served in the shape that fits it, chosen here by the socket's
 /// type, once.
 pub trait Serve: ServerSocket {
@@ -31,7 +31,18 @@ impl Serve for TcpListener {
         service: &Arc<Service>,
         shutdown: impl Future + Send,
     ) {
-        crate::accept::serve_listener(self, transform, service, shutdown).await;
+        crate::accept::serve_listener(self, Via::Tcp, transform, service, shutdown).await;
+    }
+}
+
+impl Serve for TlsListener {
+    async fn serve<X: Transform>(
+        self,
+        transform: X,
+        service: &Arc<Service>,
+        shutdown: impl Future + Send,
+    ) {
+        crate::accept::serve_listener(self, Via::Tls, transform, service, shutdown).await;
     }
 }
 
@@ -67,7 +78,7 @@ impl Serve for UdpServer {
 /// use upcase_server::{Options, run};
 /// use upcase_transport::{Tcp, Transport};
 ///
-/// let listener = Tcp::bind("127.0.0.1:12000".parse().unwrap()).await?;
+/// let listener = Tcp.bind("127.0.0.1:12000".parse().unwrap()).await?;
 /// let totals = run(listener, Builtin::Upper, Options::default(), async {
 ///     let _ = tokio::signal::ctrl_c().await;
 /// })

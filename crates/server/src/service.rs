@@ -230,6 +230,19 @@ impl Service {
         warn_held_back(allowed, message);
     }
 
+    /// Counts a failed TLS handshake and logs `message`, unless a failure of its kind was
+    /// logged less than a second ago.
+    pub(crate) fn log_handshake_failure(
+        &self,
+        failure: upcase_transport::HandshakeFailure,
+        message: impl FnOnce() -> String,
+    ) {
+        let allowed = self
+            .stats
+            .handshake_failed(failure, Instant::now().into_std());
+        warn_held_back(allowed, message);
+    }
+
     /// Logs `message` about the server's own sockets at warning level, unless one like it was
     /// logged less than a second ago.
     pub(crate) fn log_trouble(&self, trouble: Trouble, message: impl FnOnce() -> String) {

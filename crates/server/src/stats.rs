@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::totals::{EVENTS, Event, Totals, Traffic, Via};
+use upcase_transport::HandshakeFailure;
+
+use crate::totals::{EVENTS, Event, HANDSHAKE_FAILURES, Totals, Traffic, VIAS, Via};
 
 /// The live counters behind [`Totals`], shared by every task of one [`run`](crate::run).
 ///
@@ -20,6 +22,10 @@ pub(crate) struct Stats {
     throttles: [Mutex<Throttle>; EVENTS],
     /// The same for each kind of [`Trouble`].
     troubles: [Mutex<Throttle>; TROUBLES],
+    /// TLS handshakes failed, by kind: rare enough to need no shards.
+    handshakes: [AtomicU64; HANDSHAKE_FAILURES],
+    /// When each kind of handshake failure was last logged.
+    handshake_throttles: [Mutex<Throttle>; HANDSHAKE_FAILURES],
 }
 
 /// Something wrong with the server's own sockets, logged at most once a second of each kind
@@ -48,7 +54,7 @@ struct Shard {
     counts: [AtomicU64; EVENTS],
     /// By transport, as [`Via::ALL`]: one set of counters each, so that a request bumps as
     /// many as before the transports were told apart.
-    traffic: [TrafficCounters; 2],
+    traffic: [TrafficCounters; VIAS],
     invalid_bytes: AtomicU64,
 }
 
@@ -158,11 +164,21 @@ impl Stats {
             .allow(now)
     }
 
+    /// Counts a failed TLS handshake, and says whether to log it now, as
+    /// [`count_and_throttle`](Self::count_and_throttle) does.
+    pub(crate) fn handshake_failed(&self, failure: HandshakeFailure, now: Instant) -> Option<u64> {
+        self.handshakes[failure as usize].fetch_add(1, Ordering::Relaxed);
+        self.handshake_throttles[failure as usize]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .allow(now)
+    }
+
     /// The shards, summed.
     pub(crate) fn totals(&self) -> Totals {
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         let sum = |read: &dyn Fn(&Shard) -> u64| self.shards.iter().map(read).sum::<u64>();
-        let traffic: [Traffic; 2] = std::array::from_fn(|via| Traffic {
+        let traffic: [Traffic; VIAS] = std::array::from_fn(|via| Traffic {
             served: sum(&|shard| load(&shard.traffic[via].served)),
             bytes_in: sum(&|shard| load(&shard.traffic[via].bytes_in)),
             bytes_out: sum(&|shard| load(&shard.traffic[via].bytes_out)),
@@ -176,6 +192,7 @@ impl Stats {
             bytes_out: traffic.iter().map(|t| t.bytes_out).sum(),
             invalid_bytes: sum(&|shard| load(&shard.invalid_bytes)),
             traffic,
+            handshake_failures: std::array::from_fn(|kind| load(&self.handshakes[kind])),
         }
     }
 }

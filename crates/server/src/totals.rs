@@ -1,6 +1,8 @@
 //! What the server did, in numbers: [`Event`]s, [`Totals`] of them, and the [`Traffic`] of
 //! each transport ([`Via`]).
 
+use upcase_transport::{HandshakeFailure, Tcp, Tls, Transport, Udp};
+
 /// Something that happened to a peer, counted in [`Totals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Event {
@@ -90,24 +92,34 @@ impl Event {
     }
 }
 
-/// Which transport a request came over, for the counts kept apart by transport.
+/// Which transport a request came over, for the counts kept apart by transport: an index
+/// into them, named by the transport itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Via {
     /// A datagram.
     Udp,
-    /// A connection.
+    /// A TCP connection.
     Tcp,
+    /// A TLS connection.
+    Tls,
 }
 
-impl Via {
-    /// Both, in the order of [`Totals::traffic`].
-    pub const ALL: [Via; 2] = [Via::Udp, Via::Tcp];
+/// How many transports are counted apart.
+pub const VIAS: usize = 3;
 
-    /// The transport's name as users write it: `udp`, `tcp`.
+/// How many kinds of TLS handshake failure are counted apart.
+pub const HANDSHAKE_FAILURES: usize = HandshakeFailure::ALL.len();
+
+impl Via {
+    /// Every transport, in the order of [`Totals::traffic`].
+    pub const ALL: [Via; VIAS] = [Via::Udp, Via::Tcp, Via::Tls];
+
+    /// The transport's name as users write it: `udp`, `tcp`, `tls`.
     pub fn name(self) -> &'static str {
         match self {
-            Via::Udp => "udp",
-            Via::Tcp => "tcp",
+            Via::Udp => Udp::NAME,
+            Via::Tcp => Tcp::NAME,
+            Via::Tls => Tls::NAME,
         }
     }
 }
@@ -136,13 +148,20 @@ pub struct Totals {
     pub invalid_bytes: u64,
     /// The served requests and the bytes, by transport, indexed as [`Via::ALL`]; `counts`,
     /// `bytes_in` and `bytes_out` are their sums.
-    pub traffic: [Traffic; 2],
+    pub traffic: [Traffic; VIAS],
+    /// TLS handshakes that failed, by kind, indexed as [`HandshakeFailure::ALL`].
+    pub handshake_failures: [u64; HANDSHAKE_FAILURES],
 }
 
 impl Totals {
     /// The served requests and bytes over `via`.
     pub fn traffic(&self, via: Via) -> Traffic {
         self.traffic[via as usize]
+    }
+
+    /// How many TLS handshakes failed for `failure`.
+    pub fn handshake_failures(&self, failure: HandshakeFailure) -> u64 {
+        self.handshake_failures[failure as usize]
     }
 
     /// How often `event` happened.
@@ -158,6 +177,13 @@ impl Totals {
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.invalid_bytes += other.invalid_bytes;
+        for (mine, theirs) in self
+            .handshake_failures
+            .iter_mut()
+            .zip(other.handshake_failures)
+        {
+            *mine += theirs;
+        }
         for (mine, theirs) in self.traffic.iter_mut().zip(other.traffic) {
             mine.served += theirs.served;
             mine.bytes_in += theirs.bytes_in;
@@ -186,6 +212,10 @@ impl std::fmt::Display for Totals {
         for (i, &event) in others.enumerate() {
             let sep = if i == 0 { " " } else { ", " };
             write!(f, "{sep}{} {}", event.name(), self.count(event))?;
+        }
+        let failed: u64 = self.handshake_failures.iter().sum();
+        if failed > 0 {
+            write!(f, "; failed TLS handshakes {failed}")?;
         }
         Ok(())
     }

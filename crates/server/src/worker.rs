@@ -6,10 +6,11 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 use upcase_proto::Builtin;
-use upcase_transport::{BoundSocket, Tcp, Transport, Udp};
+use upcase_transport::BoundSocket;
 
+use crate::served::Served;
 use crate::sockets::Sockets;
-use crate::{Serve, ServerError, Service, serve};
+use crate::{ServerError, Service};
 
 /// Waits for the worker threads to end, with the first error any of them had.
 pub(crate) async fn join_workers(
@@ -71,7 +72,7 @@ impl Worker {
             .build()
             .map_err(ServerError::Worker)?;
         let Worker {
-            sockets: Sockets { tcp, udp },
+            sockets: Sockets(sockets),
             transform,
             service,
             stop,
@@ -80,37 +81,35 @@ impl Worker {
         // On Linux, UDP gets a thread of its own that sleeps in `recvmmsg`, with no event loop
         // between a datagram and its reply (see `BlockingUdp`); elsewhere the runtime serves it.
         #[cfg(target_os = "linux")]
-        let (udp_thread, udp) = (
-            udp.map(|socket| UdpThread::start(socket, transform, &service))
-                .transpose()?,
-            None::<BoundSocket>,
-        );
+        let (udp_threads, sockets) = {
+            let (udp, others): (Vec<_>, Vec<_>) = sockets
+                .into_iter()
+                .partition(|(served, _)| matches!(served, Served::Udp(_)));
+            let threads = udp
+                .into_iter()
+                .map(|(_, socket)| UdpThread::start(socket, transform, &service))
+                .collect::<Result<Vec<_>, _>>()?;
+            (threads, others)
+        };
         runtime.block_on(async {
-            let tcp = tcp
-                .map(Tcp::listen)
-                .transpose()
-                .map_err(ServerError::Bind)?;
-            let udp = udp
-                .map(Udp::listen)
-                .transpose()
-                .map_err(ServerError::Bind)?;
+            let tasks = sockets
+                .into_iter()
+                .map(|(served, socket)| served.spawn(socket, transform, &service, &stop))
+                .collect::<Result<Vec<_>, _>>()?;
             // The main thread may have stopped waiting already, after a signal.
             let _ = ready.send(());
-            tokio::join!(
-                serve_some(tcp, transform, &service, &stop),
-                serve_some(udp, transform, &service, &stop),
-                async {
-                    #[cfg(target_os = "linux")]
-                    if let Some(thread) = &udp_thread {
-                        stop.cancelled().await;
-                        thread.stop();
-                    }
-                },
-            );
+            #[cfg(target_os = "linux")]
+            if !udp_threads.is_empty() {
+                stop.cancelled().await;
+                udp_threads.iter().for_each(UdpThread::stop);
+            }
+            for task in tasks {
+                task.await.map_err(|_| ServerError::WorkerPanicked)?;
+            }
             Ok::<_, ServerError>(())
         })?;
         #[cfg(target_os = "linux")]
-        if let Some(thread) = udp_thread {
+        for thread in udp_threads {
             thread.join()?;
         }
         Ok(())
@@ -172,17 +171,5 @@ impl UdpThread {
 impl Drop for UdpThread {
     fn drop(&mut self) {
         let _ = self.finish();
-    }
-}
-
-/// Serves `listener`, if there is one, until `stop`.
-async fn serve_some<S: Serve>(
-    listener: Option<S>,
-    transform: Builtin,
-    service: &Arc<Service>,
-    stop: &CancellationToken,
-) {
-    if let Some(listener) = listener {
-        serve(listener, transform, service, stop.cancelled()).await;
     }
 }

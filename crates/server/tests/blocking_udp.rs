@@ -21,7 +21,9 @@ const NO_REPLY: Duration = Duration::from_millis(300);
 /// A socket on `at` (port 0) served by a thread of its own: its address, its stopper, and a
 /// receiver told when the thread returns.
 fn start_server(at: &str, service: &Arc<Service>) -> (SocketAddr, UdpStopper, mpsc::Receiver<()>) {
-    let bound = Udp::bind_socket(at.parse().expect("address"), Sharing::Exclusive).expect("bind");
+    let bound = Udp
+        .bind_socket(at.parse().expect("address"), Sharing::Exclusive)
+        .expect("bind");
     let socket = BlockingUdp::new(bound).expect("a blocking socket");
     let addr = socket.local_addr().expect("address");
     let stopper = socket.stopper();

@@ -25,6 +25,8 @@ fn defaults_serve_both_on_12000_with_upper() {
     assert_eq!(
         settings,
         Settings {
+            tls: None,
+            tls_port: 12_443,
             udp: true,
             tcp: true,
             bind: None,

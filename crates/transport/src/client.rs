@@ -63,6 +63,12 @@ pub trait Client: Send {
     /// The server address in use now.
     fn peer(&self) -> SocketAddr;
 
+    /// What the last connection's TLS handshake agreed, and how long it took: `None` for a
+    /// transport without one.
+    fn handshake(&self) -> Option<&crate::handshake::Handshake> {
+        None
+    }
+
     /// Sends one whole message and returns its whole reply, with when and how it ended.
     ///
     /// Over TCP each exchange is a connection: the message is sent, the sending side closed, and

@@ -4,6 +4,8 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::describe;
+
 /// An error of a transport, server side or client side.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -18,7 +20,7 @@ pub enum TransportError {
     /// The server socket could not be bound.
     #[error("cannot listen on {transport} {addr}: {}", describe(.source))]
     Bind {
-        /// `"tcp"` or `"udp"`.
+        /// The transport's name: `"udp"`, `"tcp"`, `"tls"`.
         transport: &'static str,
         /// The address asked for.
         addr: SocketAddr,
@@ -79,25 +81,36 @@ pub enum TransportError {
         /// The limit for the client's address family.
         max: usize,
     },
+    /// A TLS handshake failed or took too long.
+    #[error("TLS handshake with {addr} failed: {detail}")]
+    Handshake {
+        /// The other side.
+        addr: SocketAddr,
+        /// The kind of failure.
+        failure: crate::HandshakeFailure,
+        /// What went wrong, in words.
+        detail: String,
+    },
+    /// A certificate, key or CA file that cannot be used.
+    #[error(transparent)]
+    TlsFile(#[from] crate::TlsFileError),
+    /// A name for `--servername` that is neither a host name nor an IP address.
+    #[error("`{0}` is not a server name (a host name or an IP address)")]
+    ServerName(String),
+    /// A TLS configuration that cannot be made.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// A transport value made for one side only, used for the other.
+    #[error("this {transport} transport has no {side} configuration")]
+    NotConfigured {
+        /// The transport's name.
+        transport: &'static str,
+        /// `server` or `client`.
+        side: &'static str,
+    },
     /// A socket, or the input or output of a pipe, failed.
     #[error("{}", describe(.0))]
     Io(#[from] io::Error),
-}
-
-/// An I/O error in plain words: the operating system's message without its " (os error N)"
-/// suffix, lower-cased to sit inside a sentence ("connection refused").
-pub fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    let Some(code) = error.raw_os_error() else {
-        return text;
-    };
-    let text = text
-        .strip_suffix(&format!(" (os error {code})"))
-        .unwrap_or(&text);
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_lowercase().chain(chars).collect()
-    })
 }
 
 fn attempts(list: &[(SocketAddr, io::Error)]) -> String {

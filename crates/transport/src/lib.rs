@@ -24,14 +24,16 @@
 //!
 //! ```
 //! use upcase_proto::{Builtin, Transformer};
-//! use upcase_transport::{Client, ClientOptions, Listener, Peer, ServerSocket, Tcp, Transport};
+//! use upcase_transport::{
+//!     Client, ClientOptions, Incoming, Listener, Peer, ServerSocket, Tcp, Transport,
+//! };
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), upcase_transport::TransportError> {
-//! let mut listener = Tcp::bind("127.0.0.1:0".parse().unwrap()).await?;
+//! let mut listener = Tcp.bind("127.0.0.1:0".parse().unwrap()).await?;
 //! let addr = listener.local_addr()?;
 //! tokio::spawn(async move {
-//!     let mut peer = listener.accept().await?;
+//!     let mut peer = listener.accept().await?.start().await?;
 //!     let mut stream = Transformer::new(Builtin::Upper);
 //!     let mut out = Vec::new();
 //!     loop {
@@ -46,7 +48,7 @@
 //!         peer.write(&out).await?;
 //!     }
 //! });
-//! let mut client = Tcp::connect(vec![addr], ClientOptions::default()).await?;
+//! let mut client = Tcp.connect(vec![addr], ClientOptions::default()).await?;
 //! assert_eq!(client.exchange(b"hello").await?, b"HELLO");
 //! # Ok(())
 //! # }
@@ -81,41 +83,61 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+mod accepted;
 mod batch;
 #[cfg(target_os = "linux")]
 mod blocking_udp;
 mod client;
+mod describe;
 mod error;
+mod handshake;
 pub mod pool;
 mod proxy;
 mod resolve;
+mod rewind;
 mod server;
 mod socket;
+mod stream_client;
 mod tcp;
-mod tcp_client;
 mod tcp_read;
+mod tls;
+mod tls_client;
+mod tls_failure;
+mod tls_files;
+mod tls_provider;
+mod tls_server;
 mod udp;
 mod udp_server;
 
+pub use accepted::Accepted;
 #[cfg(target_os = "linux")]
 pub use batch::{Datagram, Destination};
 pub use blocking_udp::{BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
-pub use error::{TransportError, describe};
+pub use describe::describe;
+pub use error::TransportError;
+pub use handshake::Handshake;
 pub use resolve::{parse_host, resolve};
-pub use server::{Listener, Peer, ServerSocket};
+pub use server::{Incoming, Listener, Peer, ServerSocket};
+pub use stream_client::{Plain, StreamClient, TcpClient, Wrap};
 pub use tcp::{TcpListener, TcpPeer};
-pub use tcp_client::TcpClient;
 pub use tcp_read::read_now;
+pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, Tls, TlsClient, TlsClientOptions};
+pub use tls_client::TlsWrap;
+pub use tls_failure::HandshakeFailure;
+pub use tls_files::TlsFileError;
+pub use tls_server::{ALPN, TlsIncoming, TlsKeys, TlsListener, TlsPeer, TlsServerFiles};
 pub use udp::UdpClient;
 pub use udp_server::{BatchError, UdpServer};
 
-/// A way to carry upcase messages: [`Tcp`] or [`Udp`]. See the crate docs for how to use one.
+/// A way to carry upcase messages: [`Udp`], [`Tcp`] or [`Tls`]. A transport is a value, made
+/// once at the top with whatever it needs (TLS's certificates, keys and server name), and
+/// everything below takes it as it is. See the crate docs for how to use one.
 pub trait Transport: Send + Sync + 'static {
-    /// The transport's name as users write it: `"tcp"` or `"udp"`.
+    /// The transport's name as users write it: `"udp"`, `"tcp"` or `"tls"`.
     const NAME: &'static str;
     /// The server side: a bound socket, served as the transport's shape asks (a [`Listener`]
-    /// for TCP, a [`UdpServer`] for UDP).
+    /// for a stream transport, a [`UdpServer`] for UDP).
     type Server: ServerSocket;
     /// The client side: a way to exchange messages with one server.
     type Client: Client;
@@ -125,30 +147,41 @@ pub trait Transport: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`TransportError::Bind`] when the address is in use, not local, or not permitted.
-    fn bind(addr: SocketAddr) -> impl Future<Output = Result<Self::Server, TransportError>> + Send {
-        async move { Self::listen(Self::bind_socket(addr, Sharing::Exclusive)?) }
+    fn bind(
+        &self,
+        addr: SocketAddr,
+    ) -> impl Future<Output = Result<Self::Server, TransportError>> + Send {
+        async move { self.listen(self.bind_socket(addr, Sharing::Exclusive)?) }
     }
 
-    /// Binds a server socket to `addr` (listening, for TCP) without tying it to a runtime, so
-    /// that it can be handed to the thread that will serve it; see [`listen`](Self::listen).
+    /// Binds a server socket to `addr` (listening, for a stream transport) without tying it to
+    /// a runtime, so that it can be handed to the thread that will serve it; see
+    /// [`listen`](Self::listen).
     ///
     /// # Errors
     /// As for [`bind`](Self::bind).
-    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError>;
+    fn bind_socket(
+        &self,
+        addr: SocketAddr,
+        sharing: Sharing,
+    ) -> Result<BoundSocket, TransportError>;
 
     /// Serves a socket from [`bind_socket`](Self::bind_socket) on the runtime of the calling
     /// thread, which must be inside one.
     ///
     /// # Errors
-    /// [`TransportError::Bind`] when the runtime cannot take the socket.
-    fn listen(socket: BoundSocket) -> Result<Self::Server, TransportError>;
+    /// [`TransportError::Bind`] when the runtime cannot take the socket;
+    /// [`TransportError::NotConfigured`] for a transport made for clients only.
+    fn listen(&self, socket: BoundSocket) -> Result<Self::Server, TransportError>;
 
     /// Prepares to talk to the server at the first of `addrs` that answers; the others are
     /// tried in order when one fails.
     ///
     /// # Errors
-    /// For TCP, [`TransportError::Connect`] when no address accepts a connection.
+    /// For a stream transport, [`TransportError::Connect`] when no address accepts a
+    /// connection, [`TransportError::Handshake`] when TLS's handshake fails.
     fn connect(
+        &self,
         addrs: Vec<SocketAddr>,
         options: ClientOptions,
     ) -> impl Future<Output = Result<Self::Client, TransportError>> + Send;
@@ -209,9 +242,9 @@ impl BoundSocket {
 }
 
 /// TCP: a connection carries a byte stream, transformed as it arrives.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Tcp;
 
 /// UDP: each request datagram gets one reply datagram.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Udp;

@@ -1,5 +1,6 @@
 //! TCP: a connection carries a byte stream in each direction. The server side: binding,
-//! [`TcpListener`] and [`TcpPeer`].
+//! [`TcpListener`] and [`TcpPeer`]; [`listening`] and [`listener`], which every transport over
+//! TCP binds with.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,11 +11,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-use crate::proxy::{self, Parsed};
 use crate::tcp_read::Chunks;
 use crate::{
-    BoundSocket, ClientOptions, Listener, Peer, ServerSocket, Sharing, Tcp, TcpClient, Transport,
-    TransportError, socket,
+    Accepted, BoundSocket, ClientOptions, Incoming, Listener, Peer, ServerSocket, Sharing, Tcp,
+    TcpClient, Transport, TransportError, socket,
 };
 
 /// How many connections the kernel may hold ready before they are accepted (capped by the
@@ -22,45 +22,64 @@ use crate::{
 const BACKLOG: i32 = 1024;
 
 /// How long a closed connection waits for its client to close too (see [`TcpPeer::close`]).
-const LINGER: Duration = Duration::from_millis(500);
+pub(crate) const LINGER: Duration = Duration::from_millis(500);
 
 impl Transport for Tcp {
     const NAME: &'static str = "tcp";
     type Server = TcpListener;
     type Client = TcpClient;
 
-    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError> {
-        let bind_error = |source| TransportError::Bind {
-            transport: Self::NAME,
-            addr,
-            source,
-        };
-        let socket = socket::bound(addr, Type::STREAM, sharing).map_err(bind_error)?;
-        // Replies are often small and the client is waiting for them: Nagle's algorithm must
-        // not hold them back. Set here, every accepted connection inherits it (Linux and the
-        // BSDs do), which saves a system call per connection.
-        socket.set_tcp_nodelay(true).map_err(bind_error)?;
-        socket.listen(BACKLOG).map_err(bind_error)?;
-        Ok(BoundSocket { socket, addr })
+    fn bind_socket(
+        &self,
+        addr: SocketAddr,
+        sharing: Sharing,
+    ) -> Result<BoundSocket, TransportError> {
+        listening(Self::NAME, addr, sharing)
     }
 
-    fn listen(bound: BoundSocket) -> Result<TcpListener, TransportError> {
-        let inner = tokio::net::TcpListener::from_std(bound.socket.into()).map_err(|source| {
-            TransportError::Bind {
-                transport: Self::NAME,
-                addr: bound.addr,
-                source,
-            }
-        })?;
-        Ok(TcpListener { inner })
+    fn listen(&self, bound: BoundSocket) -> Result<TcpListener, TransportError> {
+        listener(Self::NAME, bound).map(|inner| TcpListener { inner })
     }
 
     async fn connect(
+        &self,
         addrs: Vec<SocketAddr>,
         options: ClientOptions,
     ) -> Result<TcpClient, TransportError> {
-        TcpClient::connect(addrs, options).await
+        TcpClient::connect(addrs, options, crate::stream_client::Plain).await
     }
+}
+
+/// A listening TCP socket on `addr`, for the transport named `transport`.
+pub(crate) fn listening(
+    transport: &'static str,
+    addr: SocketAddr,
+    sharing: Sharing,
+) -> Result<BoundSocket, TransportError> {
+    let bind_error = |source| TransportError::Bind {
+        transport,
+        addr,
+        source,
+    };
+    let socket = socket::bound(addr, Type::STREAM, sharing).map_err(bind_error)?;
+    // Replies are often small and the client is waiting for them: Nagle's algorithm must
+    // not hold them back. Set here, every accepted connection inherits it (Linux and the
+    // BSDs do), which saves a system call per connection.
+    socket.set_tcp_nodelay(true).map_err(bind_error)?;
+    socket.listen(BACKLOG).map_err(bind_error)?;
+    Ok(BoundSocket { socket, addr })
+}
+
+/// `bound`, served by the runtime of the calling thread.
+pub(crate) fn listener(
+    transport: &'static str,
+    bound: BoundSocket,
+) -> Result<tokio::net::TcpListener, TransportError> {
+    tokio::net::TcpListener::from_std(bound.socket.into()).map_err(|source| TransportError::Bind {
+        transport,
+        addr: bound.addr,
+        source,
+    })
 }
 
 /// A listening TCP socket.
@@ -77,11 +96,31 @@ impl ServerSocket for TcpListener {
 }
 
 impl Listener for TcpListener {
+    type Incoming = Accepted;
+
+    async fn accept(&mut self) -> io::Result<Accepted> {
+        let (stream, addr) = self.inner.accept().await?;
+        Ok(Accepted::new(stream, addr))
+    }
+}
+
+impl Incoming for Accepted {
     type Peer = TcpPeer;
 
-    async fn accept(&mut self) -> io::Result<TcpPeer> {
-        let (stream, addr) = self.inner.accept().await?;
-        Ok(TcpPeer::new(stream, addr))
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn accepted(&mut self) -> &mut Accepted {
+        self
+    }
+
+    fn start_now(self) -> Result<TcpPeer, Self> {
+        Ok(TcpPeer::from(self))
+    }
+
+    async fn start(self) -> Result<TcpPeer, TransportError> {
+        Ok(TcpPeer::from(self))
     }
 }
 
@@ -96,25 +135,16 @@ pub struct TcpPeer {
     chunks: Chunks,
 }
 
-impl TcpPeer {
-    /// A connection accepted elsewhere (by inetd, for one), served as if this side had
-    /// accepted it. Must be called inside a runtime.
-    ///
-    /// # Errors
-    /// When the connection has no peer address (it is closed) or the runtime cannot take it.
-    pub fn from_stream(stream: std::net::TcpStream) -> io::Result<Self> {
-        stream.set_nonblocking(true)?;
-        let addr = stream.peer_addr()?;
-        Ok(Self::new(TcpStream::from_std(stream)?, addr))
-    }
-
-    fn new(stream: TcpStream, addr: SocketAddr) -> Self {
+impl From<Accepted> for TcpPeer {
+    fn from(accepted: Accepted) -> Self {
+        let mut chunks = Chunks::new();
+        if accepted.header_read {
+            chunks.carry(accepted.carried);
+        }
         Self {
-            stream,
-            // An IPv4 client of a dual-stack socket comes as `::ffff:a.b.c.d`; it is an IPv4
-            // client, and logs and limits should say so.
-            addr: SocketAddr::new(addr.ip().to_canonical(), addr.port()),
-            chunks: Chunks::new(),
+            stream: accepted.stream,
+            addr: accepted.addr,
+            chunks,
         }
     }
 }
@@ -130,36 +160,6 @@ impl Peer for TcpPeer {
 
     async fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes).await
-    }
-
-    async fn read_proxy_header(&mut self) -> Result<(), TransportError> {
-        let peer = self.addr;
-        let fail = |reason: String| TransportError::ProxyHeader { peer, reason };
-        let mut header = Vec::new();
-        let mut chunk = [0; 512];
-        loop {
-            match proxy::parse(&header) {
-                Parsed::Header { len, client } => {
-                    if let Some(client) = client {
-                        self.addr = client;
-                    }
-                    self.chunks.carry(header.split_off(len));
-                    return Ok(());
-                }
-                Parsed::Invalid(reason) => return Err(fail(reason)),
-                Parsed::Incomplete if header.len() >= proxy::MAX_HEADER => {
-                    return Err(fail(format!(
-                        "no header end within {} bytes",
-                        proxy::MAX_HEADER
-                    )));
-                }
-                Parsed::Incomplete => {}
-            }
-            match self.stream.read(&mut chunk).await? {
-                0 => return Err(fail("the connection ended before the header did".into())),
-                n => header.extend_from_slice(&chunk[..n]),
-            }
-        }
     }
 
     async fn close(&mut self) -> Result<(), TransportError> {

@@ -30,7 +30,11 @@ impl Transport for Udp {
     type Server = UdpServer;
     type Client = UdpClient;
 
-    fn bind_socket(addr: SocketAddr, sharing: Sharing) -> Result<BoundSocket, TransportError> {
+    fn bind_socket(
+        &self,
+        addr: SocketAddr,
+        sharing: Sharing,
+    ) -> Result<BoundSocket, TransportError> {
         let socket =
             socket::bound(addr, Type::DGRAM, sharing).map_err(|source| TransportError::Bind {
                 transport: Self::NAME,
@@ -40,7 +44,7 @@ impl Transport for Udp {
         Ok(BoundSocket { socket, addr })
     }
 
-    fn listen(bound: BoundSocket) -> Result<UdpServer, TransportError> {
+    fn listen(&self, bound: BoundSocket) -> Result<UdpServer, TransportError> {
         let socket =
             UdpSocket::from_std(bound.socket.into()).map_err(|source| TransportError::Bind {
                 transport: Self::NAME,
@@ -51,6 +55,7 @@ impl Transport for Udp {
     }
 
     async fn connect(
+        &self,
         addrs: Vec<SocketAddr>,
         options: ClientOptions,
     ) -> Result<UdpClient, TransportError> {

@@ -12,7 +12,8 @@ use upcase_transport::{BlockingUdp, ServerSocket, Sharing, Transport, Udp};
 const PATIENCE: Duration = Duration::from_secs(10);
 
 fn bind(at: &str) -> BlockingUdp {
-    let bound = Udp::bind_socket(at.parse().expect("a literal address"), Sharing::Exclusive)
+    let bound = Udp
+        .bind_socket(at.parse().expect("a literal address"), Sharing::Exclusive)
         .expect("bind on loopback");
     BlockingUdp::new(bound).expect("a blocking socket")
 }

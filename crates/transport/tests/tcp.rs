@@ -6,16 +6,24 @@ use std::time::Duration;
 
 use common::{V4, V6, addr, quick, start_server};
 use upcase_proto::{Builtin, Transformer};
-use upcase_transport::{Client, ClientOptions, Listener, Peer, ServerSocket, Tcp, Transport};
+use upcase_transport::{
+    Client, ClientOptions, Incoming, Listener, Peer, ServerSocket, Tcp, Transport,
+};
 
 #[tokio::test]
 async fn an_ipv4_connection_to_a_dual_stack_listener_has_an_ipv4_address() {
-    let mut listener = Tcp::bind(addr("[::]:0")).await.expect("bind");
+    let mut listener = Tcp.bind(addr("[::]:0")).await.expect("bind");
     let port = listener.local_addr().expect("address").port();
     let client = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .expect("connect over IPv4");
-    let peer = listener.accept().await.expect("accept");
+    let peer = listener
+        .accept()
+        .await
+        .expect("accept")
+        .start()
+        .await
+        .expect("start");
     assert_eq!(peer.addr(), client.local_addr().expect("address"));
     assert!(peer.addr().is_ipv4(), "{}", peer.addr());
 }
@@ -32,7 +40,8 @@ async fn tcp_connect_failure_names_every_address() {
         .expect("bind")
         .local_addr()
         .expect("address");
-    let error = Tcp::connect(vec![a, b], quick())
+    let error = Tcp
+        .connect(vec![a, b], quick())
         .await
         .expect_err("nothing listens");
     assert_eq!(
@@ -44,7 +53,7 @@ async fn tcp_connect_failure_names_every_address() {
 #[tokio::test]
 async fn tcp_pipe_streams_both_ways_at_once() {
     let server = start_server::<Tcp>(V6).await;
-    let mut client = Tcp::connect(vec![server], quick()).await.expect("connect");
+    let mut client = Tcp.connect(vec![server], quick()).await.expect("connect");
     // Far more than the socket buffers hold: sending all before reading would deadlock.
     let input: Vec<u8> = b"abc\xce\x90xyz\n"
         .iter()
@@ -85,7 +94,7 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
         retries: 0,
         ..ClientOptions::default()
     };
-    let mut client = Tcp::connect(vec![server], options).await.expect("connect");
+    let mut client = Tcp.connect(vec![server], options).await.expect("connect");
     assert_eq!(
         client.exchange(b"now").await.expect("reply"),
         b"1",
@@ -97,7 +106,7 @@ async fn tcp_reuses_the_connect_connection_only_while_fresh() {
         "a new connection"
     );
 
-    let mut client = Tcp::connect(vec![server], options).await.expect("connect");
+    let mut client = Tcp.connect(vec![server], options).await.expect("connect");
     // A fixed wait, past the timeout, to show that the stale connection is not used.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
@@ -126,7 +135,7 @@ async fn read_all<P: Peer>(peer: &mut P) -> Vec<u8> {
 async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
     use tokio::io::AsyncWriteExt;
     for at in [V4, V6] {
-        let mut listener = Tcp::bind(addr(at)).await.expect("bind on loopback");
+        let mut listener = Tcp.bind(addr(at)).await.expect("bind on loopback");
         let server = listener.local_addr().expect("address");
 
         // Sent, more than one read's worth, and finished before the server accepts.
@@ -137,14 +146,26 @@ async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
         client.write_all(&sent).await.expect("send");
         // On loopback the bytes and the end are in the server's queue once these return.
         client.shutdown().await.expect("half-close");
-        let mut peer = listener.accept().await.expect("accept");
+        let mut peer = listener
+            .accept()
+            .await
+            .expect("accept")
+            .start()
+            .await
+            .expect("start");
         assert_eq!(read_all(&mut peer).await, sent, "everything sent early");
 
         // Sent only after the server is already reading.
         let mut client = tokio::net::TcpStream::connect(server)
             .await
             .expect("connect");
-        let mut peer = listener.accept().await.expect("accept");
+        let mut peer = listener
+            .accept()
+            .await
+            .expect("accept")
+            .start()
+            .await
+            .expect("start");
         let read = read_all(&mut peer);
         tokio::pin!(read);
         tokio::select! {
@@ -162,7 +183,13 @@ async fn tcp_first_read_takes_what_came_before_the_accept_or_waits_for_it() {
             .await
             .expect("connect");
         drop(client);
-        let mut peer = listener.accept().await.expect("accept");
+        let mut peer = listener
+            .accept()
+            .await
+            .expect("accept")
+            .start()
+            .await
+            .expect("start");
         assert_eq!(read_all(&mut peer).await, b"", "nothing, then the end");
     }
 }

@@ -16,7 +16,7 @@ use upcase_transport::{
 async fn udp_carries_the_largest_datagrams_whole() {
     for (at, max) in [(V4, 65_507), (V6, 65_527)] {
         let server = start_server::<Udp>(at).await;
-        let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+        let mut client = Udp.connect(vec![server], quick()).await.expect("connect");
         let message = vec![b'a'; max];
         let reply = client.exchange(&message).await.expect("reply");
         assert_eq!(reply, vec![b'A'; max], "{at}");
@@ -31,7 +31,7 @@ async fn udp_carries_the_largest_datagrams_whole() {
 
 #[tokio::test]
 async fn udp_server_refuses_to_truncate_a_reply_that_grew() {
-    let mut server = Udp::bind(addr(V4)).await.expect("bind");
+    let mut server = Udp.bind(addr(V4)).await.expect("bind");
     let at = server.local_addr().expect("address");
     let client = UdpSocket::bind(V4).await.expect("client socket");
     // 30,000 × ΐ is 60,000 bytes; upper-cased, 180,000.
@@ -66,7 +66,7 @@ async fn a_datagram_comes_to_the_answer_whole_and_once() {
     // Bound to every address, the socket learns where each datagram was sent (Linux); bound
     // to one, it needs not: the destination is its own address.
     for (bind, learns) in [("[::]:0", cfg!(target_os = "linux")), (V6, false)] {
-        let mut server = Udp::bind(addr(bind)).await.expect("bind");
+        let mut server = Udp.bind(addr(bind)).await.expect("bind");
         let port = server.local_addr().expect("address").port();
         let client = UdpSocket::bind(V6).await.expect("client socket");
         let at: SocketAddr = (std::net::Ipv6Addr::LOCALHOST, port).into();
@@ -107,7 +107,8 @@ async fn udp_retries_until_a_reply_comes() {
             .await
             .expect("reply");
     });
-    let mut client = Udp::connect(vec![server_addr], quick())
+    let mut client = Udp
+        .connect(vec![server_addr], quick())
         .await
         .expect("connect");
     assert_eq!(client.exchange(b"again").await.expect("reply"), b"AGAIN");
@@ -123,7 +124,8 @@ async fn udp_gives_up_after_its_retries() {
         retries: 2,
         ..ClientOptions::default()
     };
-    let mut client = Udp::connect(vec![silent_addr], options)
+    let mut client = Udp
+        .connect(vec![silent_addr], options)
         .await
         .expect("connect");
     let error = client.exchange(b"anyone?").await.expect_err("no reply");
@@ -148,7 +150,7 @@ async fn udp_gives_up_after_its_retries() {
 #[tokio::test]
 async fn udp_port_unreachable_is_final_for_that_address() {
     let closed = closed_port(V4).await;
-    let mut client = Udp::connect(vec![closed], quick()).await.expect("connect");
+    let mut client = Udp.connect(vec![closed], quick()).await.expect("connect");
     match client.exchange(b"hello").await {
         Err(TransportError::Refused(at)) => assert_eq!(at, closed),
         other => panic!("expected Refused, got {other:?}"),
@@ -158,7 +160,7 @@ async fn udp_port_unreachable_is_final_for_that_address() {
 #[tokio::test]
 async fn udp_pipe_sends_each_line_and_prints_each_reply() {
     let server = start_server::<Udp>(V4).await;
-    let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+    let mut client = Udp.connect(vec![server], quick()).await.expect("connect");
     let mut output = Vec::new();
     client
         .pipe(&b"one\ntwo\r\n\nlast"[..], &mut output)
@@ -170,7 +172,7 @@ async fn udp_pipe_sends_each_line_and_prints_each_reply() {
 #[tokio::test]
 async fn udp_pipe_refuses_a_line_too_long_for_a_datagram() {
     let server = start_server::<Udp>(V4).await;
-    let mut client = Udp::connect(vec![server], quick()).await.expect("connect");
+    let mut client = Udp.connect(vec![server], quick()).await.expect("connect");
     let mut input = b"fine\n".to_vec();
     input.extend(std::iter::repeat_n(b'x', 70_000));
     input.extend_from_slice(b"\nnever sent\n");
@@ -188,7 +190,7 @@ async fn udp_pipe_refuses_a_line_too_long_for_a_datagram() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn udp_answers_each_datagram_of_a_burst_once() {
-    let listener = Udp::bind(addr(V4)).await.expect("bind");
+    let listener = Udp.bind(addr(V4)).await.expect("bind");
     let server = listener.local_addr().expect("address");
     tokio::spawn(serve_datagrams(listener));
     // Four clients at once, each keeping up to 32 datagrams in flight (within what the
@@ -244,7 +246,7 @@ fn mixed_sizes(client: char) -> Vec<String> {
 #[tokio::test]
 async fn replies_sent_together_stay_separate_datagrams_in_order() {
     for at in [V4, V6] {
-        let listener = Udp::bind(addr(at)).await.expect("bind");
+        let listener = Udp.bind(addr(at)).await.expect("bind");
         let server = listener.local_addr().expect("address");
         let clients = [
             UdpSocket::bind(at).await.expect("client socket"),
@@ -279,7 +281,7 @@ async fn replies_sent_together_stay_separate_datagrams_in_order() {
 
 #[tokio::test]
 async fn a_datagram_refused_in_a_batch_leaves_the_others_answered() {
-    let mut server = Udp::bind(addr(V6)).await.expect("bind");
+    let mut server = Udp.bind(addr(V6)).await.expect("bind");
     let at = server.local_addr().expect("address");
     let client = UdpSocket::bind(V6).await.expect("client socket");
     client.send_to(b"answer me", at).await.expect("send");

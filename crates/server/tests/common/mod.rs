@@ -37,7 +37,11 @@ impl Server {
 }
 
 /// Binds `T` on `at` (port 0) and runs a server with a built-in transform on a task.
-pub async fn start_server<T: Transport>(at: &str, transform: &str, options: Options) -> Server
+pub async fn start_server<T: Transport + Default>(
+    at: &str,
+    transform: &str,
+    options: Options,
+) -> Server
 where
     T::Server: Serve,
 {
@@ -46,7 +50,7 @@ where
 }
 
 /// Binds `T` on `at` (port 0) and runs a server with any transform on a task.
-pub async fn start_server_with<T: Transport, X: Transform>(
+pub async fn start_server_with<T: Transport + Default, X: Transform>(
     at: &str,
     transform: X,
     options: Options,
@@ -62,7 +66,7 @@ where
 
 /// [`start_server`], served through [`serve`] with a [`Service`] that the test keeps, to watch
 /// it while it serves.
-pub async fn start_service<T: Transport>(
+pub async fn start_service<T: Transport + Default>(
     at: &str,
     transform: &str,
     options: Options,
@@ -83,14 +87,17 @@ where
 
 /// Binds `T` on `at` (port 0) and runs `serving` on its listener on a task, until
 /// [`Server::shut_down`].
-async fn spawn_on<T: Transport, F>(
+async fn spawn_on<T: Transport + Default, F>(
     at: &str,
     serving: impl FnOnce(T::Server, oneshot::Receiver<()>) -> F,
 ) -> Server
 where
     F: Future<Output = Totals> + Send + 'static,
 {
-    let listener = T::bind(at.parse().expect("address")).await.expect("bind");
+    let listener = T::default()
+        .bind(at.parse().expect("address"))
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(serving(listener, stopped));

@@ -9,7 +9,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use upcase_proto::{Builtin, Transformer};
 use upcase_transport::{
-    ClientOptions, Listener, Peer, ServerSocket, TcpListener, Transport, TransportError, UdpServer,
+    ClientOptions, Incoming, Listener, Peer, ServerSocket, TcpListener, Transport, TransportError,
+    UdpServer,
 };
 
 pub const V4: &str = "127.0.0.1:0";
@@ -70,8 +71,11 @@ pub trait Serving: ServerSocket + Sized {
 impl Serving for TcpListener {
     fn spawn_serving(mut self) {
         tokio::spawn(async move {
-            while let Ok(peer) = self.accept().await {
-                tokio::spawn(serve_peer(peer));
+            while let Ok(incoming) = self.accept().await {
+                tokio::spawn(async move {
+                    let peer = incoming.start().await?;
+                    serve_peer(peer).await
+                });
             }
         });
     }
@@ -84,11 +88,11 @@ impl Serving for UdpServer {
 }
 
 /// Binds `at` (port 0) and serves every client in the background; returns the bound address.
-pub async fn start_server<T: Transport>(at: &str) -> SocketAddr
+pub async fn start_server<T: Transport + Default>(at: &str) -> SocketAddr
 where
     T::Server: Serving,
 {
-    let server = T::bind(addr(at)).await.expect("bind on loopback");
+    let server = T::default().bind(addr(at)).await.expect("bind on loopback");
     let local = server.local_addr().expect("local address");
     server.spawn_serving();
     local

@@ -1,0 +1,87 @@
+//! [`Rewind`]: a connection whose first bytes were read already (past a PROXY header, with
+//! the start of a TLS handshake), handed on as if they had not been.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// `inner`, with `prefix` read first.
+#[derive(Debug)]
+pub(crate) struct Rewind<S> {
+    prefix: Vec<u8>,
+    /// How much of `prefix` has been read.
+    taken: usize,
+    inner: S,
+}
+
+impl<S> Rewind<S> {
+    pub(crate) fn new(prefix: Vec<u8>, inner: S) -> Self {
+        Self {
+            prefix,
+            taken: 0,
+            inner,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.taken < this.prefix.len() {
+            let rest = &this.prefix[this.taken..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.taken += n;
+            if this.taken == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.taken = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_prefix_comes_before_the_stream() {
+        let (mut near, far) = tokio::io::duplex(64);
+        let mut rewound = Rewind::new(b"ab".to_vec(), far);
+        tokio::io::AsyncWriteExt::write_all(&mut near, b"cd")
+            .await
+            .unwrap();
+        drop(near);
+        let mut all = Vec::new();
+        rewound.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abcd");
+    }
+}
