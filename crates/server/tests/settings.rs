@@ -198,7 +198,11 @@ fn bad_values_name_the_key_and_the_file() {
             "`10.0.0.0/33` is not a network",
         ),
         ("deny = [\"nobody\"]", "deny", "`nobody` is not a network"),
-        ("udp = false\ntcp = false", "udp", "both off"),
+        (
+            "udp = false\ntcp = false",
+            "udp",
+            "udp, tcp and tls are all off",
+        ),
     ] {
         let (message, path) = error_of(text);
         let start = format!("config file {path}: bad value for `{key}`: ");
@@ -228,4 +232,45 @@ fn broken_toml_is_one_line() {
         "{message}"
     );
     assert!(!message.contains('\n'), "{message}");
+}
+
+#[test]
+fn tls_keys_in_the_file_serve_tls_alone_and_flags_win() {
+    let file = config_file(
+        "tls = true\ntls-port = 8443\ncert = \"/etc/upcase/cert.pem\"\n\
+         key = \"/etc/upcase/key.pem\"\nclient-ca = \"/etc/upcase/clients.pem\"\n",
+    );
+    let settings = with_file(&file, ServerArgs::default()).expect("valid");
+    assert!(!settings.udp && !settings.tcp, "naming tls serves it alone");
+    assert_eq!(settings.tls_port, 8443);
+    let files = settings.tls.expect("tls served");
+    assert_eq!(files.cert, std::path::Path::new("/etc/upcase/cert.pem"));
+    assert_eq!(files.key, std::path::Path::new("/etc/upcase/key.pem"));
+    assert_eq!(
+        files.client_ca.as_deref(),
+        Some(std::path::Path::new("/etc/upcase/clients.pem"))
+    );
+    // A transport named by flag replaces the file's choice.
+    let args = ServerArgs {
+        udp: true,
+        tls_port: Some(9443),
+        ..ServerArgs::default()
+    };
+    let settings = with_file(&file, args).expect("valid");
+    assert!(settings.udp && settings.tls.is_none());
+    assert_eq!(settings.tls_port, 9443);
+    let defaults = Settings::resolve(&ServerArgs::default()).expect("defaults");
+    assert_eq!((defaults.tls.is_none(), defaults.tls_port), (true, 12_443));
+}
+
+#[test]
+fn tls_without_its_files_names_what_is_missing() {
+    let (message, path) = error_of("tls = true\ncert = \"c.pem\"\n");
+    assert_eq!(
+        message,
+        format!(
+            "config file {path}: bad value for `key`: TLS needs --key FILE too (PEM files); \
+             'upcase cert' writes a certificate and key for localhost"
+        )
+    );
 }

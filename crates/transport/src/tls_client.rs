@@ -56,7 +56,10 @@ impl Wrap for TlsWrap {
         let stream = match timeout(limit, shaking).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
-                let (failure, detail) = classify(&error);
+                let (failure, mut detail) = classify(&error);
+                if failure == HandshakeFailure::BadCertificate {
+                    detail.push_str(" (--cacert FILE trusts a CA; --insecure skips the check)");
+                }
                 return Err(TransportError::Handshake {
                     addr,
                     failure,

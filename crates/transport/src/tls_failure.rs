@@ -118,9 +118,7 @@ fn certificate_words(error: &CertificateError) -> String {
         C::NotValidForName | C::NotValidForNameContext { .. } => {
             "the certificate is not valid for that name (--servername names another)".into()
         }
-        C::UnknownIssuer => "the certificate is signed by an unknown authority (--cacert FILE \
-                             trusts one; --insecure skips the check)"
-            .into(),
+        C::UnknownIssuer => "the certificate is signed by an unknown authority".into(),
         C::BadSignature | C::BadEncoding => "the certificate is malformed or forged".into(),
         C::Revoked => "the certificate has been revoked".into(),
         error => format!("the certificate was refused ({error:?})"),
