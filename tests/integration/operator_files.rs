@@ -1,5 +1,6 @@
 //! `--config` naming what is not a regular file (a FIFO, /dev/zero, a directory, a file too
-//! large), at start-up and at SIGHUP, and a flood of SIGHUPs: one line, nothing blocked.
+//! large), at start-up and at SIGHUP, and a flood of SIGHUPs: one line, nothing blocked; the same
+//! for a TLS key.
 
 use std::time::{Duration, Instant};
 
@@ -115,4 +116,40 @@ fn a_flood_of_sighups_reloads_at_most_once_a_second() {
         reloads <= seconds + 1,
         "{reloads} reload lines in {seconds} s (the flood took {took:?}):\n{whole}"
     );
+}
+
+#[test]
+fn a_tls_key_swapped_for_a_fifo_is_refused_at_sighup_and_tls_served_on() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    upcase()
+        .arg("cert")
+        .current_dir(dir.path())
+        .assert()
+        .success();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let files = [
+        "--tls",
+        "--cert",
+        cert.to_str().expect("utf-8 path"),
+        "--key",
+        key.to_str().expect("utf-8 path"),
+    ];
+    let (server, mut log) = start_server_watched(&files, "info");
+    std::fs::remove_file(&key).expect("remove");
+    fifo(&key);
+    send_signal(server.child.id(), "HUP");
+    let line = log.wait_for("SIGHUP: ");
+    assert!(line.contains("not a regular file but a FIFO"), "{line}");
+    assert!(
+        line.contains("serving TLS with the certificate as it was"),
+        "{line}"
+    );
+    let reply = upcase()
+        .args(["client", "--tls", "--cacert"])
+        .arg(&cert)
+        .args(["--port", &server.tls().port().to_string(), "still here"])
+        .timeout(PATIENCE)
+        .output()
+        .expect("client");
+    assert_eq!(String::from_utf8_lossy(&reply.stdout), "STILL HERE\n");
 }

@@ -76,6 +76,8 @@
 //! - `udp_server.rs`: [`UdpServer`], the batch driven by the event loop.
 //! - `blocking_udp.rs`: [`BlockingUdp`], the batch driven by a thread of its own that sleeps in
 //!   `recvmmsg`, with no event loop (Linux).
+//! - `operator_file.rs`: [`read_operator_file`], a file an operator names (a certificate, a
+//!   key, a config file) read so that a FIFO or a device cannot block or exhaust the reader.
 //! - `error.rs`: [`TransportError`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -91,6 +93,7 @@ mod client;
 mod describe;
 mod error;
 mod handshake;
+mod operator_file;
 pub mod pool;
 mod proxy;
 mod resolve;
@@ -117,6 +120,7 @@ pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use describe::describe;
 pub use error::TransportError;
 pub use handshake::Handshake;
+pub use operator_file::{FileProblem, read_operator_file};
 pub use resolve::{parse_host, resolve};
 pub use server::{Incoming, Listener, Peer, ServerSocket};
 pub use stream_client::{Plain, StreamClient, TcpClient, Wrap};

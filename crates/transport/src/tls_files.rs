@@ -39,20 +39,19 @@ pub enum TlsFileError {
     },
 }
 
-/// The bytes of the PEM file at `path`: a regular file of at most a mebibyte.
+/// The bytes of the PEM file at `path`: a regular file of at most a mebibyte, read so that a
+/// FIFO or a device named in its place cannot block a reload.
 fn read(path: &Path) -> Result<Vec<u8>, TlsFileError> {
-    let fail = |reason: String| TlsFileError::Read {
-        path: path.to_owned(),
-        reason,
-    };
-    let meta = std::fs::metadata(path).map_err(|error| fail(crate::describe(&error)))?;
-    if !meta.is_file() {
-        return Err(fail("not a regular file".into()));
-    }
-    if meta.len() > MAX_PEM {
-        return Err(fail(format!("larger than {MAX_PEM} bytes")));
-    }
-    std::fs::read(path).map_err(|error| fail(crate::describe(&error)))
+    crate::read_operator_file(path, MAX_PEM, "a PEM file").map_err(|problem| {
+        let reason = match problem {
+            crate::FileProblem::Read(error) => crate::describe(&error),
+            crate::FileProblem::NotAFile(why) => why,
+        };
+        TlsFileError::Read {
+            path: path.to_owned(),
+            reason,
+        }
+    })
 }
 
 /// The certificates in the PEM file at `path`, in order: a server's or client's own first,
