@@ -33,6 +33,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 use upcase_proto::Builtin;
+use upcase_transport::TlsServerFiles;
 
 use crate::tls_settings::FileTls;
 use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
@@ -111,15 +112,8 @@ impl Settings {
             None => (File::default(), Path::new("")),
         };
         let bad = Bad(path);
-        let (udp, tcp) = transports(args, &file, &bad)?;
-        let file_tls = FileTls {
-            tls: file.tls,
-            cert: file.cert.clone(),
-            key: file.key.clone(),
-            client_ca: file.client_ca.clone(),
-        };
-        let tls =
-            crate::tls_settings::files(args, &file_tls, |key, message| bad.key(key)(message))?;
+        let (udp, tcp, tls) = transports(args, &file, &bad)?;
+        let tls = tls.then(|| tls_files(args, &file, &bad)).transpose()?;
         let bind = parsed(
             args.bind,
             file.bind.clone(),
@@ -182,9 +176,13 @@ impl Bad<'_> {
     }
 }
 
-/// Whether to serve UDP and TCP: the flags', else the file's, else both. Naming any transport
-/// (TLS among them) serves exactly those named.
-fn transports(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<(bool, bool), ConfigError> {
+/// Whether to serve UDP, TCP and TLS: the flags', else the file's, else UDP and TCP. Naming any
+/// transport serves exactly those named.
+fn transports(
+    args: &ServerArgs,
+    file: &File,
+    bad: &Bad<'_>,
+) -> Result<(bool, bool, bool), ConfigError> {
     let named = args.udp || args.tcp || args.tls;
     let (udp, tcp) = match (named, file.udp, file.tcp, file.tls) {
         (true, ..) => (args.udp, args.tcp),
@@ -201,7 +199,17 @@ fn transports(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<(bool, bo
             "udp, tcp and tls are all off; turn one on".into(),
         ));
     }
-    Ok((udp, tcp))
+    Ok((udp, tcp, tls))
+}
+
+/// TLS's files, when TLS is served: the flags', else the file's.
+fn tls_files(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<TlsServerFiles, ConfigError> {
+    let file_tls = FileTls {
+        cert: file.cert.as_deref(),
+        key: file.key.as_deref(),
+        client_ca: file.client_ca.as_deref(),
+    };
+    crate::tls_settings::files(args, &file_tls, |key, message| bad.key(key)(message))
 }
 
 /// How many worker threads: the flag's, else the file's, else one per core.

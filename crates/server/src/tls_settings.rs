@@ -1,7 +1,7 @@
 //! The TLS part of the [`Settings`](crate::Settings): whether TLS is served, and from which
 //! certificate, key and client CA files.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use upcase_transport::TlsServerFiles;
 
@@ -10,33 +10,26 @@ use crate::{ConfigError, ServerArgs};
 /// TLS's port unless told otherwise: HTTPS's 443 beside HTTP's 80, as 12443 beside 12000.
 pub(crate) const DEFAULT_TLS_PORT: u16 = 12_443;
 
-/// The TLS keys of the config file.
-pub(crate) struct FileTls {
-    pub(crate) tls: Option<bool>,
-    pub(crate) cert: Option<PathBuf>,
-    pub(crate) key: Option<PathBuf>,
-    pub(crate) client_ca: Option<PathBuf>,
+/// The TLS files the config file names.
+pub(crate) struct FileTls<'a> {
+    pub(crate) cert: Option<&'a Path>,
+    pub(crate) key: Option<&'a Path>,
+    pub(crate) client_ca: Option<&'a Path>,
 }
 
-/// The files TLS is served with, when it is served: the flags', else the file's; `bad` makes
-/// the error for a key of the file.
+/// The files TLS is served with: the flags', else the file's; `bad` makes the error for a key
+/// of the file.
 pub(crate) fn files(
     args: &ServerArgs,
-    file: &FileTls,
+    file: &FileTls<'_>,
     bad: impl Fn(&'static str, String) -> ConfigError,
-) -> Result<Option<TlsServerFiles>, ConfigError> {
-    let named = args.udp || args.tcp || args.tls;
-    let served = if named {
-        args.tls
-    } else {
-        file.tls.unwrap_or(false)
+) -> Result<TlsServerFiles, ConfigError> {
+    let either = |flag: &Option<PathBuf>, key: Option<&Path>| {
+        flag.clone().or_else(|| key.map(Path::to_path_buf))
     };
-    if !served {
-        return Ok(None);
-    }
-    let cert = args.cert.clone().or_else(|| file.cert.clone());
-    let key = args.key.clone().or_else(|| file.key.clone());
-    let client_ca = args.client_ca.clone().or_else(|| file.client_ca.clone());
+    let cert = either(&args.cert, file.cert);
+    let key = either(&args.key, file.key);
+    let client_ca = either(&args.client_ca, file.client_ca);
     let missing = |what: &str| {
         format!(
             "TLS needs {what} (PEM files); 'upcase cert' writes a certificate and key for \
@@ -44,11 +37,11 @@ pub(crate) fn files(
         )
     };
     match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Some(TlsServerFiles {
+        (Some(cert), Some(key)) => Ok(TlsServerFiles {
             cert,
             key,
             client_ca,
-        })),
+        }),
         (None, None) => Err(usage(
             args,
             bad,
