@@ -6,13 +6,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use upcase_proto::Builtin;
 use upcase_transport::{
     BoundSocket, DEFAULT_HANDSHAKE_TIMEOUT, Sharing, Tcp, Tls, TlsKeys, Transport, TransportError,
     Udp,
 };
 
-use crate::{ServerError, Service, Settings, serve};
+use crate::{Serve, ServerError, Service, Settings, serve};
 
 /// A transport the server serves.
 #[derive(Debug, Clone)]
@@ -75,31 +77,32 @@ impl Served {
         socket: BoundSocket,
         transform: Builtin,
         service: &Arc<Service>,
-        stop: &tokio_util::sync::CancellationToken,
-    ) -> Result<tokio::task::JoinHandle<()>, ServerError> {
-        let (service, stop) = (Arc::clone(service), stop.clone());
-        let bind = ServerError::Bind;
-        Ok(match self {
-            Served::Udp(udp) => {
-                let socket = udp.listen(socket).map_err(bind)?;
-                tokio::spawn(
-                    async move { serve(socket, transform, &service, stop.cancelled()).await },
-                )
-            }
-            Served::Tcp(tcp) => {
-                let socket = tcp.listen(socket).map_err(bind)?;
-                tokio::spawn(
-                    async move { serve(socket, transform, &service, stop.cancelled()).await },
-                )
-            }
-            Served::Tls(tls) => {
-                let socket = tls.listen(socket).map_err(bind)?;
-                tokio::spawn(
-                    async move { serve(socket, transform, &service, stop.cancelled()).await },
-                )
-            }
-        })
+        stop: &CancellationToken,
+    ) -> Result<JoinHandle<()>, ServerError> {
+        match self {
+            Served::Udp(udp) => spawn_on(udp, socket, transform, service, stop),
+            Served::Tcp(tcp) => spawn_on(tcp, socket, transform, service, stop),
+            Served::Tls(tls) => spawn_on(tls, socket, transform, service, stop),
+        }
     }
+}
+
+/// Serves `socket` over `transport` on a task of its own, until `stop`.
+fn spawn_on<T: Transport>(
+    transport: &T,
+    socket: BoundSocket,
+    transform: Builtin,
+    service: &Arc<Service>,
+    stop: &CancellationToken,
+) -> Result<JoinHandle<()>, ServerError>
+where
+    T::Server: Serve,
+{
+    let socket = transport.listen(socket).map_err(ServerError::Bind)?;
+    let (service, stop) = (Arc::clone(service), stop.clone());
+    Ok(tokio::spawn(async move {
+        serve(socket, transform, &service, stop.cancelled()).await;
+    }))
 }
 
 /// How long a TLS handshake may take: ten seconds, or the idle timeout if that is shorter.
