@@ -55,10 +55,13 @@
 //! ```
 //!
 //! # Layout
-//! - `lib.rs`: the [`Transport`] trait and its two implementations' names, [`Tcp`] and [`Udp`].
-//! - `server.rs`: the server side's traits: [`ServerSocket`], and TCP's [`Listener`] and
-//!   [`Peer`].
+//! - `lib.rs`: the [`Transport`] trait and the names of [`Tcp`] and [`Udp`].
+//! - `server.rs`: the server side's traits: [`ServerSocket`], and a stream transport's
+//!   [`Listener`], [`Incoming`] and [`Peer`].
+//! - `accepted.rs`: [`Accepted`], a TCP connection before its transport starts, where the PROXY
+//!   header is read for every transport over TCP.
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
+//! - `handshake.rs`: [`Handshake`], what a client's TLS handshake agreed.
 //! - `pool.rs`: [`pool`], the one pool of read and reply buffers per thread.
 //! - `proxy.rs`: the PROXY protocol header that load balancers send first, versions 1 and 2.
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
@@ -67,7 +70,17 @@
 //! - `tcp.rs`: TCP's server side: binding, [`TcpListener`], [`TcpPeer`].
 //! - `tcp_read.rs`: how a connection's chunks are read, with the fast paths of short
 //!   requests ([`read_now`]).
-//! - `tcp_client.rs`: [`TcpClient`].
+//! - `stream_client.rs`: [`StreamClient`], the client of every transport over TCP, and
+//!   [`Wrap`], what a transport does to each connection first ([`TcpClient`]: nothing).
+//! - `rewind.rs`: a connection whose first bytes, read past a PROXY header, are read again.
+//! - `tls.rs`: [`Tls`], the transport value, and the client's configuration.
+//! - `tls_provider.rs`: the one crypto provider (*ring*) and the versions offered.
+//! - `tls_files.rs`: PEM certificates, keys and CAs, each refusal naming its file.
+//! - `tls_server.rs`: [`TlsKeys`] (replaceable while serving), [`TlsListener`], [`TlsIncoming`],
+//!   [`TlsPeer`].
+//! - `tls_client.rs`: [`TlsWrap`], the client's handshake, and `--insecure`'s verifier.
+//! - `tls_deadline.rs`: a handshake on either side under its deadline.
+//! - `tls_failure.rs`: [`HandshakeFailure`], why a handshake failed, by kind and in words.
 //! - `udp.rs`: UDP's client, and binding its server socket.
 //! - `batch.rs`: the one synchronous core of a UDP server: a `Batch` received, each datagram
 //!   handed to the closure that gives its reply, the replies sent, many to a system call
@@ -78,7 +91,7 @@
 //!   `recvmmsg`, with no event loop (Linux).
 //! - `operator_file.rs`: [`read_operator_file`], a file an operator names (a certificate, a
 //!   key, a config file) read so that a FIFO or a device cannot block or exhaust the reader.
-//! - `error.rs`: [`TransportError`].
+//! - `error.rs`: [`TransportError`]; `describe.rs`: [`describe`], an I/O error in words.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -105,6 +118,7 @@ mod tcp;
 mod tcp_read;
 mod tls;
 mod tls_client;
+mod tls_deadline;
 mod tls_failure;
 mod tls_files;
 mod tls_provider;

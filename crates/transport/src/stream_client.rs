@@ -13,6 +13,7 @@ use tokio::time::{Instant, timeout};
 
 use crate::handshake::Handshake;
 use crate::tcp_read::CHUNK;
+use crate::tls_failure::{classify, tls_error};
 use crate::{Client, ClientOptions, Reply, ReplyEnd, TransportError};
 
 /// What a stream transport does with each new TCP connection before its first byte.
@@ -232,13 +233,7 @@ async fn why_not_sent<S: AsyncRead + Unpin>(
     let mut buf = [0; 512];
     let said = timeout(std::time::Duration::from_millis(200), stream.read(&mut buf)).await;
     match said {
-        Ok(Err(alert))
-            if alert
-                .get_ref()
-                .is_some_and(|inner| inner.is::<rustls::Error>()) =>
-        {
-            in_words(alert, addr)
-        }
+        Ok(Err(alert)) if tls_error(&alert).is_some() => in_words(alert, addr),
         _ => in_words(error, addr),
     }
 }
@@ -246,13 +241,10 @@ async fn why_not_sent<S: AsyncRead + Unpin>(
 /// A connection's failure: TLS's own (an alert after the handshake, as TLS 1.3's server
 /// sends when it refuses a client's certificate) in words, else the socket's.
 fn in_words(error: io::Error, addr: SocketAddr) -> TransportError {
-    let tls = error
-        .get_ref()
-        .is_some_and(|inner| inner.is::<rustls::Error>());
-    if !tls {
+    if tls_error(&error).is_none() {
         return error.into();
     }
-    let (failure, detail) = crate::tls_failure::classify(&error);
+    let (failure, detail) = classify(&error);
     TransportError::Handshake {
         addr,
         failure,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use socket2::Type;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -22,7 +22,7 @@ use crate::{
 const BACKLOG: i32 = 1024;
 
 /// How long a closed connection waits for its client to close too (see [`TcpPeer::close`]).
-pub(crate) const LINGER: Duration = Duration::from_millis(500);
+const LINGER: Duration = Duration::from_millis(500);
 
 impl Transport for Tcp {
     const NAME: &'static str = "tcp";
@@ -173,12 +173,14 @@ impl Peer for TcpPeer {
         // with its bytes unread would make the kernel send a reset, which can destroy replies
         // the client has not read yet; so read and discard until it closes too, for a while.
         // On the heap: on the stack it would sit in every connection's future, idle or not.
-        let mut discard = vec![0; 1024];
-        let drained = async {
-            while self.stream.read(&mut discard).await? > 0 {}
-            io::Result::Ok(())
-        };
-        let _ = timeout(LINGER, drained).await;
+        linger(&mut self.stream, &mut vec![0; 1024]).await;
         Ok(())
     }
+}
+
+/// Reads and discards what the client of `stream` still sends, until it closes too or
+/// [`LINGER`] passes, so that closing a connection with its bytes unread does not reset it.
+pub(crate) async fn linger<S: AsyncRead + Unpin>(stream: &mut S, discard: &mut [u8]) {
+    let drained = async { while let Ok(1..) = stream.read(discard).await {} };
+    let _ = timeout(LINGER, drained).await;
 }

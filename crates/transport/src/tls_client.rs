@@ -10,14 +10,15 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::TransportError;
 use crate::handshake::Handshake;
 use crate::stream_client::Wrap;
-use crate::tls_failure::{HandshakeFailure, classify};
+use crate::tls_deadline::within;
+use crate::tls_failure::HandshakeFailure;
 
 /// The TLS handshake each client connection starts with.
 #[derive(Clone)]
@@ -53,32 +54,33 @@ impl Wrap for TlsWrap {
     ) -> Result<(Self::Stream, Option<Handshake>), TransportError> {
         let started = Instant::now();
         let shaking = self.connector.connect(self.name.clone(), stream);
-        let stream = match timeout(limit, shaking).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                let (failure, mut detail) = classify(&error);
-                if failure == HandshakeFailure::BadCertificate {
-                    detail.push_str(" (--cacert FILE trusts a CA; --insecure skips the check)");
-                }
-                return Err(TransportError::Handshake {
-                    addr,
-                    failure,
-                    detail,
-                });
-            }
-            Err(_elapsed) => {
-                return Err(TransportError::Handshake {
-                    addr,
-                    failure: HandshakeFailure::Timeout,
-                    detail: format!(
-                        "no TLS handshake from the server within {limit:?} (a plain TCP port, \
-                         or a slow server? --timeout waits longer)"
-                    ),
-                });
-            }
+        let late = || {
+            format!(
+                "no TLS handshake from the server within {limit:?} (a plain TCP port, or a \
+                 slow server? --timeout waits longer)"
+            )
         };
+        let stream = within(limit, addr, shaking, late)
+            .await
+            .map_err(with_trust_hint)?;
         let handshake = agreed(&stream, started.elapsed());
         Ok((stream, Some(handshake)))
+    }
+}
+
+/// A refused server certificate, with what the user can do about it.
+fn with_trust_hint(error: TransportError) -> TransportError {
+    match error {
+        TransportError::Handshake {
+            addr,
+            failure: failure @ HandshakeFailure::BadCertificate,
+            detail,
+        } => TransportError::Handshake {
+            addr,
+            failure,
+            detail: format!("{detail} (--cacert FILE trusts a CA; --insecure skips the check)"),
+        },
+        error => error,
     }
 }
 

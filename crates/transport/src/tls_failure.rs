@@ -54,12 +54,14 @@ impl HandshakeFailure {
     }
 }
 
+/// TLS's own error inside `error`, if it carries one.
+pub(crate) fn tls_error(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
 /// The kind of a failed handshake's error, and the error in words.
 pub(crate) fn classify(error: &io::Error) -> (HandshakeFailure, String) {
-    let Some(tls) = error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    else {
+    let Some(tls) = tls_error(error) else {
         return match error.kind() {
             io::ErrorKind::UnexpectedEof => (
                 HandshakeFailure::Closed,

@@ -15,13 +15,12 @@ use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tokio_rustls::server::TlsStream;
 
 use crate::rewind::Rewind;
-use crate::tcp::LINGER;
+use crate::tcp::linger;
 use crate::tcp_read::CHUNK;
-use crate::tls_failure::{HandshakeFailure, classify};
+use crate::tls_deadline::within;
 use crate::tls_files::{self, TlsFileError};
 use crate::{Accepted, Incoming, Listener, Peer, ServerSocket, TransportError};
 
@@ -165,25 +164,10 @@ impl Incoming for TlsIncoming {
             ..
         } = self.accepted;
         let acceptor = tokio_rustls::TlsAcceptor::from(self.config);
-        let fail = |failure: HandshakeFailure, detail: String| TransportError::Handshake {
-            addr,
-            failure,
-            detail,
-        };
         let shaking = acceptor.accept(Rewind::new(carried, stream));
-        let stream = match timeout(self.handshake_timeout, shaking).await {
-            Ok(Ok(stream)) => stream,
-            Ok(Err(error)) => {
-                let (failure, detail) = classify(&error);
-                return Err(fail(failure, detail));
-            }
-            Err(_elapsed) => {
-                return Err(fail(
-                    HandshakeFailure::Timeout,
-                    format!("no handshake within {:?}", self.handshake_timeout),
-                ));
-            }
-        };
+        let limit = self.handshake_timeout;
+        let late = || format!("no handshake within {limit:?}");
+        let stream = within(limit, addr, shaking, late).await?;
         Ok(TlsPeer {
             stream,
             addr,
@@ -231,9 +215,7 @@ impl Peer for TlsPeer {
         if self.finished {
             return Ok(());
         }
-        // As TCP's close: read what the client still sends, so that closing does not reset.
-        let drained = async { while let Ok(1..) = self.stream.read(&mut self.buf).await {} };
-        let _ = timeout(LINGER, drained).await;
+        linger(&mut self.stream, &mut self.buf).await;
         Ok(())
     }
 }
