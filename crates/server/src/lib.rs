@@ -3,8 +3,10 @@
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
 //! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
+//! - `tls_settings.rs`: TLS's part of the settings: its port and its files.
 //! - `operator_file.rs`: reading `--config` so that a FIFO, a device or a huge file cannot
 //!   block or fill the server.
+//! - `cert.rs`: [`cert`], `upcase cert`: a self-signed certificate and key to try TLS with.
 //! - `options.rs`: [`Options`], the limits a server serves within.
 //! - `run.rs`: [`run`] and [`serve`], and [`Serve`], where each transport's socket is sent
 //!   to its own loop.
@@ -14,8 +16,11 @@
 //!   line limit, amplification, size, echo loops), and the loops that apply them to a socket's
 //!   batches, on the event loop or, with [`serve_blocking_udp`], on a thread of its own
 //!   (Linux).
-//! - `accept.rs`: the TCP accept loop, each connection's admission, the drain of those still
-//!   open, and [`serve_connection`] for one accepted elsewhere.
+//! - `accept.rs`: the accept loop of a stream transport (TCP, TLS), each connection's
+//!   admission, the drain of those still open, and [`serve_connection`] for one accepted
+//!   elsewhere.
+//! - `start.rs`: an admitted connection started (TLS's handshake, failures counted by kind),
+//!   then served.
 //! - `proxy.rs`: `--proxy-protocol`: whom a PROXY header is believed from (`--proxy-from`),
 //!   and a proxied connection's admission before and after its header.
 //! - `connection.rs`: one connection's loop, read, answer, write, to its end.
@@ -29,7 +34,8 @@
 //! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `access.rs`: [`Access`] lists, `--allow` and `--deny`.
 //! - `sources.rs`: the per-source limits: connections open, datagrams a second.
-//! - `reload.rs`: what SIGHUP does: the config file read again, its access lists applied.
+//! - `reload.rs`: what SIGHUP does: TLS's files and the config file read again, what can be
+//!   applied applied.
 //! - `totals.rs`: [`Totals`] of [`Event`]s, and the [`Traffic`] of each transport.
 //! - `stats.rs`: the live counters, a shard per thread, and the throttle that keeps floods out
 //!   of the log.
@@ -42,8 +48,9 @@
 //! - `endpoint.rs`: `--metrics`: `/metrics`, `/healthz` and `/readyz` over HTTP.
 //! - `command.rs`: [`command`], in named steps: signals, sockets, the ready lines, the
 //!   workers, the drain.
-//! - `sockets.rs`: one worker's `Sockets { tcp, udp }`, and binding both transports on one
-//!   port, for each worker.
+//! - `served.rs`: the transports served, chosen once: the one list of them.
+//! - `sockets.rs`: one worker's sockets, each with its transport: UDP and TCP bound on one
+//!   port, TLS on its own, for each worker.
 //! - `worker.rs`: a worker thread per core with sockets of its own, and on Linux a thread for
 //!   its UDP socket.
 //! - `error.rs`: [`ServerError`] and [`ConfigError`], with their exit codes.
