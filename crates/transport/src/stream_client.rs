@@ -214,7 +214,12 @@ impl<W: Wrap> Client for StreamClient<W> {
             to_server.shutdown().await
         };
         let download = async {
-            copy_to_end(&mut from_server, &mut output).await?;
+            // tokio's copy writes what it read before reading again, so an end without
+            // `close_notify`, as `read_to_end` takes it, loses nothing.
+            match tokio::io::copy(&mut from_server, &mut output).await {
+                Err(error) if error.kind() != io::ErrorKind::UnexpectedEof => return Err(error),
+                _ => {}
+            }
             output.flush().await
         };
         let addr = self.peer();
@@ -258,20 +263,5 @@ async fn read_to_end<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> io
     match stream.read(buf).await {
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
         read => read,
-    }
-}
-
-/// Copies `from` to `to` until `from` ends, as [`read_to_end`] sees an end.
-async fn copy_to_end<R, W>(from: &mut R, to: &mut W) -> io::Result<()>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
-    let mut buf = vec![0; CHUNK];
-    loop {
-        match read_to_end(from, &mut buf).await? {
-            0 => return Ok(()),
-            n => to.write_all(&buf[..n]).await?,
-        }
     }
 }
