@@ -31,6 +31,8 @@
 //!   mode, certificates that do not verify, bad files, mutual TLS, SIGHUP.
 //! - `tls_peers`: TLS with other tools (openssl, socat, ncat, Python's ssl) both ways, hostile
 //!   handshakes, PROXY headers before TLS, metrics.
+//! - `tls_bench`: `upcase bench --tls`: a window, full and resumed handshakes, socat as a
+//!   peer, what it refuses before loading.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.
 //! - `examples`: the programs in `examples/`, built by `cargo test` and run here.
 //! - `workers`: `upcase server --workers N`: one port shared by worker threads.
@@ -64,6 +66,7 @@ mod server;
 mod signals;
 mod textbook;
 mod tls;
+mod tls_bench;
 mod tls_peers;
 mod util;
 mod workers;

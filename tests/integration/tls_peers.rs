@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use predicates::prelude::*;
 
-use crate::util::pki::{Pair, Pki, Validity, arg};
+use crate::util::pki::{Pair, Pki, Validity, arg, socat_tls_server};
 use crate::util::{
     Server, closed_by_peer, metric, metrics_addr, read_until, start_server, start_server_logged,
     upcase,
@@ -179,17 +179,7 @@ fn client_of(port: u16, ca: &Path, more: &[&str]) -> assert_cmd::Command {
 #[test]
 fn the_client_talks_to_socat_and_openssl_tls_servers() {
     let (_pki, ca, pair) = setup();
-    let port = free_port();
-    let listen = format!(
-        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
-        arg(&pair.cert),
-        arg(&pair.key)
-    );
-    let socat = Command::new("socat")
-        .args([&listen, "SYSTEM:tr a-z A-Z"])
-        .spawn()
-        .expect("socat (scripts/test.sh installs it)");
-    let _socat = Killed(socat);
+    let (_socat, port) = socat_tls_server(&pair);
     let client = |more: &[&str]| client_of(port, &ca, more);
     assert!(read_until(|| client(&["hi"]).ok().is_ok(), |ok| *ok));
     client(&["hello", "socat"])

@@ -6,22 +6,35 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Load over UDP: each socket keeps --window datagrams in flight
-    #[arg(long, conflicts_with = "tcp")]
+    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
     pub udp: bool,
 
     /// Load over TCP (the default): each connection keeps --window requests in flight
-    #[arg(long)]
+    #[arg(long, conflicts_with = "tls")]
     pub tcp: bool,
+
+    /// Load over TLS: as TCP, each connection after a handshake; with --reconnect, a full
+    /// handshake for every request
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With --tls --reconnect: resume the session (TLS tickets) on each new connection, so
+    /// that the run measures resumed handshakes instead of full ones
+    #[arg(long, requires_all = ["tls", "reconnect"])]
+    pub resume: bool,
+
+    /// The TLS flags, as the client's.
+    #[command(flatten)]
+    pub tls_args: upcase_client::TlsArgs,
 
     /// Server name or address
     #[arg(long, value_name = "HOST", default_value = "localhost",
           value_parser = upcase_transport::parse_host)]
     pub host: String,
 
-    /// Server port
-    #[arg(long, value_name = "N", default_value_t = 12000,
-          value_parser = clap::value_parser!(u16).range(1..))]
-    pub port: u16,
+    /// Server port [default: 12000, 12443 with --tls]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
 
     /// Connections (TCP) or sockets (UDP), each on a task of its own; at most 1000000, and as
     /// many as the open-file limit allows
@@ -48,7 +61,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub requests: Option<u32>,
 
-    /// TCP: a new connection for every request, closed after its reply (the textbook's pattern)
+    /// TCP or TLS: a new connection for every request, closed after its reply (the textbook's pattern)
     #[arg(long, conflicts_with = "udp")]
     pub reconnect: bool,
 
@@ -84,6 +97,17 @@ pub struct BenchArgs {
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
+}
+
+impl BenchArgs {
+    /// The server's port: `--port`, else the textbook's, else TLS's.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls {
+            upcase_transport::TLS_PORT
+        } else {
+            12_000
+        })
+    }
 }
 
 /// The most connections or sockets: past a million, no machine's descriptors or ports hold them.

@@ -6,11 +6,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use upcase_proto::max_datagram;
-use upcase_transport::{Client, ClientOptions, Tcp, Transport, Udp, resolve};
+use upcase_transport::{
+    Client, ClientOptions, Tcp, Tls, TlsWrap, Transport, TransportError, Udp, resolve,
+};
 
 use crate::hgrm::percentile_distribution;
 use crate::plot::{Picture, plot};
-use crate::report::{IntervalLine, Latency, Rate};
+use crate::report::{Handshakes, IntervalLine, Latency, Rate};
 use crate::run::{Kind, Outcome, Plan, run};
 use crate::{BenchArgs, BenchError, Report};
 
@@ -31,8 +33,21 @@ const PROGRESS: Duration = Duration::from_secs(1);
 /// wrong (after the report).
 pub fn command(args: BenchArgs) -> Result<(), BenchError> {
     check_room(&args)?;
-    let (transport, addr) = find_server(&args)?;
-    let plan = plan(&args, addr);
+    let tls = if args.tls {
+        Some(
+            args.tls_args
+                .transport(&args.host, args.resume)
+                .map_err(BenchError::Tls)?,
+        )
+    } else {
+        None
+    };
+    let (transport, addr) = find_server(&args, tls.as_ref())?;
+    let plan = plan(
+        &args,
+        addr,
+        tls.as_ref().and_then(Tls::client_wrap).cloned(),
+    );
     let stdout_lines = args.interval.is_some();
     let terminal = std::io::stderr().is_terminal();
     let mut output_error = None;
@@ -109,8 +124,12 @@ fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Which address answers, found the way the client finds it, and whether requests fit.
-fn find_server(args: &BenchArgs) -> Result<(&'static str, SocketAddr), BenchError> {
+/// Which address answers, found the way the client finds it (over TLS, with a handshake that
+/// checks the server's certificate), and whether requests fit.
+fn find_server(
+    args: &BenchArgs,
+    tls: Option<&Tls>,
+) -> Result<(&'static str, SocketAddr), BenchError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: 0,
@@ -121,11 +140,14 @@ fn find_server(args: &BenchArgs) -> Result<(&'static str, SocketAddr), BenchErro
         .build()
         .map_err(BenchError::Io)?;
     let (transport, addr) = runtime.block_on(async {
-        let addrs = resolve(&args.host, args.port).await?;
-        Ok::<_, BenchError>(if args.udp {
-            (Udp::NAME, Udp.connect(addrs, options).await?.peer())
-        } else {
-            (Tcp::NAME, Tcp.connect(addrs, options).await?.peer())
+        let addrs = resolve(&args.host, args.port()).await?;
+        Ok::<_, BenchError>(match tls {
+            _ if args.udp => (Udp::NAME, Udp.connect(addrs, options).await?.peer()),
+            Some(tls) => (
+                Tls::NAME,
+                reaching(tls.connect(addrs, options).await)?.peer(),
+            ),
+            None => (Tcp::NAME, Tcp.connect(addrs, options).await?.peer()),
         })
     })?;
     let size = args.size as usize;
@@ -138,7 +160,16 @@ fn find_server(args: &BenchArgs) -> Result<(&'static str, SocketAddr), BenchErro
     Ok((transport, addr))
 }
 
-fn plan(args: &BenchArgs, addr: SocketAddr) -> Plan {
+/// A TLS server that cannot be reached is a network failure; one that is reached but cannot
+/// be trusted, or speaks no TLS, is said as the handshake says it.
+fn reaching<T>(connected: Result<T, TransportError>) -> Result<T, BenchError> {
+    connected.map_err(|error| match error {
+        TransportError::Connect(_) => BenchError::Network(error),
+        error => BenchError::Tls(error),
+    })
+}
+
+fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>) -> Plan {
     let kind = match (args.udp, args.reconnect) {
         (true, _) => Kind::Udp,
         (false, true) => Kind::Reconnect,
@@ -155,6 +186,7 @@ fn plan(args: &BenchArgs, addr: SocketAddr) -> Plan {
     Plan {
         kind,
         addr,
+        tls,
         // A connection per request keeps `window` of them going at once for each of `conns`.
         workers: if kind == Kind::Reconnect {
             conns * window
@@ -209,6 +241,12 @@ fn report(
             unsent: tally.unsent,
             behind_ms: tally.behind.as_secs_f64() * 1e3,
             reached: tally.unsent <= plan.workers as u64,
+        }),
+        handshakes: (plan.tls.is_some() && plan.kind == Kind::Reconnect).then(|| Handshakes {
+            resume: args.resume,
+            full: tally.handshakes - tally.resumed,
+            resumed: tally.resumed,
+            per_second: per_second(tally.handshakes),
         }),
     }
 }

@@ -11,6 +11,9 @@ pub enum BenchError {
     /// The server could not be reached.
     #[error("{0}; is the server running there?")]
     Network(#[from] TransportError),
+    /// TLS could not be set up: a file, a name, or the server's certificate or handshake.
+    #[error("{0}")]
+    Tls(TransportError),
     /// A connection or socket failed during the run.
     #[error("{}", describe(.0))]
     Io(#[from] std::io::Error),

@@ -6,7 +6,10 @@
 //! - `load.rs`: what every worker shares, and when each request is due (open or closed loop).
 //! - `pacer.rs`: wakes an open-loop worker when its next request is due, to the microsecond.
 //! - `tally.rs`: counts and latency histograms, and each thread's share of them.
-//! - `tcp.rs`: a connection with a window in flight, and connection-per-request.
+//! - `tcp.rs`: a stream connection with a window in flight, read and written by turns.
+//! - `wire.rs`: what that loop needs of its connection; TCP's socket is one.
+//! - `tls_wire.rs`: a TLS connection driven by hand, so that the same loop carries TLS.
+//! - `reconnect.rs`: a connection per request, TCP or TLS (full or resumed handshakes).
 //! - `udp.rs`: a socket with a window of datagrams in flight, with loss.
 //! - `datagrams.rs`: datagrams many to a system call (segmented sends, `recvmmsg`).
 //! - `run.rs`: the threads, each a runtime with its share of the workers, and the intervals.
@@ -27,13 +30,16 @@ mod load;
 mod pacer;
 mod payload;
 mod plot;
+mod reconnect;
 mod report;
 mod run;
 mod tally;
 mod tcp;
+mod tls_wire;
 mod udp;
+mod wire;
 
 pub use args::BenchArgs;
 pub use command::command;
 pub use error::BenchError;
-pub use report::{IntervalLine, Latency, Rate, Report};
+pub use report::{Handshakes, IntervalLine, Latency, Rate, Report};

@@ -50,10 +50,23 @@ pub struct Rate {
     pub reached: bool,
 }
 
+/// TLS handshakes made during a run with a connection per request.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Handshakes {
+    /// Whether sessions were resumed (`--resume`), or each handshake was meant to be full.
+    pub resume: bool,
+    /// Full handshakes: certificate, key exchange and signature.
+    pub full: u64,
+    /// Handshakes that resumed a session from a ticket.
+    pub resumed: u64,
+    /// Handshakes a second of load.
+    pub per_second: f64,
+}
+
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
-    /// `"tcp"` or `"udp"`.
+    /// `"tcp"`, `"udp"` or `"tls"`.
     pub transport: &'static str,
     /// The server's address.
     pub server: String,
@@ -63,7 +76,7 @@ pub struct Report {
     pub window: u32,
     /// Bytes per request.
     pub size: u32,
-    /// Whether each TCP request had a connection of its own.
+    /// Whether each TCP or TLS request had a connection of its own.
     pub reconnect: bool,
     /// Threads that made the load.
     pub threads: usize,
@@ -84,14 +97,19 @@ pub struct Report {
     pub uncorrected_latency: Option<Latency>,
     /// With `--rate`: how the run kept to its schedule.
     pub rate: Option<Rate>,
+    /// Over TLS with `--reconnect`: the handshakes, full and resumed.
+    pub handshakes: Option<Handshakes>,
 }
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pattern = if self.reconnect {
-            ", a connection per request"
-        } else {
-            ""
+        let pattern = match (&self.handshakes, self.reconnect) {
+            (Some(Handshakes { resume: true, .. }), _) => {
+                ", a connection per request, resuming TLS sessions"
+            }
+            (Some(_), _) => ", a connection per request, each a full TLS handshake",
+            (None, true) => ", a connection per request",
+            (None, false) => "",
         };
         let threads = match self.threads {
             1 => "1 thread".to_owned(),
@@ -123,6 +141,13 @@ impl fmt::Display for Report {
             "replies: {} ({:.0}/s), lost {}, wrong {}",
             self.replies, self.replies_per_second, self.lost, self.wrong
         )?;
+        if let Some(shakes) = &self.handshakes {
+            writeln!(
+                f,
+                "handshakes: {} full, {} resumed ({:.0}/s)",
+                shakes.full, shakes.resumed, shakes.per_second
+            )?;
+        }
         let corrected = if self.rate.is_some() {
             " (from each request's scheduled time)"
         } else {

@@ -16,8 +16,12 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::LocalSet;
 use tokio::time::{Instant, sleep_until, timeout};
 
+use upcase_transport::{Plain, TlsWrap, Wrap};
+
 use crate::load::Load;
+use crate::reconnect::reconnecting;
 use crate::tally::{Shard, Tally};
+use crate::tls_wire::TlsWire;
 use crate::{BenchError, tcp, udp};
 
 /// How long a connection may take to be set up before the run gives up: a server with a
@@ -27,9 +31,9 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// What the workers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// Persistent TCP connections.
+    /// Persistent stream connections, TCP or TLS.
     Tcp,
-    /// A TCP connection per request.
+    /// A stream connection per request.
     Reconnect,
     /// Connected UDP sockets.
     Udp,
@@ -40,6 +44,8 @@ pub(crate) enum Kind {
 pub(crate) struct Plan {
     pub(crate) kind: Kind,
     pub(crate) addr: SocketAddr,
+    /// TLS over the stream connections, or plain TCP.
+    pub(crate) tls: Option<TlsWrap>,
     /// Workers: connections, sockets, or connection-per-request loops.
     pub(crate) workers: usize,
     pub(crate) threads: usize,
@@ -173,10 +179,10 @@ impl Workers<'_> {
             .zip(sockets)
             .map(|(&worker, socket)| {
                 let (load, shard) = (Rc::clone(load), Rc::clone(shard));
-                let addr = plan.addr;
-                tokio::task::spawn_local(
-                    async move { serve(socket, addr, &load, worker, &shard).await },
-                )
+                let (addr, tls) = (plan.addr, plan.tls.clone());
+                tokio::task::spawn_local(async move {
+                    serve(socket, addr, tls.as_ref(), &load, worker, &shard).await
+                })
             })
             .collect();
         let next = std::cell::Cell::new(1);
@@ -269,6 +275,7 @@ fn shard_thread(
 /// What one worker starts with.
 enum Opened {
     Tcp(TcpStream),
+    Tls(Box<TlsWire>),
     Udp(UdpSocket),
     /// A connection-per-request loop makes its own.
     Nothing,
@@ -285,16 +292,24 @@ async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened>> {
 async fn open(plan: &Plan) -> io::Result<Opened> {
     match plan.kind {
         Kind::Tcp => {
+            let late = || {
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no connection was set up within {CONNECT_PATIENCE:?}"),
+                )
+            };
             let stream = timeout(CONNECT_PATIENCE, TcpStream::connect(plan.addr))
                 .await
-                .map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no connection was set up within {CONNECT_PATIENCE:?}"),
-                    )
-                })??;
+                .map_err(|_| late())??;
             stream.set_nodelay(true)?;
-            Ok(Opened::Tcp(stream))
+            let Some(tls) = &plan.tls else {
+                return Ok(Opened::Tcp(stream));
+            };
+            let (stream, _) = tls
+                .wrap(stream, plan.addr, CONNECT_PATIENCE)
+                .await
+                .map_err(|error| io::Error::other(error.to_string()))?;
+            Ok(Opened::Tls(Box::new(TlsWire::new(stream))))
         }
         Kind::Udp => {
             let local: SocketAddr = match plan.addr {
@@ -312,6 +327,7 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
 async fn serve(
     opened: Opened,
     addr: SocketAddr,
+    tls: Option<&TlsWrap>,
     load: &Load,
     worker: usize,
     shard: &Shard,
@@ -319,8 +335,12 @@ async fn serve(
     let schedule = load.schedule(worker);
     match opened {
         Opened::Tcp(stream) => tcp::connection(stream, load, schedule, shard).await,
+        Opened::Tls(wire) => tcp::connection(*wire, load, schedule, shard).await,
         Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
-        Opened::Nothing => tcp::reconnecting(addr, load, schedule, shard).await,
+        Opened::Nothing => match tls {
+            Some(tls) => reconnecting(tls, addr, load, schedule, shard).await,
+            None => reconnecting(&Plain, addr, load, schedule, shard).await,
+        },
     }
 }
 

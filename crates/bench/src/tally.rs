@@ -39,6 +39,10 @@ pub(crate) struct Tally {
     pub(crate) unsent: u64,
     /// Open loop: how far behind its schedule the furthest worker was at the end.
     pub(crate) behind: Duration,
+    /// TLS handshakes made during the load (a connection per request), and how many of them
+    /// resumed a session.
+    pub(crate) handshakes: u64,
+    pub(crate) resumed: u64,
 }
 
 impl Tally {
@@ -52,6 +56,8 @@ impl Tally {
             uncorrected: open_loop.then(histogram),
             unsent: 0,
             behind: Duration::ZERO,
+            handshakes: 0,
+            resumed: 0,
         }
     }
 
@@ -75,6 +81,8 @@ impl Tally {
         self.wrong += other.wrong;
         self.unsent += other.unsent;
         self.behind = self.behind.max(other.behind);
+        self.handshakes += other.handshakes;
+        self.resumed += other.resumed;
         // Same bounds on both sides, so adding cannot fail; were it to, the samples are lost,
         // not the run.
         let _ = self.latency.add(&other.latency);
@@ -91,6 +99,8 @@ impl Tally {
         self.wrong = 0;
         self.unsent = 0;
         self.behind = Duration::ZERO;
+        self.handshakes = 0;
+        self.resumed = 0;
         self.latency.reset();
         if let Some(uncorrected) = &mut self.uncorrected {
             uncorrected.reset();
@@ -163,6 +173,13 @@ impl Shard {
     pub(crate) fn lost(&self, count: u64) {
         self.whole.borrow_mut().lost += count;
         self.interval.borrow_mut().lost += count;
+    }
+
+    /// A handshake made during the load.
+    pub(crate) fn handshake(&self, resumed: bool) {
+        let mut whole = self.whole.borrow_mut();
+        whole.handshakes += 1;
+        whole.resumed += u64::from(resumed);
     }
 
     /// A worker's end, open loop: `unsent` requests were due but never sent, and it was

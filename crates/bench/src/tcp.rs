@@ -1,4 +1,4 @@
-//! TCP load: a window of requests in flight on one connection, or a connection per request.
+//! Stream load: a window of requests in flight on one connection, TCP or TLS.
 //!
 //! A connection is one task that writes and reads by turns, never waiting on one while the
 //! other can move, so that a large window cannot fill both socket buffers and stall. Its
@@ -8,18 +8,17 @@ use std::collections::VecDeque;
 use std::io;
 use std::pin::pin;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
 use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
-use crate::payload::{Checker, append_request, request};
+use crate::payload::{Checker, append_request};
 use crate::tally::Shard;
+use crate::wire::Wire;
 
 /// One persistent connection, until the run ends and its replies are in, or until it fails.
 pub(crate) async fn connection(
-    mut stream: TcpStream,
+    mut wire: impl Wire,
     load: &Load,
     schedule: Schedule,
     shard: &Shard,
@@ -32,8 +31,8 @@ pub(crate) async fn connection(
         // read fewer a request.
         let now = conn.read_at.take().unwrap_or_else(Instant::now);
         conn.queue_due(now, shard);
-        conn.write(&stream)?;
-        match conn.read(&stream, shard)? {
+        conn.write(&mut wire)?;
+        match conn.read(&mut wire, shard)? {
             Read::Closed => {
                 shard.lost(conn.in_flight.len() as u64);
                 return Ok(());
@@ -52,14 +51,14 @@ pub(crate) async fn connection(
         let next_due = conn.sending.next_due(conn.free());
         tokio::select! {
             biased;
-            ready = stream.readable() => ready?,
-            ready = stream.writable(), if conn.has_output() => ready?,
+            ready = wire.socket().readable() => ready?,
+            ready = wire.socket().writable(), if conn.has_output() || wire.backlog() => ready?,
             rung = pace(&mut pacer, next_due), if next_due.is_some() => rung?,
             () = &mut timer => {
                 if conn.timed_out(Instant::now()) {
                     // Replies come in order: past a lost one, none can be matched.
                     shard.lost(conn.in_flight.len() as u64);
-                    let _ = stream.shutdown().await;
+                    let _ = socket2::SockRef::from(wire.socket()).shutdown(std::net::Shutdown::Write);
                     return Ok(());
                 }
             }
@@ -142,29 +141,21 @@ impl<'a> Conn<'a> {
     }
 
     /// Writes what the socket takes now.
-    fn write(&mut self, stream: &TcpStream) -> io::Result<()> {
+    fn write(&mut self, wire: &mut impl Wire) -> io::Result<()> {
         if !self.has_output() {
-            return Ok(());
+            return wire.flush();
         }
-        match stream.try_write(&self.out[self.out_at..]) {
-            Ok(n) => {
-                self.out_at += n;
-                if self.out_at == self.out.len() {
-                    self.out.clear();
-                    self.out_at = 0;
-                }
-                Ok(())
-            }
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(error) => Err(error),
+        self.out_at += wire.send(&self.out[self.out_at..])?;
+        if self.out_at == self.out.len() {
+            self.out.clear();
+            self.out_at = 0;
         }
+        Ok(())
     }
 
     /// Reads what has come, and matches each whole reply to its request.
-    fn read(&mut self, stream: &TcpStream, shard: &Shard) -> io::Result<Read> {
-        // A read that leaves room took all there was, so it also tells tokio the socket is
-        // drained: a system call fewer a reply (see `read_now`).
-        match upcase_transport::read_now(stream, &mut self.replies)? {
+    fn read(&mut self, wire: &mut impl Wire, shard: &Shard) -> io::Result<Read> {
+        match wire.receive(&mut self.replies)? {
             None => return Ok(Read::Nothing),
             Some(0) => return Ok(Read::Closed),
             Some(_) => {}
@@ -208,76 +199,4 @@ impl<'a> Conn<'a> {
             .front()
             .is_some_and(|oldest| now >= oldest.sent + self.load.timeout)
     }
-}
-
-/// Connection per request, as the textbook's client does: connect, send, close the sending
-/// side, read the reply to the end. The round trip includes the handshake.
-pub(crate) async fn reconnecting(
-    addr: std::net::SocketAddr,
-    load: &Load,
-    schedule: Schedule,
-    shard: &Shard,
-) -> io::Result<()> {
-    let mut checker = Checker::default();
-    let mut req = Vec::with_capacity(load.size);
-    let mut reply = Vec::with_capacity(load.size);
-    let mut sending = Sending::new(schedule);
-    let mut pacer = Pacer::for_schedule(&schedule)?;
-    loop {
-        let mut taken = None;
-        sending.queue_due(load, Instant::now(), shard, 1, |seq, due| {
-            taken = Some((seq, due))
-        });
-        let Some((seq, due)) = taken else {
-            if sending.ended {
-                break;
-            }
-            // Open loop, and not yet due: wait for its time, or for the end of the run.
-            let wake = sending
-                .next_due(1)
-                .map(|due| load.deadline.map_or(due, |end| due.min(end)));
-            pace(&mut pacer, wake).await?;
-            continue;
-        };
-        request(seq, load.size, &mut req);
-        let sent = Instant::now();
-        let exchange = async {
-            let mut stream = TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            stream.write_all(&req).await?;
-            stream.shutdown().await?;
-            read_reply(&mut stream, load.size, &mut reply).await
-        };
-        match timeout(load.timeout, exchange).await {
-            Ok(Ok(())) => {
-                let right = checker.check(seq, load.size, &reply);
-                shard.reply(right, due, sent, Instant::now());
-            }
-            Ok(Err(error)) => return Err(error),
-            Err(_) => shard.lost(1),
-        }
-    }
-    sending.finish(load, shard);
-    Ok(())
-}
-
-/// Reads a reply of `size` bytes into `reply`: whole once all its bytes are in, whether or not
-/// the server then closes (an echo server may wait for the client to close first), or cut short
-/// by the server's end of stream.
-async fn read_reply(
-    stream: &mut TcpStream,
-    size: usize,
-    reply: &mut Vec<u8>,
-) -> std::io::Result<()> {
-    reply.clear();
-    reply.resize(size, 0);
-    let mut got = 0;
-    while got < size {
-        match stream.read(&mut reply[got..]).await? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    reply.truncate(got);
-    Ok(())
 }

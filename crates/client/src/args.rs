@@ -115,7 +115,11 @@ fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
 impl ClientArgs {
     /// The server's port: `--port`, else the textbook's, else TLS's.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(if self.tls { 12_443 } else { 12_000 })
+        self.port.unwrap_or(if self.tls {
+            upcase_transport::TLS_PORT
+        } else {
+            12_000
+        })
     }
 
     /// The MESSAGE words joined by single spaces, if any were given.

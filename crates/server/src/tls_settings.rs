@@ -7,8 +7,8 @@ use upcase_transport::TlsServerFiles;
 
 use crate::{ConfigError, ServerArgs};
 
-/// TLS's port unless told otherwise: HTTPS's 443 beside HTTP's 80, as 12443 beside 12000.
-pub(crate) const DEFAULT_TLS_PORT: u16 = 12_443;
+/// TLS's port unless told otherwise.
+pub(crate) const DEFAULT_TLS_PORT: u16 = upcase_transport::TLS_PORT;
 
 /// The TLS files the config file names.
 pub(crate) struct FileTls<'a> {

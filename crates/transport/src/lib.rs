@@ -140,7 +140,7 @@ pub use server::{Incoming, Listener, Peer, ServerSocket};
 pub use stream_client::{Plain, StreamClient, TcpClient, Wrap};
 pub use tcp::{TcpListener, TcpPeer};
 pub use tcp_read::read_now;
-pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, Tls, TlsClient, TlsClientOptions};
+pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TLS_PORT, Tls, TlsClient, TlsClientOptions};
 pub use tls_client::TlsWrap;
 pub use tls_failure::HandshakeFailure;
 pub use tls_files::TlsFileError;

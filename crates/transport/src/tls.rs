@@ -17,6 +17,9 @@ use crate::{BoundSocket, ClientOptions, Sharing, StreamClient, Transport, Transp
 /// How long a server waits for a connection's handshake unless told otherwise.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// TLS's port unless told otherwise: HTTPS's 443 beside HTTP's 80, as 12443 beside 12000.
+pub const TLS_PORT: u16 = 12_443;
+
 /// TLS's client: one connection, and one handshake, per exchange, or one for a whole pipe.
 pub type TlsClient = StreamClient<TlsWrap>;
 
@@ -98,6 +101,12 @@ impl Tls {
             client: Some(TlsWrap::new(config, name)),
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         })
+    }
+
+    /// A client's handshake, for callers that make their own connections (a load generator's);
+    /// `None` for a server's TLS.
+    pub fn client_wrap(&self) -> Option<&TlsWrap> {
+        self.client.as_ref()
     }
 }
 

@@ -139,3 +139,22 @@ fn write(path: &Path, text: &str) {
 pub fn arg(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
 }
+
+/// socat serving TLS with `pair` on a free port of 127.0.0.1, a `tr a-z A-Z` forked for each
+/// connection: a peer's TLS capitalization server. Killed when dropped.
+pub fn socat_tls_server(pair: &Pair) -> (crate::util::Killed, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let listen = format!(
+        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+        arg(&pair.cert),
+        arg(&pair.key)
+    );
+    let socat = std::process::Command::new("socat")
+        .args([&listen, "SYSTEM:tr a-z A-Z"])
+        .spawn()
+        .expect("socat (scripts/test.sh installs it)");
+    (crate::util::Killed(socat), port)
+}
