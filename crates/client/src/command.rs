@@ -79,6 +79,7 @@ async fn talk<T: Transport>(
                 transport: T::NAME,
                 tls_version: tls.map(|tls| tls.version.as_str()),
                 cipher: tls.map(|tls| tls.cipher.as_str()),
+                key_exchange: tls.map(|tls| tls.key_exchange.as_str()),
                 alpn: tls.and_then(|tls| tls.alpn.as_deref()),
                 handshake_ms: tls.map(|tls| tls.took.as_secs_f64() * 1e3),
                 server: client.peer().to_string(),
@@ -146,11 +147,14 @@ async fn stream_tcp(
 #[derive(serde::Serialize)]
 struct OneShot<'a> {
     transport: &'static str,
-    /// TLS's version (`TLSv1.3`), cipher suite, ALPN and handshake time; absent without TLS.
+    /// TLS's version (`TLSv1.3`), cipher suite, key exchange, ALPN and handshake time;
+    /// absent without TLS.
     #[serde(skip_serializing_if = "Option::is_none")]
     tls_version: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     cipher: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_exchange: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alpn: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -11,6 +11,8 @@ pub struct Handshake {
     pub version: String,
     /// The cipher suite, as `TLS13_AES_256_GCM_SHA384`.
     pub cipher: String,
+    /// The key exchange's group, as `X25519` or `secp256r1`.
+    pub key_exchange: String,
     /// The application protocol agreed by ALPN, if any.
     pub alpn: Option<String>,
     /// Whether the session was resumed rather than a full handshake made.

@@ -95,10 +95,15 @@ fn agreed(stream: &TlsStream<TcpStream>, took: Duration) -> Handshake {
         .negotiated_cipher_suite()
         .and_then(|suite| suite.suite().as_str())
         .unwrap_or("unknown");
+    let key_exchange = connection.negotiated_key_exchange_group().map_or_else(
+        || "unknown".to_owned(),
+        |group| format!("{:?}", group.name()),
+    );
     Handshake {
         took,
         version: version.to_owned(),
         cipher: cipher.to_owned(),
+        key_exchange,
         alpn: connection
             .alpn_protocol()
             .map(|alpn| String::from_utf8_lossy(alpn).into_owned()),
