@@ -4,24 +4,10 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use crate::util::nginx::{Nginx, start_nginx, upstream};
 use crate::util::{PATIENCE, Server, metric, read_until, start_server_logged};
-
-/// The stream module as Debian's libnginx-mod-stream installs it.
-const STREAM_MODULE: &str = "/usr/lib/nginx/modules/ngx_stream_module.so";
-
-fn nginx_binary() -> PathBuf {
-    let path = Path::new("/usr/sbin/nginx");
-    assert!(
-        path.exists() && Path::new(STREAM_MODULE).exists(),
-        "nginx or its stream module is missing: run the tests with `bash scripts/test.sh`, \
-         which installs nginx and libnginx-mod-stream"
-    );
-    path.to_owned()
-}
 
 fn free_port() -> u16 {
     // A port free for both TCP and UDP, found by binding both.
@@ -34,66 +20,17 @@ fn free_port() -> u16 {
     }
 }
 
-/// nginx in the foreground, killed when dropped.
-struct Nginx(Child);
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_nginx(dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
-    let servers: String = upstreams
-        .iter()
-        .map(|p| format!("server 127.0.0.1:{p};"))
-        .collect();
-    let config = format!(
-        "daemon off;\nmaster_process off;\nworker_processes 1;\n\
-         error_log {dir}/error.log warn;\npid {dir}/nginx.pid;\n\
-         load_module {STREAM_MODULE};\n\
-         events {{ worker_connections 256; }}\n\
-         stream {{\n\
-           upstream tcp_servers {{ {servers} }}\n\
-           upstream udp_servers {{ {servers} }}\n\
-           server {{ listen 127.0.0.1:{port}; proxy_pass tcp_servers; proxy_protocol on; \
-                     proxy_half_close on; }}\n\
-           server {{ listen 127.0.0.1:{port} udp; proxy_pass udp_servers; \
-                     proxy_responses 1; proxy_timeout 5s; }}\n\
-         }}\n",
-        dir = dir.display()
+fn start_balancer(dir: &Path, port: u16, upstreams: &[u16]) -> Nginx {
+    let servers = upstream(upstreams);
+    let stream = format!(
+        "upstream tcp_servers {{ {servers} }}\n\
+         upstream udp_servers {{ {servers} }}\n\
+         server {{ listen 127.0.0.1:{port}; proxy_pass tcp_servers; proxy_protocol on; \
+                   proxy_half_close on; }}\n\
+         server {{ listen 127.0.0.1:{port} udp; proxy_pass udp_servers; \
+                   proxy_responses 1; proxy_timeout 5s; }}"
     );
-    let path = dir.join("nginx.conf");
-    std::fs::write(&path, config).expect("write nginx.conf");
-    let child = Command::new(nginx_binary())
-        .arg("-p")
-        .arg(dir)
-        .arg("-e")
-        .arg(dir.join("error.log"))
-        .arg("-c")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start nginx");
-    let mut nginx = Nginx(child);
-    // nginx writes its pid file once its sockets listen. (A test connection would reach a
-    // server too, and count.)
-    let started = Instant::now();
-    while !dir.join("nginx.pid").exists() {
-        if let Ok(Some(status)) = nginx.0.try_wait() {
-            let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-            panic!("nginx exited with {status}:\n{log}");
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "nginx did not start listening"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    nginx
+    start_nginx(dir, &stream)
 }
 
 /// Each server's `upcase_requests_total`, read from its metrics endpoint.
@@ -179,7 +116,7 @@ fn three_servers_behind_nginx_share_tcp_and_udp_clients() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let port = free_port();
     let upstreams: Vec<u16> = servers.iter().map(Server::port).collect();
-    let nginx = start_nginx(dir.path(), port, &upstreams);
+    let nginx = start_balancer(dir.path(), port, &upstreams);
 
     // TCP: nginx balances connections round-robin.
     let client_ports = tcp_clients_through(port, 30);

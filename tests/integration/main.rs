@@ -31,6 +31,8 @@
 //!   mode, certificates that do not verify, bad files, mutual TLS, SIGHUP.
 //! - `tls_peers`: TLS with other tools (openssl, socat, ncat, Python's ssl) both ways, hostile
 //!   handshakes, PROXY headers before TLS, metrics.
+//! - `tls_balancer`: nginx ending TLS in front of plain upcase, and passing TLS through to
+//!   upcase's TLS servers, with PROXY headers.
 //! - `tls_bench`: `upcase bench --tls`: a window, full and resumed handshakes, socat as a
 //!   peer, what it refuses before loading.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.
@@ -66,6 +68,7 @@ mod server;
 mod signals;
 mod textbook;
 mod tls;
+mod tls_balancer;
 mod tls_bench;
 mod tls_peers;
 mod util;

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests: the binary and the programs beside it, servers on
-//! port 0 and their logs, signals; `net.rs`, exchanges over the network.
+//! port 0 and their logs, signals; `net.rs`, exchanges over the network; `nginx.rs`, nginx's
+//! stream module in front of servers; `pki.rs`, certificates.
 
 mod net;
+pub mod nginx;
 pub mod pki;
 
 pub use net::*;
