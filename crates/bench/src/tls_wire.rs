@@ -39,6 +39,11 @@ impl Write for Nonblocking<'_> {
         self.0.try_write(buf)
     }
 
+    // rustls hands over its records as a list: one system call for all of them.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }

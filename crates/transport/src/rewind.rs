@@ -57,6 +57,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Rewind<S> {
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
 
+    // TLS hands its records over as a list: a handshake's flight, or a reply and the
+    // `close_notify` after it, leave in one system call instead of one each.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -82,6 +96,24 @@ mod tests {
         drop(near);
         let mut all = Vec::new();
         rewound.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all, b"abcd");
+    }
+
+    #[tokio::test]
+    async fn a_list_of_buffers_is_written_as_one_when_the_stream_can() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let near = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (near, (mut far, _)) = tokio::try_join!(near, listener.accept()).unwrap();
+        let mut rewound = Rewind::new(Vec::new(), near);
+        assert!(rewound.is_write_vectored());
+        let bufs = [io::IoSlice::new(b"ab"), io::IoSlice::new(b"cd")];
+        let written = tokio::io::AsyncWriteExt::write_vectored(&mut rewound, &bufs)
+            .await
+            .unwrap();
+        assert_eq!(written, 4);
+        drop(rewound);
+        let mut all = Vec::new();
+        far.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, b"abcd");
     }
 }
