@@ -1,10 +1,11 @@
 //! `upcase client` in pipe mode: standard input streamed through the server to standard output,
-//! over TCP in bounded memory and over UDP a datagram per line, whatever the ends do.
+//! over TCP and TLS in bounded memory and over UDP a datagram per line, whatever the ends do.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::pki::{Pki, Validity, arg};
 use crate::util::{PATIENCE, binary, start_server, upcase, wait_with_patience};
 
 #[test]
@@ -110,11 +111,12 @@ fn check_upper_cased(
     })
 }
 
-#[test]
-fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
+/// 256 MiB through `client`, checked as it streams, in bounded memory.
+fn streams_a_large_pipe(mut client: Command) {
     const TOTAL: usize = 256 << 20;
-    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
-    let mut child = streaming_client(server.port(), Stdio::piped())
+    let mut child = client
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("start the client");
     // 32 bytes, of which "ΐ" (2 bytes) upper-cases to 6: the output is 9/8 of the input.
@@ -131,6 +133,79 @@ fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
         peak < 64 * 1024,
         "the client held {peak} KiB: input must stream, not accumulate"
     );
+}
+
+#[test]
+fn a_large_pipe_streams_through_without_deadlock_or_holding_it() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    streams_a_large_pipe(streaming_client(server.port(), Stdio::piped()));
+    let (_pki, ca, server) = tls_server();
+    streams_a_large_pipe(tls_client(&server, &ca));
+}
+
+/// An upcase TLS server for localhost, and the CA file that signed its certificate.
+fn tls_server() -> (Pki, std::path::PathBuf, crate::util::Server) {
+    let pki = Pki::new();
+    let ca = pki.ca("pipe");
+    let pair = pki.server(&ca, "server", &["localhost"], Validity::Now);
+    let server = start_server(&["--tls", "--cert", arg(&pair.cert), "--key", arg(&pair.key)]);
+    (pki, ca.cert.clone(), server)
+}
+
+/// `upcase client --tls` to `server`, trusting `ca`.
+fn tls_client(server: &crate::util::Server, ca: &std::path::Path) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .args([
+            "client",
+            "--tls",
+            "--host",
+            "localhost",
+            "--cacert",
+            arg(ca),
+        ])
+        .args(["--port", &server.tls().port().to_string()]);
+    command
+}
+
+/// Each line's reply comes while the input is still open, over `client`: a pipe is a
+/// conversation, not a batch.
+fn answers_as_it_goes(mut client: Command) {
+    let child = client
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the client");
+    let mut child = crate::util::Killed(child);
+    let mut stdin = child.0.stdin.take().expect("stdin");
+    let stdout = std::io::BufReader::new(child.0.stdout.take().expect("stdout"));
+    let (lines, replies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(stdout) {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    for line in ["first", "second"] {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("a line");
+        let reply = replies
+            .recv_timeout(PATIENCE)
+            .expect("a reply before the input ends");
+        assert_eq!(reply.expect("a line of reply"), line.to_uppercase());
+    }
+    drop(stdin);
+    assert!(wait_with_patience(&mut child.0).success());
+}
+
+#[test]
+fn a_pipe_answers_each_line_before_the_input_ends() {
+    let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
+    answers_as_it_goes(streaming_client(server.port(), Stdio::piped()));
+    let (_pki, ca, server) = tls_server();
+    answers_as_it_goes(tls_client(&server, &ca));
 }
 
 #[test]

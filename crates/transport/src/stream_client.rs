@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use std::future::Future;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
@@ -15,6 +15,9 @@ use crate::handshake::Handshake;
 use crate::tcp_read::CHUNK;
 use crate::tls_failure::{classify, tls_error};
 use crate::{Client, ClientOptions, Reply, ReplyEnd, TransportError};
+
+/// The pipe mode's buffers, each way: large enough that system calls and TLS records are few.
+const PIPE_BUFFER: usize = 256 * 1024;
 
 /// What a stream transport does with each new TCP connection before its first byte.
 pub trait Wrap: Send + Sync + 'static {
@@ -200,23 +203,30 @@ impl<W: Wrap> Client for StreamClient<W> {
         }
     }
 
-    async fn pipe<R, O>(&mut self, mut input: R, mut output: O) -> Result<(), TransportError>
+    async fn pipe<R, O>(&mut self, input: R, output: O) -> Result<(), TransportError>
     where
         R: AsyncRead + Unpin + Send,
         O: AsyncWrite + Unpin + Send,
     {
         let stream = self.open().await?;
-        let (mut from_server, mut to_server) = tokio::io::split(stream);
+        let (from_server, mut to_server) = tokio::io::split(stream);
+        // Large reads each way: a read of standard input is a trip to a blocking thread, and
+        // each write to TLS seals records, so 8 KiB at a time (tokio's copy) cost several
+        // times the work of the bytes themselves.
+        let mut input = BufReader::with_capacity(PIPE_BUFFER, input);
+        let mut from_server = BufReader::with_capacity(PIPE_BUFFER, from_server);
+        let mut output = BufWriter::with_capacity(PIPE_BUFFER, output);
         // Both directions at once: sending everything before reading would deadlock as soon as
         // the replies fill the socket buffers, and holding them would need unbounded memory.
         let upload = async {
-            tokio::io::copy(&mut input, &mut to_server).await?;
+            tokio::io::copy_buf(&mut input, &mut to_server).await?;
             to_server.shutdown().await
         };
         let download = async {
-            // tokio's copy writes what it read before reading again, so an end without
+            // tokio's copy writes what it read before reading again, and flushes whenever the
+            // reply stops for a while, so nothing waits in the buffer and an end without
             // `close_notify`, as `read_to_end` takes it, loses nothing.
-            match tokio::io::copy(&mut from_server, &mut output).await {
+            match tokio::io::copy_buf(&mut from_server, &mut output).await {
                 Err(error) if error.kind() != io::ErrorKind::UnexpectedEof => return Err(error),
                 _ => {}
             }
