@@ -4,13 +4,15 @@
 # (network namespaces), a C
 # compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
 # xinetd (echo servers for the load generator), prometheus with promtool (the scrape test), and
-# openssl and ncat (TLS peers of the TLS tests).
+# openssl and ncat (TLS peers of the TLS tests); then, in a virtual environment of Python's
+# (target/pyenv), aioquic from PyPI (an independent QUIC stack, for the QUIC tests).
 # Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v kill >/dev/null || missing+=(procps)
 command -v prlimit >/dev/null || missing+=(util-linux)
 # ip (network namespaces, for the tests of where a datagram was sent).
@@ -37,6 +39,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
   [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! target/pyenv/bin/python -c 'import aioquic' 2>/dev/null; then
+  echo "installing aioquic into target/pyenv" >&2
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install --quiet --disable-pip-version-check 'aioquic>=1.2,<2'
 fi
 
 cargo test --workspace

@@ -31,6 +31,8 @@
 //!   mode, certificates that do not verify, bad files, mutual TLS, SIGHUP.
 //! - `tls_peers`: TLS with other tools (openssl, socat, ncat, Python's ssl) both ways, hostile
 //!   handshakes, PROXY headers before TLS, metrics.
+//! - `quic`: `--quic` in every client mode, aioquic as a client (many streams on one
+//!   connection) and as a server, refusals.
 //! - `tls_balancer`: nginx ending TLS in front of plain upcase, and passing TLS through to
 //!   upcase's TLS servers, with PROXY headers.
 //! - `tls_bench`: `upcase bench --tls`: a window, full and resumed handshakes, socat as a
@@ -63,6 +65,7 @@ mod ping;
 mod pipes;
 mod prometheus;
 mod proxy;
+mod quic;
 mod reflection;
 mod server;
 mod signals;

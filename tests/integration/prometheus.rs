@@ -117,8 +117,10 @@ fn a_real_prometheus_reads_the_exact_counts_by_transport() {
     }
     let dir = tempfile::tempdir().expect("temporary directory");
     let (_prometheus, web) = start_prometheus(dir.path(), metrics);
-    // Every transport has its series from the start, TLS's at 0 on a server without it.
+    // Every transport has its series from the start, TLS's and QUIC's at 0 on a server
+    // without them.
     let wanted = vec![
+        ("quic".to_owned(), 0),
         ("tcp".to_owned(), 3),
         ("tls".to_owned(), 0),
         ("udp".to_owned(), 5),

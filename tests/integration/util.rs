@@ -57,6 +57,7 @@ pub struct Server {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     pub tls: Option<SocketAddr>,
+    pub quic: Option<SocketAddr>,
     /// Kept open so the server never writes to a closed pipe.
     stdout: BufReader<ChildStdout>,
     /// What the server logs, collected as it comes when asked for (see `with_log`).
@@ -81,6 +82,10 @@ impl Server {
 
     pub fn tls(&self) -> SocketAddr {
         self.tls.expect("serving tls")
+    }
+
+    pub fn quic(&self) -> SocketAddr {
+        self.quic.expect("serving quic")
     }
 
     /// The common port of the server's sockets.
@@ -168,14 +173,14 @@ pub fn read_until<T>(mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> 
 /// Starts `upcase server` with `args` on port 0 and waits for its ready lines: one for each of
 /// `--udp` and `--tcp` in `args`, or both when neither is.
 pub fn start_server(args: &[&str]) -> Server {
-    spawn_server(&mut server_command(args), transports_in(args))
+    spawn_server(&mut server_command(args), &transports_in(args))
 }
 
 /// As `start_server`, keeping what the server logs at RUST_LOG `level`, for `signal_and_log`.
 pub fn start_server_logged(args: &[&str], level: &str) -> Server {
     let mut command = server_command(args);
     command.env("RUST_LOG", level);
-    spawn_server_logged(&mut command, transports_in(args))
+    spawn_server_logged(&mut command, &transports_in(args))
 }
 
 /// As `spawn_server`, keeping what the server logs on stderr, for `signal_and_log`.
@@ -196,22 +201,21 @@ fn server_command(args: &[&str]) -> Command {
     let mut command = Command::new(binary());
     command
         .arg("server")
-        .args(["--port", "0", "--tls-port", "0"])
+        .args(["--port", "0", "--tls-port", "0", "--quic-port", "0"])
         .args(args);
     command
 }
 
 /// The ready lines a server started with `args` prints: the transports named, or UDP and TCP.
-fn transports_in(args: &[&str]) -> &'static [&'static str] {
-    let named = |flag: &str| args.contains(&flag);
-    match (named("--udp"), named("--tcp"), named("--tls")) {
-        (false, false, false) | (true, true, false) => &["udp", "tcp"],
-        (true, false, false) => &["udp"],
-        (false, true, false) => &["tcp"],
-        (false, false, true) => &["tls"],
-        (true, false, true) => &["udp", "tls"],
-        (false, true, true) => &["tcp", "tls"],
-        (true, true, true) => &["udp", "tcp", "tls"],
+fn transports_in(args: &[&str]) -> Vec<&'static str> {
+    let named: Vec<&'static str> = ["udp", "tcp", "tls", "quic"]
+        .into_iter()
+        .filter(|name| args.contains(&format!("--{name}").as_str()))
+        .collect();
+    if named.is_empty() {
+        vec!["udp", "tcp"]
+    } else {
+        named
     }
 }
 
@@ -227,7 +231,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         .spawn()
         .expect("start the server");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut udp, mut tcp, mut tls) = (None, None, None);
+    let (mut udp, mut tcp, mut tls, mut quic) = (None, None, None, None);
     for &expected in transports {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read ready line");
@@ -236,6 +240,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         match proto {
             "udp" => udp = Some(addr),
             "tls" => tls = Some(addr),
+            "quic" => quic = Some(addr),
             _ => tcp = Some(addr),
         }
     }
@@ -244,6 +249,7 @@ pub fn spawn_server(command: &mut Command, transports: &[&str]) -> Server {
         udp,
         tcp,
         tls,
+        quic,
         stdout,
         log: None,
     }
@@ -260,6 +266,7 @@ pub fn ready_line(line: &str) -> (&'static str, SocketAddr) {
         "udp" => "udp",
         "tcp" => "tcp",
         "tls" => "tls",
+        "quic" => "quic",
         other => panic!("unknown transport {other:?}"),
     };
     (
@@ -371,7 +378,7 @@ impl LogWatch {
 pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
     let mut command = server_command(args);
     command.env("RUST_LOG", level).stderr(Stdio::piped());
-    let mut server = spawn_server(&mut command, transports_in(args));
+    let mut server = spawn_server(&mut command, &transports_in(args));
     let stderr = server.child.stderr.take().expect("stderr");
     let (send, lines) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

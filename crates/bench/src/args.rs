@@ -4,6 +4,7 @@ use clap::Args;
 
 /// Flags of `upcase bench`.
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("secure").args(["tls"])))]
 pub struct BenchArgs {
     /// Load over UDP: each socket keeps --window datagrams in flight
     #[arg(long, conflicts_with_all = ["tcp", "tls"])]

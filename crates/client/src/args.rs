@@ -6,18 +6,24 @@ use clap::Args;
 
 /// Flags of `upcase client`.
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("secure").args(["tls", "quic"])))]
 pub struct ClientArgs {
     /// Talk UDP: one datagram per message, retried when no reply comes
-    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
+    #[arg(long, conflicts_with_all = ["tcp", "tls", "quic"])]
     pub udp: bool,
 
     /// Talk TCP (the default)
-    #[arg(long, conflicts_with = "tls")]
+    #[arg(long, conflicts_with_all = ["tls", "quic"])]
     pub tcp: bool,
 
     /// Talk TLS: TCP's protocol inside TLS 1.3 or 1.2, the server's certificate checked
     #[arg(long)]
     pub tls: bool,
+
+    /// Talk QUIC: a stream per exchange on one connection, TLS 1.3 inside, the server's
+    /// certificate checked as with --tls
+    #[arg(long, conflicts_with = "tls")]
+    pub quic: bool,
 
     /// The TLS flags.
     #[command(flatten)]
@@ -28,7 +34,7 @@ pub struct ClientArgs {
           value_parser = upcase_transport::parse_host)]
     pub host: String,
 
-    /// Server port [default: 12000, 12443 with --tls]
+    /// Server port [default: 12000, 12443 with --tls or --quic]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
@@ -115,7 +121,7 @@ fn positive_duration(text: &str) -> Result<humantime::Duration, String> {
 impl ClientArgs {
     /// The server's port: `--port`, else the textbook's, else TLS's.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(if self.tls {
+        self.port.unwrap_or(if self.tls || self.quic {
             upcase_transport::TLS_PORT
         } else {
             12_000

@@ -42,6 +42,9 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
     } else if args.tls {
         let tls = args.tls_args.transport(&args.host, true)?;
         talk(&args, &tls, addrs, options, show).await
+    } else if args.quic {
+        let quic = args.tls_args.quic(&args.host)?;
+        talk(&args, &quic, addrs, options, show).await
     } else if streams_stdin(&args) {
         stream_tcp(addrs, options, show).await
     } else {
@@ -80,6 +83,7 @@ async fn talk<T: Transport>(
                 tls_version: tls.map(|tls| tls.version.as_str()),
                 cipher: tls.map(|tls| tls.cipher.as_str()),
                 key_exchange: tls.map(|tls| tls.key_exchange.as_str()),
+                quic_version: tls.and_then(|tls| tls.quic_version),
                 alpn: tls.and_then(|tls| tls.alpn.as_deref()),
                 handshake_ms: tls.map(|tls| tls.took.as_secs_f64() * 1e3),
                 server: client.peer().to_string(),
@@ -155,6 +159,9 @@ struct OneShot<'a> {
     cipher: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     key_exchange: Option<&'a str>,
+    /// QUIC's version, over QUIC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quic_version: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     alpn: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -122,7 +122,7 @@ pub(crate) async fn serve_listener<L, X>(
 }
 
 /// Waits for the connections of `tasks` to end, within the drain's rules.
-async fn drain(tasks: TaskTracker, service: &Service) {
+pub(crate) async fn drain(tasks: TaskTracker, service: &Service) {
     let drain_timeout = service.options.drain_timeout;
     tasks.close();
     if !tasks.is_empty() {

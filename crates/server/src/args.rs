@@ -13,11 +13,13 @@ use crate::parse_network;
 /// file; a flag given on the command line wins over the file.
 #[derive(Debug, Clone, Default, Args)]
 pub struct ServerArgs {
-    /// Serve UDP. With none of --udp, --tcp, --tls, UDP and TCP are served on the same port
+    /// Serve UDP. With none of --udp, --tcp, --tls, --quic, UDP and TCP are served on the same
+    /// port
     #[arg(long)]
     pub udp: bool,
 
-    /// Serve TCP. With none of --udp, --tcp, --tls, UDP and TCP are served on the same port
+    /// Serve TCP. With none of --udp, --tcp, --tls, --quic, UDP and TCP are served on the same
+    /// port
     #[arg(long)]
     pub tcp: bool,
 
@@ -29,6 +31,15 @@ pub struct ServerArgs {
     /// Port for TLS; 0 picks a free one, printed when ready [default: 12443]
     #[arg(long, value_name = "N")]
     pub tls_port: Option<u16>,
+
+    /// Serve QUIC, on --quic-port (UDP), with the same --cert and --key as TLS: each
+    /// exchange is a stream of its own
+    #[arg(long)]
+    pub quic: bool,
+
+    /// UDP port for QUIC; 0 picks a free one, printed when ready [default: 12443]
+    #[arg(long, value_name = "N")]
+    pub quic_port: Option<u16>,
 
     /// TLS certificate chain, PEM, the server's own first; read again at SIGHUP
     #[arg(long, value_name = "FILE")]

@@ -127,8 +127,7 @@ pub async fn command(args: ServerArgs) -> Result<(), ServerError> {
 /// a file that cannot be used stops the server at once, naming it.
 fn load_keys(settings: &Settings) -> Result<Option<TlsKeys>, ServerError> {
     settings
-        .tls
-        .as_ref()
+        .key_files()
         .map(|files| TlsKeys::load(files).map_err(ServerError::Tls))
         .transpose()
 }

@@ -33,10 +33,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 use upcase_proto::Builtin;
-use upcase_transport::TlsServerFiles;
 
-use crate::tls_settings::FileTls;
 use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
+
+mod transports;
+use transports::secure_files;
 
 /// The most worker threads: each takes two sockets, a UDP thread and a runtime, and past the
 /// cores more only cost memory (about 700 KiB each) and descriptors.
@@ -54,6 +55,8 @@ struct File {
     tcp: Option<bool>,
     tls: Option<bool>,
     tls_port: Option<u16>,
+    quic: Option<bool>,
+    quic_port: Option<u16>,
     cert: Option<std::path::PathBuf>,
     key: Option<std::path::PathBuf>,
     client_ca: Option<std::path::PathBuf>,
@@ -86,6 +89,10 @@ pub struct Settings {
     pub tls: Option<upcase_transport::TlsServerFiles>,
     /// The port for TLS; 0 for any free one.
     pub tls_port: u16,
+    /// Serve QUIC, with these files (TLS's): `None` when QUIC is not served.
+    pub quic: Option<upcase_transport::TlsServerFiles>,
+    /// The UDP port for QUIC; 0 for any free one.
+    pub quic_port: u16,
     /// The address to listen on; `None` for every address (dual-stack where possible).
     pub bind: Option<IpAddr>,
     /// The port to listen on; 0 for any free one.
@@ -101,6 +108,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The certificate and key files TLS and QUIC are served with, if either is.
+    pub fn key_files(&self) -> Option<&upcase_transport::TlsServerFiles> {
+        self.tls.as_ref().or(self.quic.as_ref())
+    }
+
     /// Reads the config file named by `--config`, if any, and lays the flags over it.
     ///
     /// # Errors
@@ -112,8 +124,7 @@ impl Settings {
             None => (File::default(), Path::new("")),
         };
         let bad = Bad(path);
-        let (udp, tcp, tls) = transports(args, &file, &bad)?;
-        let tls = tls.then(|| tls_files(args, &file, &bad)).transpose()?;
+        let (udp, tcp, tls, quic) = secure_files(args, &file, &bad)?;
         let bind = parsed(
             args.bind,
             file.bind.clone(),
@@ -152,6 +163,11 @@ impl Settings {
                 .tls_port
                 .or(file.tls_port)
                 .unwrap_or(crate::tls_settings::DEFAULT_TLS_PORT),
+            quic,
+            quic_port: args
+                .quic_port
+                .or(file.quic_port)
+                .unwrap_or(crate::tls_settings::DEFAULT_TLS_PORT),
             bind,
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
             transform,
@@ -174,42 +190,6 @@ impl Bad<'_> {
             message,
         }
     }
-}
-
-/// Whether to serve UDP, TCP and TLS: the flags', else the file's, else UDP and TCP. Naming any
-/// transport serves exactly those named.
-fn transports(
-    args: &ServerArgs,
-    file: &File,
-    bad: &Bad<'_>,
-) -> Result<(bool, bool, bool), ConfigError> {
-    let named = args.udp || args.tcp || args.tls;
-    let (udp, tcp) = match (named, file.udp, file.tcp, file.tls) {
-        (true, ..) => (args.udp, args.tcp),
-        (false, None, None, None | Some(false)) => (true, true),
-        (false, udp, tcp, _) => (udp.unwrap_or(false), tcp.unwrap_or(false)),
-    };
-    let tls = if named {
-        args.tls
-    } else {
-        file.tls.unwrap_or(false)
-    };
-    if !udp && !tcp && !tls {
-        return Err(bad.key("udp")(
-            "udp, tcp and tls are all off; turn one on".into(),
-        ));
-    }
-    Ok((udp, tcp, tls))
-}
-
-/// TLS's files, when TLS is served: the flags', else the file's.
-fn tls_files(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<TlsServerFiles, ConfigError> {
-    let file_tls = FileTls {
-        cert: file.cert.as_deref(),
-        key: file.key.as_deref(),
-        client_ca: file.client_ca.as_deref(),
-    };
-    crate::tls_settings::files(args, &file_tls, |key, message| bad.key(key)(message))
 }
 
 /// How many worker threads: the flag's, else the file's, else one per core.

@@ -2,7 +2,8 @@
 //!
 //! # Layout
 //! - `args.rs`: [`ServerArgs`], the command-line flags.
-//! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file.
+//! - `config.rs`: the TOML config file and [`Settings`], flags laid over the file;
+//!   `config/transports.rs`, which transports they serve (TLS and QUIC with their files).
 //! - `tls_settings.rs`: TLS's part of the settings: its port and its files.
 //! - `operator_file.rs`: reading `--config` so that a FIFO, a device or a huge file cannot
 //!   block or fill the server.
@@ -21,6 +22,8 @@
 //!   elsewhere.
 //! - `start.rs`: an admitted connection started (TLS's handshake, failures counted by kind),
 //!   then served.
+//! - `quic_serve.rs`: QUIC's loop: each connection admitted as TCP's are (Retry while many
+//!   handshakes are under way), its handshake, then each stream served as a connection.
 //! - `proxy.rs`: `--proxy-protocol`: whom a PROXY header is believed from (`--proxy-from`),
 //!   and a proxied connection's admission before and after its header.
 //! - `connection.rs`: one connection's loop, read, answer, write, to its end.
@@ -34,7 +37,7 @@
 //! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `access.rs`: [`Access`] lists, `--allow` and `--deny`.
 //! - `sources.rs`: the per-source limits: connections open, datagrams a second.
-//! - `reload.rs`: what SIGHUP does: TLS's files and the config file read again, what can be
+//! - `reload.rs`: what SIGHUP does: TLS's (and QUIC's) files and the config file read again, what can be
 //!   applied applied.
 //! - `totals.rs`: [`Totals`] of [`Event`]s, and the [`Traffic`] of each transport.
 //! - `stats.rs`: the live counters, a shard per thread, and the throttle that keeps floods out
@@ -77,6 +80,7 @@ mod operator_file;
 mod options;
 mod process;
 mod proxy;
+mod quic_serve;
 mod reflection;
 mod reload;
 mod run;

@@ -19,10 +19,10 @@ pub(crate) fn reload(
     keys: Option<&TlsKeys>,
     service: &Service,
 ) {
-    if let (Some(keys), Some(files)) = (keys, &running.tls) {
+    if let (Some(keys), Some(files)) = (keys, running.key_files()) {
         match keys.reload(files) {
             Ok(()) => info!(
-                "SIGHUP: reloaded {} and {} for new TLS connections",
+                "SIGHUP: reloaded {} and {} for new TLS and QUIC connections",
                 files.cert.display(),
                 files.key.display()
             ),
@@ -68,6 +68,8 @@ fn restart_only_changes(running: &Settings, new: &Settings) -> Vec<&'static str>
         ("tcp", running.tcp != new.tcp),
         ("tls", running.tls.is_some() != new.tls.is_some()),
         ("tls-port", running.tls_port != new.tls_port),
+        ("quic", running.quic.is_some() != new.quic.is_some()),
+        ("quic-port", running.quic_port != new.quic_port),
         ("bind", running.bind != new.bind),
         ("port", running.port != new.port),
         ("transform", running.transform != new.transform),

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use upcase_proto::Transform;
-use upcase_transport::{ServerSocket, TcpListener, TlsListener, UdpServer};
+use upcase_transport::{QuicListener, ServerSocket, TcpListener, TlsListener, UdpServer};
 
 use crate::options::Options;
 use crate::service::Service;
@@ -43,6 +43,17 @@ impl Serve for TlsListener {
         shutdown: impl Future + Send,
     ) {
         crate::accept::serve_listener(self, Via::Tls, transform, service, shutdown).await;
+    }
+}
+
+impl Serve for QuicListener {
+    async fn serve<X: Transform>(
+        self,
+        transform: X,
+        service: &Arc<Service>,
+        shutdown: impl Future + Send,
+    ) {
+        crate::quic_serve::serve_quic(self, transform, service, shutdown).await;
     }
 }
 

@@ -10,8 +10,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use upcase_proto::Builtin;
 use upcase_transport::{
-    BoundSocket, DEFAULT_HANDSHAKE_TIMEOUT, Sharing, Tcp, Tls, TlsKeys, Transport, TransportError,
-    Udp,
+    BoundSocket, DEFAULT_HANDSHAKE_TIMEOUT, Quic, Sharing, Tcp, Tls, TlsKeys, Transport,
+    TransportError, Udp,
 };
 
 use crate::{Serve, ServerError, Service, Settings, serve};
@@ -22,10 +22,12 @@ pub(crate) enum Served {
     Udp(Udp),
     Tcp(Tcp),
     Tls(Tls),
+    Quic(Quic),
 }
 
 impl Served {
-    /// The transports `settings` ask for, in the order of the ready lines; TLS with `keys`.
+    /// The transports `settings` ask for, in the order of the ready lines; TLS and QUIC with
+    /// `keys`.
     pub(crate) fn chosen(settings: &Settings, keys: Option<&TlsKeys>) -> Vec<Served> {
         let mut chosen = Vec::new();
         if settings.udp {
@@ -34,9 +36,19 @@ impl Served {
         if settings.tcp {
             chosen.push(Served::Tcp(Tcp));
         }
-        if let Some(keys) = keys {
-            let tls = Tls::server(keys.clone()).with_handshake_timeout(handshake_timeout(settings));
+        let Some(keys) = keys else {
+            return chosen;
+        };
+        let handshake = handshake_timeout(settings);
+        if settings.tls.is_some() {
+            let tls = Tls::server(keys.clone()).with_handshake_timeout(handshake);
             chosen.push(Served::Tls(tls));
+        }
+        if settings.quic.is_some() {
+            let quic = Quic::server(keys.clone())
+                .with_handshake_timeout(handshake)
+                .with_idle_timeout(settings.options.idle_timeout);
+            chosen.push(Served::Quic(quic));
         }
         chosen
     }
@@ -47,6 +59,7 @@ impl Served {
             Served::Udp(_) => Udp::NAME,
             Served::Tcp(_) => Tcp::NAME,
             Served::Tls(_) => Tls::NAME,
+            Served::Quic(_) => Quic::NAME,
         }
     }
 
@@ -54,6 +67,7 @@ impl Served {
     pub(crate) fn port(&self, settings: &Settings) -> u16 {
         match self {
             Served::Tls(_) => settings.tls_port,
+            Served::Quic(_) => settings.quic_port,
             Served::Udp(_) | Served::Tcp(_) => settings.port,
         }
     }
@@ -68,6 +82,7 @@ impl Served {
             Served::Udp(udp) => udp.bind_socket(addr, sharing),
             Served::Tcp(tcp) => tcp.bind_socket(addr, sharing),
             Served::Tls(tls) => tls.bind_socket(addr, sharing),
+            Served::Quic(quic) => quic.bind_socket(addr, sharing),
         }
     }
 
@@ -83,6 +98,7 @@ impl Served {
             Served::Udp(udp) => spawn_on(udp, socket, transform, service, stop),
             Served::Tcp(tcp) => spawn_on(tcp, socket, transform, service, stop),
             Served::Tls(tls) => spawn_on(tls, socket, transform, service, stop),
+            Served::Quic(quic) => spawn_on(quic, socket, transform, service, stop),
         }
     }
 }
@@ -105,7 +121,7 @@ where
     }))
 }
 
-/// How long a TLS handshake may take: ten seconds, or the idle timeout if that is shorter.
+/// How long a TLS or QUIC handshake may take: ten seconds, or the idle timeout if that is shorter.
 fn handshake_timeout(settings: &Settings) -> Duration {
     match settings.options.idle_timeout {
         idle if idle.is_zero() => DEFAULT_HANDSHAKE_TIMEOUT,

@@ -46,7 +46,7 @@ impl Sockets {
     }
 }
 
-/// Binds `transports` for each worker: UDP and TCP on one port, TLS on its own.
+/// Binds `transports` for each worker: UDP and TCP on one port, TLS and QUIC each on its own.
 pub(crate) fn bind(
     settings: &Settings,
     transports: &[Served],
@@ -99,17 +99,19 @@ fn bind_on(
         .collect()
 }
 
-/// Binds each transport exclusively: those of `--port` together on one port, TLS on its own.
+/// Binds each transport exclusively: those of `--port` together on one port, TLS and QUIC each
+/// on its own.
 fn claim(
     ip: IpAddr,
     settings: &Settings,
     transports: &[Served],
 ) -> Result<Vec<(Served, BoundSocket)>, TransportError> {
-    let (tls, plain): (Vec<&Served>, Vec<&Served>) = transports
-        .iter()
-        .partition(|served| matches!(served, Served::Tls(_)));
+    let of = |kind: fn(&Served) -> bool| transports.iter().filter(|s| kind(s)).collect();
+    let plain: Vec<&Served> = of(|s| matches!(s, Served::Udp(_) | Served::Tcp(_)));
+    let tls: Vec<&Served> = of(|s| matches!(s, Served::Tls(_)));
+    let quic: Vec<&Served> = of(|s| matches!(s, Served::Quic(_)));
     let mut claimed = Vec::new();
-    for group in [plain, tls] {
+    for group in [plain, tls, quic] {
         if let Some(first) = group.first() {
             claimed.extend(claim_together(ip, first.port(settings), &group)?);
         }

@@ -60,9 +60,9 @@ fn usage(
     key: &'static str,
     message: String,
 ) -> ConfigError {
-    if args.tls {
+    if args.tls || args.quic {
         ConfigError::Flag {
-            flag: "--tls".into(),
+            flag: if args.tls { "--tls" } else { "--quic" }.into(),
             message,
         }
     } else {

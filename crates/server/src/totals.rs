@@ -1,7 +1,7 @@
 //! What the server did, in numbers: [`Event`]s, [`Totals`] of them, and the [`Traffic`] of
 //! each transport ([`Via`]).
 
-use upcase_transport::{HandshakeFailure, Tcp, Tls, Transport, Udp};
+use upcase_transport::{HandshakeFailure, Quic, Tcp, Tls, Transport, Udp};
 
 /// Something that happened to a peer, counted in [`Totals`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,17 +102,19 @@ pub enum Via {
     Tcp,
     /// A TLS connection.
     Tls,
+    /// A QUIC stream.
+    Quic,
 }
 
 /// How many transports are counted apart.
-pub const VIAS: usize = 3;
+pub const VIAS: usize = 4;
 
 /// How many kinds of TLS handshake failure are counted apart.
 pub const HANDSHAKE_FAILURES: usize = HandshakeFailure::ALL.len();
 
 impl Via {
     /// Every transport, in the order of [`Totals::traffic`].
-    pub const ALL: [Via; VIAS] = [Via::Udp, Via::Tcp, Via::Tls];
+    pub const ALL: [Via; VIAS] = [Via::Udp, Via::Tcp, Via::Tls, Via::Quic];
 
     /// The transport's name as users write it: `udp`, `tcp`, `tls`.
     pub fn name(self) -> &'static str {
@@ -120,6 +122,7 @@ impl Via {
             Via::Udp => Udp::NAME,
             Via::Tcp => Tcp::NAME,
             Via::Tls => Tls::NAME,
+            Via::Quic => Quic::NAME,
         }
     }
 }

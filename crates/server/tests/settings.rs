@@ -27,6 +27,8 @@ fn defaults_serve_both_on_12000_with_upper() {
         Settings {
             tls: None,
             tls_port: 12_443,
+            quic: None,
+            quic_port: 12_443,
             udp: true,
             tcp: true,
             bind: None,
@@ -201,7 +203,7 @@ fn bad_values_name_the_key_and_the_file() {
         (
             "udp = false\ntcp = false",
             "udp",
-            "udp, tcp and tls are all off",
+            "udp, tcp, tls and quic are all off",
         ),
     ] {
         let (message, path) = error_of(text);
@@ -272,5 +274,33 @@ fn tls_without_its_files_names_what_is_missing() {
             "config file {path}: bad value for `key`: TLS needs --key FILE too (PEM files); \
              'upcase cert' writes a certificate and key for localhost"
         )
+    );
+}
+
+#[test]
+fn quic_keys_in_the_file_serve_quic_with_tls_files_and_flags_win() {
+    let file = config_file(
+        "quic = true\nquic-port = 8443\ncert = \"/etc/upcase/cert.pem\"\n\
+         key = \"/etc/upcase/key.pem\"\n",
+    );
+    let settings = with_file(&file, ServerArgs::default()).expect("valid");
+    assert!(!settings.udp && !settings.tcp && settings.tls.is_none());
+    assert_eq!(settings.quic_port, 8443);
+    let files = settings.quic.as_ref().expect("quic served");
+    assert_eq!(files.cert, std::path::Path::new("/etc/upcase/cert.pem"));
+    assert_eq!(settings.key_files(), Some(files));
+    let args = ServerArgs {
+        tls: true,
+        quic: true,
+        quic_port: Some(0),
+        ..ServerArgs::default()
+    };
+    let settings = with_file(&file, args).expect("valid");
+    assert!(settings.tls.is_some() && settings.quic.is_some());
+    assert_eq!((settings.quic_port, settings.tls_port), (0, 12_443));
+    let (message, _) = error_of("quic = true\n");
+    assert!(
+        message.contains("TLS needs --cert FILE and --key FILE"),
+        "{message}"
     );
 }

@@ -17,4 +17,6 @@ pub struct Handshake {
     pub alpn: Option<String>,
     /// Whether the session was resumed rather than a full handshake made.
     pub resumed: bool,
+    /// Over QUIC, its version: 1 (RFC 9000).
+    pub quic_version: Option<u32>,
 }

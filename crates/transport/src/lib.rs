@@ -74,10 +74,15 @@
 //!   [`Wrap`], what a transport does to each connection first ([`TcpClient`]: nothing).
 //! - `rewind.rs`: a connection whose first bytes, read past a PROXY header, are read again.
 //! - `tls.rs`: [`Tls`], the transport value, and the client's configuration.
+//! - `quic.rs`: [`Quic`], the transport value: QUIC on quinn, an exchange per stream.
+//! - `quic_server.rs`: [`QuicListener`], [`QuicIncoming`], [`QuicConnection`], [`QuicStream`].
+//! - `quic_client.rs`: [`QuicClient`], one connection kept, a stream per exchange.
+//! - `quic_failure.rs`: a failed QUIC handshake by kind, from the TLS alert it carries.
 //! - `tls_provider.rs`: the one crypto provider (*ring*) and the versions offered.
 //! - `tls_files.rs`: PEM certificates, keys and CAs, each refusal naming its file.
-//! - `tls_server.rs`: [`TlsKeys`] (replaceable while serving), [`TlsListener`], [`TlsIncoming`],
-//!   [`TlsPeer`].
+//! - `tls_keys.rs`: [`TlsKeys`], TLS's and QUIC's server configurations from the same files,
+//!   replaceable while serving.
+//! - `tls_server.rs`: [`TlsListener`], [`TlsIncoming`], [`TlsPeer`].
 //! - `tls_client.rs`: [`TlsWrap`], the client's handshake, and `--insecure`'s verifier.
 //! - `tls_deadline.rs`: a handshake on either side under its deadline.
 //! - `tls_failure.rs`: [`HandshakeFailure`], why a handshake failed, by kind and in words.
@@ -109,6 +114,10 @@ mod handshake;
 mod operator_file;
 pub mod pool;
 mod proxy;
+mod quic;
+mod quic_client;
+mod quic_failure;
+mod quic_server;
 mod resolve;
 mod rewind;
 mod server;
@@ -121,6 +130,7 @@ mod tls_client;
 mod tls_deadline;
 mod tls_failure;
 mod tls_files;
+mod tls_keys;
 mod tls_provider;
 mod tls_server;
 mod udp;
@@ -135,6 +145,9 @@ pub use describe::describe;
 pub use error::TransportError;
 pub use handshake::Handshake;
 pub use operator_file::{FileProblem, read_operator_file};
+pub use quic::{DEFAULT_MAX_STREAMS, Quic};
+pub use quic_client::QuicClient;
+pub use quic_server::{QuicConnection, QuicIncoming, QuicListener, QuicStream};
 pub use resolve::{parse_host, resolve};
 pub use server::{Incoming, Listener, Peer, ServerSocket};
 pub use stream_client::{Plain, StreamClient, TcpClient, Wrap};
@@ -144,7 +157,8 @@ pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TLS_PORT, Tls, TlsClient, TlsClientOpti
 pub use tls_client::TlsWrap;
 pub use tls_failure::HandshakeFailure;
 pub use tls_files::TlsFileError;
-pub use tls_server::{ALPN, TlsIncoming, TlsKeys, TlsListener, TlsPeer, TlsServerFiles};
+pub use tls_keys::{ALPN, TlsKeys, TlsServerFiles};
+pub use tls_server::{TlsIncoming, TlsListener, TlsPeer};
 pub use udp::UdpClient;
 pub use udp_server::{BatchError, UdpServer};
 

@@ -10,8 +10,9 @@ use rustls::pki_types::ServerName;
 
 use crate::tls_client::{Insecure, TlsWrap};
 use crate::tls_files;
+use crate::tls_keys::{ALPN, TlsKeys};
 use crate::tls_provider::{VERSIONS, provider};
-use crate::tls_server::{ALPN, TlsKeys, TlsListener};
+use crate::tls_server::TlsListener;
 use crate::{BoundSocket, ClientOptions, Sharing, StreamClient, Transport, TransportError, tcp};
 
 /// How long a server waits for a connection's handshake unless told otherwise.
@@ -71,31 +72,8 @@ impl Tls {
     /// [`TransportError::TlsFile`] for a file that cannot be used,
     /// [`TransportError::ServerName`] for a name that is neither a host name nor an address.
     pub fn client(options: &TlsClientOptions) -> Result<Self, TransportError> {
-        let name = ServerName::try_from(options.servername.clone())
-            .map_err(|_| TransportError::ServerName(options.servername.clone()))?;
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(VERSIONS)
-            .map_err(|error| TransportError::Tls(error.to_string()))?;
-        let builder = if options.insecure {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Insecure::new(provider())))
-        } else {
-            builder.with_root_certificates(roots(options.cacert.as_ref())?)
-        };
-        let mut config = match &options.identity {
-            Some((cert, key)) => builder
-                .with_client_auth_cert(tls_files::certificates(cert)?, tls_files::private_key(key)?)
-                .map_err(|error| tls_files::TlsFileError::Invalid {
-                    path: key.clone(),
-                    reason: error.to_string(),
-                })?,
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        if !options.resume {
-            config.resumption = rustls::client::Resumption::disabled();
-        }
+        let name = server_name(options)?;
+        let config = client_config(options, VERSIONS)?;
         Ok(Self {
             server: None,
             client: Some(TlsWrap::new(config, name)),
@@ -108,6 +86,46 @@ impl Tls {
     pub fn client_wrap(&self) -> Option<&TlsWrap> {
         self.client.as_ref()
     }
+}
+
+/// The name `options` expect the server's certificate for, as rustls takes it.
+pub(crate) fn server_name(
+    options: &TlsClientOptions,
+) -> Result<ServerName<'static>, TransportError> {
+    ServerName::try_from(options.servername.clone())
+        .map_err(|_| TransportError::ServerName(options.servername.clone()))
+}
+
+/// A client's configuration from `options`, for `versions`: what it trusts, what it shows of
+/// itself, ALPN `upcase`, and whether it resumes sessions.
+pub(crate) fn client_config(
+    options: &TlsClientOptions,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<rustls::ClientConfig, TransportError> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(versions)
+        .map_err(|error| TransportError::Tls(error.to_string()))?;
+    let builder = if options.insecure {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Insecure::new(provider())))
+    } else {
+        builder.with_root_certificates(roots(options.cacert.as_ref())?)
+    };
+    let mut config = match &options.identity {
+        Some((cert, key)) => builder
+            .with_client_auth_cert(tls_files::certificates(cert)?, tls_files::private_key(key)?)
+            .map_err(|error| tls_files::TlsFileError::Invalid {
+                path: key.clone(),
+                reason: error.to_string(),
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    if !options.resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Ok(config)
 }
 
 /// The CAs in `cacert`, or the system's.

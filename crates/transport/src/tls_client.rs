@@ -69,7 +69,7 @@ impl Wrap for TlsWrap {
 }
 
 /// A refused server certificate, with what the user can do about it.
-fn with_trust_hint(error: TransportError) -> TransportError {
+pub(crate) fn with_trust_hint(error: TransportError) -> TransportError {
     match error {
         TransportError::Handshake {
             addr,
@@ -111,6 +111,7 @@ fn agreed(stream: &TlsStream<TcpStream>, took: Duration) -> Handshake {
             connection.handshake_kind(),
             Some(rustls::HandshakeKind::Resumed)
         ),
+        quic_version: None,
     }
 }
 

@@ -21,6 +21,21 @@ use crate::{
     UdpServer, socket,
 };
 
+/// A UDP socket bound to `addr` for the transport `name` (UDP, or QUIC over it).
+pub(crate) fn datagram_socket(
+    name: &'static str,
+    addr: SocketAddr,
+    sharing: Sharing,
+) -> Result<BoundSocket, TransportError> {
+    let socket =
+        socket::bound(addr, Type::DGRAM, sharing).map_err(|source| TransportError::Bind {
+            transport: name,
+            addr,
+            source,
+        })?;
+    Ok(BoundSocket { socket, addr })
+}
+
 /// The client's receive buffer holds the largest possible datagram, so that nothing is ever
 /// cut short.
 const RECV_BUF: usize = 65_536;
@@ -35,13 +50,7 @@ impl Transport for Udp {
         addr: SocketAddr,
         sharing: Sharing,
     ) -> Result<BoundSocket, TransportError> {
-        let socket =
-            socket::bound(addr, Type::DGRAM, sharing).map_err(|source| TransportError::Bind {
-                transport: Self::NAME,
-                addr,
-                source,
-            })?;
-        Ok(BoundSocket { socket, addr })
+        datagram_socket(Self::NAME, addr, sharing)
     }
 
     fn listen(&self, bound: BoundSocket) -> Result<UdpServer, TransportError> {

@@ -1,0 +1,196 @@
+//! `--quic` as a newcomer and an independent stack try it: upcase's server and client in every
+//! mode, aioquic (an independent QUIC stack, from PyPI) as a client opening many streams on one
+//! connection and as a server, and what is refused: another ALPN, an untrusted certificate,
+//! nothing serving, missing files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use predicates::prelude::*;
+
+use crate::util::pki::{Pair, Pki, Validity, arg};
+use crate::util::{Killed, Server, metric, metrics_addr, start_server, upcase};
+
+/// The Python of the virtual environment `scripts/test.sh` makes, with aioquic in it.
+fn python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
+    assert!(
+        python.exists(),
+        "no {}: run the tests with `bash scripts/test.sh`, which installs aioquic there",
+        python.display()
+    );
+    python
+}
+
+fn support(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+fn setup() -> (Pki, PathBuf, Pair) {
+    let pki = Pki::new();
+    let ca = pki.ca("quic");
+    let pair = pki.server(&ca, "server", &["localhost", "127.0.0.1"], Validity::Now);
+    let ca_cert = ca.cert.clone();
+    (pki, ca_cert, pair)
+}
+
+/// `upcase server --quic` with `pair`, metrics on, and `more`.
+fn quic_server(pair: &Pair, more: &[&str]) -> Server {
+    let mut args = vec!["--quic", "--cert", arg(&pair.cert), "--key", arg(&pair.key)];
+    args.extend_from_slice(&["--metrics", "127.0.0.1:0"]);
+    args.extend_from_slice(more);
+    start_server(&args)
+}
+
+/// `upcase client --quic` to `port` on localhost, trusting `ca`.
+fn client(port: u16, ca: &Path) -> assert_cmd::Command {
+    let mut client = upcase();
+    client
+        .args([
+            "client",
+            "--quic",
+            "--host",
+            "localhost",
+            "--cacert",
+            arg(ca),
+        ])
+        .args(["--port", &port.to_string()]);
+    client
+}
+
+#[test]
+fn a_newcomer_serves_and_talks_quic_in_every_mode() {
+    let (_pki, ca, pair) = setup();
+    let mut server = quic_server(&pair, &[]);
+    let metrics = metrics_addr(&mut server);
+    let port = server.quic().port();
+    client(port, &ca)
+        .args(["hello", "quic"])
+        .assert()
+        .success()
+        .stdout("HELLO QUIC\n");
+    let input = "line\n".repeat(20_000);
+    client(port, &ca)
+        .write_stdin(input.clone())
+        .assert()
+        .success()
+        .stdout(input.to_uppercase());
+    let probes = client(port, &ca)
+        .args(["--count", "2", "--interval", "100ms"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&probes.get_output().stdout).into_owned();
+    assert_eq!(text.matches(" handshake=").count(), 2, "{text}");
+    let json = client(port, &ca).args(["--json", "hi"]).assert().success();
+    let report: serde_json::Value =
+        serde_json::from_slice(&json.get_output().stdout).expect("JSON");
+    assert_eq!(
+        (&report["transport"], &report["alpn"], &report["reply"]),
+        (&"quic".into(), &"upcase".into(), &"HI".into())
+    );
+    assert_eq!(
+        (&report["quic_version"], &report["tls_version"]),
+        (&1.into(), &"TLSv1.3".into())
+    );
+    // One exchange, one pipe, two probes, one report: five streams.
+    let served = crate::util::read_until(
+        || metric(metrics, "upcase_requests_total{transport=\"quic\"}"),
+        |&n| n >= 5,
+    );
+    assert_eq!(served, 5);
+}
+
+/// aioquic's client: `count` streams at once on one connection to `port`, offering `alpn`.
+fn aioquic_client(port: u16, ca: &Path, count: usize, alpn: &str) -> std::process::Output {
+    Command::new(python())
+        .arg(support("quic_client.py"))
+        .args([
+            "127.0.0.1",
+            &port.to_string(),
+            arg(ca),
+            &count.to_string(),
+            alpn,
+        ])
+        .output()
+        .expect("run the aioquic client")
+}
+
+#[test]
+fn aioquic_opens_many_streams_on_one_connection_each_answered_exactly() {
+    let (_pki, ca, pair) = setup();
+    let mut server = quic_server(&pair, &[]);
+    let metrics = metrics_addr(&mut server);
+    let out = aioquic_client(server.quic().port(), &ca, 64, "upcase");
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["alpn"], "upcase");
+    let replies = report["replies"].as_array().expect("replies");
+    assert_eq!(replies.len(), 64);
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(reply.as_str(), Some(format!("STREAM {i} STRASSE").as_str()));
+    }
+    // Another application protocol is refused at the handshake, counted by reason.
+    let refused = aioquic_client(server.quic().port(), &ca, 1, "h3");
+    assert!(!refused.status.success(), "{refused:?}");
+    let failures = "upcase_tls_handshake_failures_total{reason=\"no_common_protocol\"}";
+    assert_eq!(
+        crate::util::read_until(|| metric(metrics, failures), |&n| n > 0),
+        1
+    );
+}
+
+#[test]
+fn the_client_talks_to_an_aioquic_server() {
+    let (_pki, ca, pair) = setup();
+    let port = crate::util::closed_port();
+    let mut server = Command::new(python())
+        .arg(support("quic_server.py"))
+        .args([&port.to_string(), arg(&pair.cert), arg(&pair.key)])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the aioquic server");
+    let stdout = server.stdout.take().expect("stdout");
+    let _server = Killed(server);
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut ready)
+        .expect("its ready line");
+    assert_eq!(ready, "ready\n");
+    client(port, &ca)
+        .args(["hello", "aioquic"])
+        .assert()
+        .success()
+        .stdout("HELLO AIOQUIC\n");
+    client(port, &ca)
+        .write_stdin("one\ntwo\n")
+        .assert()
+        .success()
+        .stdout("ONE\nTWO\n");
+}
+
+#[test]
+fn what_cannot_be_trusted_or_reached_is_one_line_and_exit_1_or_2() {
+    let (pki, _ca, pair) = setup();
+    let other = pki.ca("other");
+    let server = quic_server(&pair, &[]);
+    client(server.quic().port(), &other.cert)
+        .arg("hi")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("certificate").and(predicate::str::contains("--cacert")));
+    client(crate::util::closed_port(), &other.cert)
+        .arg("hi")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("no reply from quic"));
+    upcase()
+        .args(["server", "--quic", "--quic-port", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--quic").and(predicate::str::contains("--cert")));
+    upcase()
+        .args(["client", "--quic", "--tls", "hi"])
+        .assert()
+        .code(2);
+}
