@@ -194,3 +194,55 @@ fn what_cannot_be_trusted_or_reached_is_one_line_and_exit_1_or_2() {
         .assert()
         .code(2);
 }
+
+fn bench_json(port: u16, ca: &Path, args: &[&str]) -> serde_json::Value {
+    let output = upcase()
+        .args([
+            "bench",
+            "--quic",
+            "--host",
+            "localhost",
+            "--cacert",
+            arg(ca),
+            "--json",
+        ])
+        .args(["--port", &port.to_string()])
+        .args(args)
+        .output()
+        .expect("bench runs");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("one JSON object")
+}
+
+#[test]
+fn the_load_generator_keeps_a_window_of_streams_or_a_connection_per_request() {
+    let (_pki, ca, pair) = setup();
+    let server = quic_server(&pair, &["--max-connections-per-source", "0"]);
+    let port = server.quic().port();
+    let windowed = bench_json(
+        port,
+        &ca,
+        &["--conns", "2", "--window", "16", "--requests", "2000"],
+    );
+    assert_eq!(windowed["transport"], "quic");
+    assert_eq!(
+        (windowed["replies"].as_u64(), windowed["wrong"].as_u64()),
+        (Some(2000), Some(0))
+    );
+    let large = bench_json(
+        port,
+        &ca,
+        &["--size", "1048576", "--window", "4", "--requests", "16"],
+    );
+    assert_eq!(
+        (large["replies"].as_u64(), large["lost"].as_u64()),
+        (Some(16), Some(0))
+    );
+    let each = bench_json(
+        port,
+        &ca,
+        &["--reconnect", "--threads", "1", "--requests", "20"],
+    );
+    assert_eq!(each["replies"], 20);
+    assert_eq!(each["handshakes"]["full"], 20);
+}

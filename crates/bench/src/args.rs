@@ -4,20 +4,25 @@ use clap::Args;
 
 /// Flags of `upcase bench`.
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("secure").args(["tls"])))]
+#[command(group(clap::ArgGroup::new("secure").args(["tls", "quic"])))]
 pub struct BenchArgs {
     /// Load over UDP: each socket keeps --window datagrams in flight
-    #[arg(long, conflicts_with_all = ["tcp", "tls"])]
+    #[arg(long, conflicts_with_all = ["tcp", "tls", "quic"])]
     pub udp: bool,
 
     /// Load over TCP (the default): each connection keeps --window requests in flight
-    #[arg(long, conflicts_with = "tls")]
+    #[arg(long, conflicts_with_all = ["tls", "quic"])]
     pub tcp: bool,
 
     /// Load over TLS: as TCP, each connection after a handshake; with --reconnect, a full
     /// handshake for every request
     #[arg(long)]
     pub tls: bool,
+
+    /// Load over QUIC: each connection keeps --window streams in flight, a request each;
+    /// with --reconnect, a connection and its handshake for every request
+    #[arg(long, conflicts_with = "tls")]
+    pub quic: bool,
 
     /// With --tls --reconnect: resume the session (TLS tickets) on each new connection, so
     /// that the run measures resumed handshakes instead of full ones
@@ -33,7 +38,7 @@ pub struct BenchArgs {
           value_parser = upcase_transport::parse_host)]
     pub host: String,
 
-    /// Server port [default: 12000, 12443 with --tls]
+    /// Server port [default: 12000, 12443 with --tls or --quic]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
 
@@ -62,7 +67,7 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub requests: Option<u32>,
 
-    /// TCP or TLS: a new connection for every request, closed after its reply (the textbook's pattern)
+    /// TCP, TLS or QUIC: a new connection for every request, closed after its reply (the textbook's pattern)
     #[arg(long, conflicts_with = "udp")]
     pub reconnect: bool,
 
@@ -103,7 +108,7 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The server's port: `--port`, else the textbook's, else TLS's.
     pub fn port(&self) -> u16 {
-        self.port.unwrap_or(if self.tls {
+        self.port.unwrap_or(if self.tls || self.quic {
             upcase_transport::TLS_PORT
         } else {
             12_000

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use upcase_proto::max_datagram;
 use upcase_transport::{
-    Client, ClientOptions, Tcp, Tls, TlsWrap, Transport, TransportError, Udp, resolve,
+    Client, ClientOptions, Quic, Tcp, Tls, TlsWrap, Transport, TransportError, Udp, resolve,
 };
 
 use crate::hgrm::percentile_distribution;
 use crate::plot::{Picture, plot};
+use crate::quic::QuicDial;
 use crate::report::{Handshakes, IntervalLine, Latency, Rate};
 use crate::run::{Kind, Outcome, Plan, run};
 use crate::{BenchArgs, BenchError, Report};
@@ -33,21 +34,17 @@ const PROGRESS: Duration = Duration::from_secs(1);
 /// wrong (after the report).
 pub fn command(args: BenchArgs) -> Result<(), BenchError> {
     check_room(&args)?;
-    let tls = if args.tls {
-        Some(
-            args.tls_args
-                .transport(&args.host, args.resume)
-                .map_err(BenchError::Tls)?,
-        )
-    } else {
-        None
-    };
-    let (transport, addr) = find_server(&args, tls.as_ref())?;
-    let plan = plan(
-        &args,
-        addr,
-        tls.as_ref().and_then(Tls::client_wrap).cloned(),
-    );
+    let (tls, quic) = secure(&args)?;
+    let (transport, addr) = find_server(&args, tls.as_ref(), quic.as_ref())?;
+    let dial = quic
+        .as_ref()
+        .and_then(Quic::client_parts)
+        .map(|(config, name)| QuicDial {
+            config: config.clone(),
+            name: name.to_owned(),
+        });
+    let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
+    let plan = plan(&args, addr, tls, dial);
     let stdout_lines = args.interval.is_some();
     let terminal = std::io::stderr().is_terminal();
     let mut output_error = None;
@@ -126,9 +123,25 @@ fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
 
 /// Which address answers, found the way the client finds it (over TLS, with a handshake that
 /// checks the server's certificate), and whether requests fit.
+/// The TLS or QUIC transport the flags ask for, if either.
+fn secure(args: &BenchArgs) -> Result<(Option<Tls>, Option<Quic>), BenchError> {
+    let tls = args
+        .tls
+        .then(|| args.tls_args.transport(&args.host, args.resume))
+        .transpose()
+        .map_err(BenchError::Tls)?;
+    let quic = args
+        .quic
+        .then(|| args.tls_args.quic(&args.host))
+        .transpose()
+        .map_err(BenchError::Tls)?;
+    Ok((tls, quic))
+}
+
 fn find_server(
     args: &BenchArgs,
     tls: Option<&Tls>,
+    quic: Option<&Quic>,
 ) -> Result<(&'static str, SocketAddr), BenchError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
@@ -143,6 +156,13 @@ fn find_server(
         let addrs = resolve(&args.host, args.port()).await?;
         Ok::<_, BenchError>(match tls {
             _ if args.udp => (Udp::NAME, Udp.connect(addrs, options).await?.peer()),
+            _ if quic.is_some() => {
+                let quic = quic.ok_or(BenchError::Usage("no QUIC".into()))?;
+                (
+                    Quic::NAME,
+                    reaching(quic.connect(addrs, options).await)?.peer(),
+                )
+            }
             Some(tls) => (
                 Tls::NAME,
                 reaching(tls.connect(addrs, options).await)?.peer(),
@@ -164,12 +184,12 @@ fn find_server(
 /// be trusted, or speaks no TLS, is said as the handshake says it.
 fn reaching<T>(connected: Result<T, TransportError>) -> Result<T, BenchError> {
     connected.map_err(|error| match error {
-        TransportError::Connect(_) => BenchError::Network(error),
+        TransportError::Connect(_) | TransportError::NoReply { .. } => BenchError::Network(error),
         error => BenchError::Tls(error),
     })
 }
 
-fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>) -> Plan {
+fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>, quic: Option<QuicDial>) -> Plan {
     let kind = match (args.udp, args.reconnect) {
         (true, _) => Kind::Udp,
         (false, true) => Kind::Reconnect,
@@ -187,6 +207,7 @@ fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>) -> Plan {
         kind,
         addr,
         tls,
+        quic,
         // A connection per request keeps `window` of them going at once for each of `conns`.
         workers: if kind == Kind::Reconnect {
             conns * window
@@ -242,12 +263,13 @@ fn report(
             behind_ms: tally.behind.as_secs_f64() * 1e3,
             reached: tally.unsent <= plan.workers as u64,
         }),
-        handshakes: (plan.tls.is_some() && plan.kind == Kind::Reconnect).then(|| Handshakes {
-            resume: args.resume,
-            full: tally.handshakes - tally.resumed,
-            resumed: tally.resumed,
-            per_second: per_second(tally.handshakes),
-        }),
+        handshakes: ((plan.tls.is_some() || plan.quic.is_some()) && plan.kind == Kind::Reconnect)
+            .then(|| Handshakes {
+                resume: args.resume,
+                full: tally.handshakes - tally.resumed,
+                resumed: tally.resumed,
+                per_second: per_second(tally.handshakes),
+            }),
     }
 }
 

@@ -9,7 +9,8 @@
 //! - `tcp.rs`: a stream connection with a window in flight, read and written by turns.
 //! - `wire.rs`: what that loop needs of its connection; TCP's socket is one.
 //! - `tls_wire.rs`: a TLS connection driven by hand, so that the same loop carries TLS.
-//! - `reconnect.rs`: a connection per request, TCP or TLS (full or resumed handshakes).
+//! - `reconnect.rs`: a connection per request, TCP, TLS (full or resumed handshakes) or QUIC.
+//! - `quic.rs`: a QUIC connection with a window of streams in flight, a request each.
 //! - `udp.rs`: a socket with a window of datagrams in flight, with loss.
 //! - `datagrams.rs`: datagrams many to a system call (segmented sends, `recvmmsg`).
 //! - `run.rs`: the threads, each a runtime with its share of the workers, and the intervals.
@@ -30,6 +31,7 @@ mod load;
 mod pacer;
 mod payload;
 mod plot;
+mod quic;
 mod reconnect;
 mod report;
 mod run;

@@ -1,5 +1,6 @@
 //! Connection per request, as the textbook's client does: connect, send, end the request,
-//! read the reply to the end; over TLS, a handshake on each connection, full or resumed.
+//! read the reply to the end; over TLS, a handshake on each connection, full or resumed; over
+//! QUIC, a connection and its one stream. [`Dial`] is how each transport makes one exchange.
 
 use std::io;
 use std::net::SocketAddr;
@@ -14,10 +15,37 @@ use crate::pacer::{Pacer, pace};
 use crate::payload::{Checker, request};
 use crate::tally::Shard;
 
-/// Requests one at a time, each on a connection of its own started by `wrap`. The round trip
-/// includes the connection's set-up: TCP's handshake, and TLS's over it.
+/// One request on a connection of its own: how a transport makes it.
+pub(crate) trait Dial {
+    /// Connects to `addr`, sends `req`, ends it, and reads the reply into `reply`; counts the
+    /// handshake, if the transport has one.
+    fn exchange(
+        &self,
+        addr: SocketAddr,
+        load: &Load,
+        req: &[u8],
+        reply: &mut Vec<u8>,
+        shard: &Shard,
+    ) -> impl std::future::Future<Output = io::Result<()>>;
+}
+
+impl<W: Wrap> Dial for W {
+    fn exchange(
+        &self,
+        addr: SocketAddr,
+        load: &Load,
+        req: &[u8],
+        reply: &mut Vec<u8>,
+        shard: &Shard,
+    ) -> impl std::future::Future<Output = io::Result<()>> {
+        exchange(self, addr, load, req, reply, shard)
+    }
+}
+
+/// Requests one at a time, each on a connection of its own made by `dial`. The round trip
+/// includes the connection's set-up: TCP's handshake, and TLS's over it, or QUIC's.
 pub(crate) async fn reconnecting(
-    wrap: &impl Wrap,
+    dial: &impl Dial,
     addr: SocketAddr,
     load: &Load,
     schedule: Schedule,
@@ -46,7 +74,7 @@ pub(crate) async fn reconnecting(
         };
         request(seq, load.size, &mut req);
         let sent = Instant::now();
-        let exchange = exchange(wrap, addr, load, &req, &mut reply, shard);
+        let exchange = dial.exchange(addr, load, &req, &mut reply, shard);
         match timeout(load.timeout, exchange).await {
             Ok(Ok(())) => {
                 let right = checker.check(seq, load.size, &reply);

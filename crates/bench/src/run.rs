@@ -19,6 +19,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use upcase_transport::{Plain, TlsWrap, Wrap};
 
 use crate::load::Load;
+use crate::quic::QuicDial;
 use crate::reconnect::reconnecting;
 use crate::tally::{Shard, Tally};
 use crate::tls_wire::TlsWire;
@@ -46,6 +47,8 @@ pub(crate) struct Plan {
     pub(crate) addr: SocketAddr,
     /// TLS over the stream connections, or plain TCP.
     pub(crate) tls: Option<TlsWrap>,
+    /// QUIC instead of TCP: connections of streams.
+    pub(crate) quic: Option<QuicDial>,
     /// Workers: connections, sockets, or connection-per-request loops.
     pub(crate) workers: usize,
     pub(crate) threads: usize,
@@ -179,9 +182,9 @@ impl Workers<'_> {
             .zip(sockets)
             .map(|(&worker, socket)| {
                 let (load, shard) = (Rc::clone(load), Rc::clone(shard));
-                let (addr, tls) = (plan.addr, plan.tls.clone());
+                let (addr, dial) = (plan.addr, Dialer::of(plan));
                 tokio::task::spawn_local(async move {
-                    serve(socket, addr, tls.as_ref(), &load, worker, &shard).await
+                    serve(socket, addr, &dial, &load, worker, &shard).await
                 })
             })
             .collect();
@@ -276,6 +279,8 @@ fn shard_thread(
 enum Opened {
     Tcp(TcpStream),
     Tls(Box<TlsWire>),
+    /// Kept beside its connection, which it drives.
+    Quic(quinn::Endpoint, quinn::Connection),
     Udp(UdpSocket),
     /// A connection-per-request loop makes its own.
     Nothing,
@@ -291,6 +296,14 @@ async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened>> {
 
 async fn open(plan: &Plan) -> io::Result<Opened> {
     match plan.kind {
+        Kind::Tcp if plan.quic.is_some() => {
+            let dial = plan
+                .quic
+                .as_ref()
+                .ok_or_else(|| io::Error::other("no QUIC"))?;
+            let (endpoint, connection) = dial.connect(plan.addr, CONNECT_PATIENCE).await?;
+            Ok(Opened::Quic(endpoint, connection))
+        }
         Kind::Tcp => {
             let late = || {
                 io::Error::new(
@@ -324,10 +337,27 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
     }
 }
 
+/// What makes a connection per request: TCP, TLS or QUIC.
+enum Dialer {
+    Tcp,
+    Tls(TlsWrap),
+    Quic(QuicDial),
+}
+
+impl Dialer {
+    fn of(plan: &Plan) -> Self {
+        match (&plan.tls, &plan.quic) {
+            (_, Some(quic)) => Dialer::Quic(quic.clone()),
+            (Some(tls), None) => Dialer::Tls(tls.clone()),
+            (None, None) => Dialer::Tcp,
+        }
+    }
+}
+
 async fn serve(
     opened: Opened,
     addr: SocketAddr,
-    tls: Option<&TlsWrap>,
+    dial: &Dialer,
     load: &Load,
     worker: usize,
     shard: &Shard,
@@ -336,10 +366,14 @@ async fn serve(
     match opened {
         Opened::Tcp(stream) => tcp::connection(stream, load, schedule, shard).await,
         Opened::Tls(wire) => tcp::connection(*wire, load, schedule, shard).await,
+        Opened::Quic(_endpoint, connection) => {
+            crate::quic::connection(connection, load, schedule, shard).await
+        }
         Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
-        Opened::Nothing => match tls {
-            Some(tls) => reconnecting(tls, addr, load, schedule, shard).await,
-            None => reconnecting(&Plain, addr, load, schedule, shard).await,
+        Opened::Nothing => match dial {
+            Dialer::Quic(quic) => reconnecting(quic, addr, load, schedule, shard).await,
+            Dialer::Tls(tls) => reconnecting(tls, addr, load, schedule, shard).await,
+            Dialer::Tcp => reconnecting(&Plain, addr, load, schedule, shard).await,
         },
     }
 }

@@ -84,6 +84,16 @@ impl Quic {
     }
 }
 
+impl Quic {
+    /// A client's configuration and the name it expects the server's certificate for, for
+    /// callers that make their own connections (a load generator's); `None` for a server's.
+    pub fn client_parts(&self) -> Option<(&quinn::ClientConfig, &str)> {
+        self.client
+            .as_ref()
+            .map(|(config, name)| (config, name.as_str()))
+    }
+}
+
 /// QUIC's transport parameters: `streams` bidirectional streams the peer may open, none
 /// unidirectional, no datagrams; a connection silent for `idle` is closed (never with zero).
 fn transport(idle: Duration, streams: u32) -> TransportConfig {
