@@ -42,6 +42,7 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         .map(|(config, name)| QuicDial {
             config: config.clone(),
             name: name.to_owned(),
+            endpoint: std::cell::OnceCell::new(),
         });
     let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
     let plan = plan(&args, addr, tls, dial);

@@ -15,11 +15,23 @@ use crate::payload::{Checker, request};
 use crate::reconnect::Dial;
 use crate::tally::Shard;
 
-/// How to reach a QUIC server: the client configuration and the name its certificate is for.
-#[derive(Clone)]
+/// How to reach a QUIC server: the client configuration and the name its certificate is for;
+/// and, once made, the endpoint a worker's connections per request all leave from.
 pub(crate) struct QuicDial {
     pub(crate) config: quinn::ClientConfig,
     pub(crate) name: String,
+    pub(crate) endpoint: std::cell::OnceCell<Endpoint>,
+}
+
+impl Clone for QuicDial {
+    /// The same configuration, with no endpoint yet: each worker makes its own.
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            name: self.name.clone(),
+            endpoint: std::cell::OnceCell::new(),
+        }
+    }
 }
 
 impl std::fmt::Debug for QuicDial {
@@ -31,17 +43,22 @@ impl std::fmt::Debug for QuicDial {
 }
 
 impl QuicDial {
+    /// An endpoint for connections to `addr`'s address family.
+    fn new_endpoint(&self, addr: SocketAddr) -> io::Result<Endpoint> {
+        let local: SocketAddr = match addr {
+            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        Endpoint::client(local)
+    }
+
     /// A connection to `addr` within `limit`, from an endpoint of its own.
     pub(crate) async fn connect(
         &self,
         addr: SocketAddr,
         limit: Duration,
     ) -> io::Result<(Endpoint, Connection)> {
-        let local: SocketAddr = match addr {
-            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
-        let endpoint = Endpoint::client(local)?;
+        let endpoint = self.new_endpoint(addr)?;
         let connecting = endpoint
             .connect_with(self.config.clone(), addr, &self.name)
             .map_err(io::Error::other)?;
@@ -62,11 +79,22 @@ impl Dial for QuicDial {
         reply: &mut Vec<u8>,
         shard: &Shard,
     ) -> io::Result<()> {
-        let (endpoint, connection) = self.connect(addr, load.timeout).await?;
+        // One endpoint for all of a worker's connections, as a client reconnecting would
+        // keep its socket: a new one per request would measure the socket's making too.
+        let endpoint = match self.endpoint.get() {
+            Some(endpoint) => endpoint,
+            None => {
+                let endpoint = self.new_endpoint(addr)?;
+                self.endpoint.get_or_init(|| endpoint)
+            }
+        };
+        let connecting = endpoint
+            .connect_with(self.config.clone(), addr, &self.name)
+            .map_err(io::Error::other)?;
+        let connection = connecting.await.map_err(io::Error::other)?;
         shard.handshake(false);
         *reply = one_exchange(&connection, req.to_vec(), load.size).await?;
         connection.close(0u32.into(), b"done");
-        drop(endpoint);
         Ok(())
     }
 }
