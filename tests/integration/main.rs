@@ -33,6 +33,8 @@
 //!   handshakes, PROXY headers before TLS, metrics.
 //! - `quic`: `--quic` in every client mode, aioquic as a client (many streams on one
 //!   connection) and as a server, refusals.
+//! - `quic_flood`: forged QUIC Initials: at most three times their size back, Retry under a
+//!   flood, a real client served meanwhile.
 //! - `tls_balancer`: nginx ending TLS in front of plain upcase, and passing TLS through to
 //!   upcase's TLS servers, with PROXY headers.
 //! - `tls_bench`: `upcase bench --tls`: a window, full and resumed handshakes, socat as a
@@ -66,6 +68,7 @@ mod pipes;
 mod prometheus;
 mod proxy;
 mod quic;
+mod quic_flood;
 mod reflection;
 mod server;
 mod signals;

@@ -12,7 +12,7 @@ use crate::util::pki::{Pair, Pki, Validity, arg};
 use crate::util::{Killed, Server, metric, metrics_addr, start_server, upcase};
 
 /// The Python of the virtual environment `scripts/test.sh` makes, with aioquic in it.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
     assert!(
         python.exists(),
@@ -22,13 +22,13 @@ fn python() -> PathBuf {
     python
 }
 
-fn support(name: &str) -> PathBuf {
+pub fn support(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/support")
         .join(name)
 }
 
-fn setup() -> (Pki, PathBuf, Pair) {
+pub fn setup() -> (Pki, PathBuf, Pair) {
     let pki = Pki::new();
     let ca = pki.ca("quic");
     let pair = pki.server(&ca, "server", &["localhost", "127.0.0.1"], Validity::Now);
@@ -37,7 +37,7 @@ fn setup() -> (Pki, PathBuf, Pair) {
 }
 
 /// `upcase server --quic` with `pair`, metrics on, and `more`.
-fn quic_server(pair: &Pair, more: &[&str]) -> Server {
+pub fn quic_server(pair: &Pair, more: &[&str]) -> Server {
     let mut args = vec!["--quic", "--cert", arg(&pair.cert), "--key", arg(&pair.key)];
     args.extend_from_slice(&["--metrics", "127.0.0.1:0"]);
     args.extend_from_slice(more);
@@ -45,7 +45,7 @@ fn quic_server(pair: &Pair, more: &[&str]) -> Server {
 }
 
 /// `upcase client --quic` to `port` on localhost, trusting `ca`.
-fn client(port: u16, ca: &Path) -> assert_cmd::Command {
+pub fn client(port: u16, ca: &Path) -> assert_cmd::Command {
     let mut client = upcase();
     client
         .args([

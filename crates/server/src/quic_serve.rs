@@ -1,11 +1,14 @@
 //! QUIC's side of [`serve`](crate::serve): each connection an endpoint is asked for, admitted
 //! as a TCP connection is (the access lists, `--max-connections`, its source's limit), its
 //! handshake under its deadline, then each of its streams served as a TCP connection is.
-//! Under a flood of new connections, clients prove their address first (Retry).
+//!
+//! Every client proves its address first (a Retry, RFC 9000 §8.1.2), which costs it one round
+//! trip: until then, the server sends an address nothing but that Retry, smaller than what
+//! came from it. Left to quinn, the bound of three times what came holds only to a packet:
+//! retransmitting its first flight to an address that never answers, it overshoots by one.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,11 +20,6 @@ use crate::connection::Connection;
 use crate::service::{Place, Service, shown};
 use crate::totals::{Event, Via};
 
-/// Handshakes in progress past which a client must prove its address before the server
-/// spends a handshake on it: a flood of Initial packets from forged addresses then costs a
-/// Retry packet each, no larger than what came.
-const RETRY_ABOVE: usize = 16;
-
 /// Serves the connections of `listener` until `shutdown` completes, then drains them.
 pub(crate) async fn serve_quic<X: Transform>(
     listener: QuicListener,
@@ -31,7 +29,6 @@ pub(crate) async fn serve_quic<X: Transform>(
 ) {
     let tasks = TaskTracker::new();
     let stopping = CancellationToken::new();
-    let shaking = Arc::new(AtomicUsize::new(0));
     tokio::pin!(shutdown);
     loop {
         let incoming = tokio::select! {
@@ -41,14 +38,13 @@ pub(crate) async fn serve_quic<X: Transform>(
                 None => break,
             },
         };
-        let Some((incoming, place)) = admit(incoming, service, &shaking) else {
+        let Some((incoming, place)) = admit(incoming, service) else {
             continue;
         };
         let connection = ConnectionTask {
             service: Arc::clone(service),
             transform: transform.clone(),
             stopping: stopping.clone(),
-            shaking: Arc::clone(&shaking),
         };
         drop(tasks.spawn(connection.run(incoming, place)));
     }
@@ -59,16 +55,12 @@ pub(crate) async fn serve_quic<X: Transform>(
 }
 
 /// Admits `incoming`, or asks it to prove its address, or refuses it.
-fn admit(
-    incoming: QuicIncoming,
-    service: &Arc<Service>,
-    shaking: &AtomicUsize,
-) -> Option<(QuicIncoming, Place)> {
-    let incoming = if incoming.validated() || shaking.load(Ordering::Relaxed) < RETRY_ABOVE {
-        incoming
-    } else {
-        incoming.retry()?
-    };
+fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming, Place)> {
+    if !incoming.validated() {
+        // Asked once already, and still not proven: a token that is forged or too old.
+        incoming.retry()?.refuse();
+        return None;
+    }
     // Full: refused at once, as QUIC can say so (TCP's are left in the kernel's queue).
     let Ok(permit) = Arc::clone(&service.connections).try_acquire_owned() else {
         incoming.refuse();
@@ -90,8 +82,6 @@ struct ConnectionTask<X> {
     transform: X,
     /// Cancelled when the server stops taking new work: no new stream is served then.
     stopping: CancellationToken,
-    /// Handshakes in progress on this endpoint.
-    shaking: Arc<AtomicUsize>,
 }
 
 impl<X: Transform> ConnectionTask<X> {
@@ -99,12 +89,10 @@ impl<X: Transform> ConnectionTask<X> {
     /// or the server stops; `place` holds the connection's admission until then.
     async fn run(self, incoming: QuicIncoming, place: Place) {
         let addr = shown(incoming.addr());
-        self.shaking.fetch_add(1, Ordering::Relaxed);
         let started = tokio::select! {
             started = incoming.start() => Some(started),
             () = self.service.cut.raised() => None,
         };
-        self.shaking.fetch_sub(1, Ordering::Relaxed);
         let connection = match started {
             Some(Ok(connection)) => connection,
             Some(Err(TransportError::Handshake {

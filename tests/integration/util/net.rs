@@ -1,10 +1,12 @@
-//! Exchanges with a server over the network: the textbook protocol over UDP and TCP, and HTTP
-//! for `--metrics`.
+//! Exchanges with a server over the network: the textbook protocol over UDP and TCP, HTTP
+//! for `--metrics`, and datagrams forged from a raw socket.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 
 use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::{PATIENCE, Server};
 
@@ -125,4 +127,35 @@ pub fn thread_server(serve: fn(TcpStream)) -> String {
         }
     });
     port.to_string()
+}
+
+/// A raw IPv4 socket that writes its own headers; `None`, with the reason printed, where there
+/// can be none (it takes root), for the test to skip.
+pub fn raw_socket() -> Option<Socket> {
+    // IPPROTO_RAW: the packet given is the whole IP packet, header included.
+    match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255))) {
+        Ok(raw) => Some(raw),
+        Err(error) => {
+            println!("skipped: a raw socket to forge sources needs root here ({error})");
+            None
+        }
+    }
+}
+
+/// Sends one UDP datagram with `payload` that claims to come from `from`, to `to`.
+pub fn forge(raw: &Socket, from: SocketAddrV4, to: SocketAddrV4, payload: &[u8]) {
+    let udp_len = 8 + payload.len() as u16;
+    let mut packet = Vec::new();
+    // IPv4 header: the kernel fills in the total length, the identification and the checksum.
+    packet.extend_from_slice(&[0x45, 0, 0, 0, 0, 0, 0, 0, 64, 17, 0, 0]);
+    packet.extend_from_slice(&from.ip().octets());
+    packet.extend_from_slice(&to.ip().octets());
+    // UDP header, with no checksum (allowed over IPv4).
+    packet.extend_from_slice(&from.port().to_be_bytes());
+    packet.extend_from_slice(&to.port().to_be_bytes());
+    packet.extend_from_slice(&udp_len.to_be_bytes());
+    packet.extend_from_slice(&[0, 0]);
+    packet.extend_from_slice(payload);
+    raw.send_to(&packet, &SocketAddr::V4(to).into())
+        .expect("send the forged datagram");
 }
