@@ -366,8 +366,12 @@ async fn serve(
     match opened {
         Opened::Tcp(stream) => tcp::connection(stream, load, schedule, shard).await,
         Opened::Tls(wire) => tcp::connection(*wire, load, schedule, shard).await,
-        Opened::Quic(_endpoint, connection) => {
-            crate::quic::connection(connection, load, schedule, shard).await
+        Opened::Quic(endpoint, connection) => {
+            let loaded = crate::quic::connection(connection.clone(), load, schedule, shard).await;
+            // Told, the server frees the connection now rather than at its idle timeout.
+            connection.close(0u32.into(), b"done");
+            let _ = timeout(Duration::from_millis(100), endpoint.wait_idle()).await;
+            loaded
         }
         Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
         Opened::Nothing => match dial {

@@ -71,6 +71,21 @@ async fn talk<T: Transport>(
     let started = tokio::time::Instant::now();
     let max_time = MaxTime(args.max_time.into());
     let mut client = max_time.within(transport.connect(addrs, options)).await??;
+    let outcome = converse(args, &mut client, T::NAME, started, show).await;
+    client.finish().await;
+    outcome
+}
+
+/// The conversation of `talk` once connected: a message, a prompt, or a pipe.
+async fn converse<C: Client>(
+    args: &ClientArgs,
+    client: &mut C,
+    transport: &'static str,
+    started: tokio::time::Instant,
+    show: Show,
+) -> Result<(), ClientError> {
+    let mut stdout = Out;
+    let max_time = MaxTime(args.max_time.into());
     if let Some(message) = args.message() {
         let reply = max_time
             .within_rest(started, client.exchange_reply(&message))
@@ -79,7 +94,7 @@ async fn talk<T: Transport>(
         if args.json {
             let tls = client.handshake();
             let report = OneShot {
-                transport: T::NAME,
+                transport,
                 tls_version: tls.map(|tls| tls.version.as_str()),
                 cipher: tls.map(|tls| tls.cipher.as_str()),
                 key_exchange: tls.map(|tls| tls.key_exchange.as_str()),
@@ -106,7 +121,7 @@ async fn talk<T: Transport>(
                 .into(),
         ))
     } else if std::io::stdin().is_terminal() {
-        prompt_loop(&mut client, &mut stdout, show, max_time).await
+        prompt_loop(client, &mut stdout, show, max_time).await
     } else {
         // Over TCP this mode is `stream_tcp`'s; here the lines go one datagram each.
         client

@@ -126,8 +126,9 @@ async fn probe<T: Transport>(
     let exchange = async {
         let mut client = transport.connect(addrs.to_vec(), options).await?;
         let handshake = client.handshake().map(|tls| tls.took);
-        let reply = client.exchange_reply(message).await?;
-        Ok::<_, ProbeFailed>((client.peer(), reply, handshake))
+        let reply = client.exchange_reply(message).await;
+        client.finish().await;
+        Ok::<_, ProbeFailed>((client.peer(), reply?, handshake))
     };
     let (peer, reply, handshake) = tokio::time::timeout(options.timeout, exchange)
         .await

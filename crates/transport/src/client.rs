@@ -98,6 +98,13 @@ pub trait Client: Send {
         async move { self.exchange_reply(message).await.map(|reply| reply.bytes) }
     }
 
+    /// Ends the conversation where the transport has a way to say so: QUIC tells the server
+    /// the connection is over, which it would otherwise learn only at its idle timeout (a
+    /// process that exits takes TCP's connections down with it, but not QUIC's).
+    fn finish(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Sends all of `input` and writes the replies to `output` as they come, until `input` ends
     /// and every reply is in. Over TCP the input is one stream, sent and received at once so
     /// that neither side ever waits on the other; over UDP each line is one datagram and each

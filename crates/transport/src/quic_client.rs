@@ -14,6 +14,9 @@ use crate::tcp_read::CHUNK;
 use crate::tls_client::with_trust_hint;
 use crate::{Client, ClientOptions, Reply, ReplyEnd, TransportError};
 
+/// How long a client waits, at its end, for its close to reach the server.
+const FINISH_PATIENCE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The pipe mode's buffers, each way, as the stream transports' pipe has them.
 const PIPE_BUFFER: usize = 256 * 1024;
 
@@ -176,6 +179,14 @@ impl Client for QuicClient {
                     });
                 }
             }
+        }
+    }
+
+    async fn finish(&mut self) {
+        if let Some((endpoint, connection)) = self.connection.take() {
+            connection.close(0u32.into(), b"done");
+            // Long enough for the close to leave, not for the whole draining period.
+            let _ = timeout(FINISH_PATIENCE, endpoint.wait_idle()).await;
         }
     }
 

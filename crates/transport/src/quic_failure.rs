@@ -8,6 +8,9 @@ use crate::tls_failure::HandshakeFailure;
 /// QUIC's error codes for TLS's alerts start here (RFC 9001 §4.8).
 const CRYPTO: u64 = 0x100;
 
+/// QUIC's error code for a server that will not take the connection (RFC 9000 §20.1).
+const CONNECTION_REFUSED: u64 = 0x2;
+
 /// The kind of a failed QUIC handshake, and the failure in words.
 pub(crate) fn classify(error: &ConnectionError) -> (HandshakeFailure, String) {
     match error {
@@ -61,6 +64,9 @@ fn refused(code: u64, kind: HandshakeFailure) -> String {
                            a QUIC client must offer `upcase`"
             .into(),
         (Some(116), _) => "the server requires a client certificate (--cert and --key)".into(),
+        (None, _) if code == CONNECTION_REFUSED => {
+            "the server refused the connection (it is full, or does not serve this address)".into()
+        }
         (_, HandshakeFailure::BadCertificate) => {
             "the other side did not accept our certificate".into()
         }
