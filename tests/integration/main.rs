@@ -36,7 +36,7 @@
 //! - `quic_flood`: forged QUIC Initials: at most three times their size back, Retry under a
 //!   flood, a real client served meanwhile.
 //! - `tls_balancer`: nginx ending TLS in front of plain upcase, and passing TLS through to
-//!   upcase's TLS servers, with PROXY headers.
+//!   upcase's TLS servers, with PROXY headers; and relaying QUIC as UDP.
 //! - `tls_bench`: `upcase bench --tls`: a window, full and resumed handshakes, socat as a
 //!   peer, what it refuses before loading.
 //! - `descriptors`: the server short of descriptors, and --workers past its bound.

@@ -1,6 +1,7 @@
 //! upcase behind nginx's stream module over TLS, both ways balancers are run: nginx ends TLS
 //! in front of plain upcase servers, or passes TLS through to upcase's TLS servers; with PROXY
 //! headers either way, so each connection is served and logged by its client's own address.
+//! And QUIC, which nginx's stream module relays as UDP (it has no PROXY header for UDP).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -177,4 +178,59 @@ fn nginx_passes_tls_through_to_upcase_tls_servers_with_proxy_headers() {
         .sum();
     assert!(tls > 0);
     check_served(servers, &metrics, total, "127.0.0.2");
+}
+
+#[test]
+fn nginx_relays_quic_as_udp_to_upcase_quic_servers() {
+    let (_pki, ca, pair) = setup();
+    let (servers, metrics) =
+        servers(&["--quic", "--cert", arg(&pair.cert), "--key", arg(&pair.key)]);
+    let dir = tempfile::tempdir().expect("a directory");
+    let port = free_port();
+    // Each client's datagrams keep to one server: nginx's UDP session is by client address,
+    // and a QUIC connection must reach the server that holds it.
+    let block =
+        format!("server {{ listen 127.0.0.1:{port} udp; proxy_pass upcase; proxy_timeout 10s; }}");
+    let ports: Vec<u16> = servers.iter().map(|server| server.quic().port()).collect();
+    let _nginx = nginx(dir.path(), &block, &ports);
+    upcase()
+        .args([
+            "client",
+            "--quic",
+            "--host",
+            "127.0.0.1",
+            "--servername",
+            "localhost",
+        ])
+        .args([
+            "--cacert",
+            arg(&ca),
+            "--port",
+            &port.to_string(),
+            "through nginx",
+        ])
+        .assert()
+        .success()
+        .stdout("THROUGH NGINX\n");
+    let aioquic = Command::new(crate::quic::python())
+        .arg(crate::quic::support("quic_client.py"))
+        .args(["127.0.0.1", &port.to_string(), arg(&ca), "16"])
+        .output()
+        .expect("the aioquic client");
+    assert!(aioquic.status.success(), "{aioquic:?}");
+    let counts = read_until(
+        || {
+            metrics
+                .iter()
+                .map(|&m| metric(m, "upcase_requests_total{transport=\"quic\"}"))
+                .collect::<Vec<_>>()
+        },
+        |counts| counts.iter().sum::<u64>() >= 17,
+    );
+    assert_eq!(counts.iter().sum::<u64>(), 17, "{counts:?}");
+    assert!(
+        counts.iter().all(|&n| n > 0),
+        "one client each, round robin: {counts:?}"
+    );
+    drop(servers);
 }
