@@ -117,6 +117,23 @@ impl QuicClient {
     }
 }
 
+/// `error` on `connection`, said as the handshake's failure when the server closed the
+/// connection over it (a client certificate it wanted, one it refused): over TLS 1.3 that
+/// comes only after the client's side of the handshake has ended.
+fn closed(connection: &Connection, addr: SocketAddr, error: io::Error) -> TransportError {
+    match connection.close_reason() {
+        Some(reason @ quinn::ConnectionError::ConnectionClosed(_)) => {
+            let (failure, detail) = classify(&reason);
+            TransportError::Handshake {
+                addr,
+                failure,
+                detail,
+            }
+        }
+        _ => error.into(),
+    }
+}
+
 fn agreed(connection: &Connection, took: std::time::Duration) -> Handshake {
     let alpn = connection
         .handshake_data()
@@ -146,10 +163,17 @@ impl Client for QuicClient {
 
     async fn exchange_reply(&mut self, message: &[u8]) -> Result<Reply, TransportError> {
         let connection = self.connection().await?;
-        let (mut send, mut recv) = connection.open_bi().await.map_err(io::Error::from)?;
-        send.write_all(message).await.map_err(io::Error::from)?;
+        let addr = self.peer();
+        let lost = |error: io::Error| closed(&connection, addr, error);
+        let (mut send, mut recv) = connection
+            .open_bi()
+            .await
+            .map_err(|error| lost(error.into()))?;
+        send.write_all(message)
+            .await
+            .map_err(|error| lost(error.into()))?;
         let _ = send.finish();
-        let (max, wait, addr) = (self.options.max_reply, self.options.timeout, self.peer());
+        let (max, wait) = (self.options.max_reply, self.options.timeout);
         let mut reply = Vec::new();
         let mut buf = vec![0; CHUNK];
         let mut finished = Instant::now();
@@ -169,7 +193,7 @@ impl Client for QuicClient {
                     finished = Instant::now();
                     reply.extend_from_slice(&buf[..n]);
                 }
-                Ok(Err(error)) => return Err(io::Error::from(error).into()),
+                Ok(Err(error)) => return Err(lost(error.into())),
                 Err(_) => {
                     return Err(TransportError::NoReply {
                         transport: "quic",
@@ -196,7 +220,12 @@ impl Client for QuicClient {
         O: AsyncWrite + Unpin + Send,
     {
         let connection = self.connection().await?;
-        let (mut send, recv) = connection.open_bi().await.map_err(io::Error::from)?;
+        let addr = self.peer();
+        let lost = |error: io::Error| closed(&connection, addr, error);
+        let (mut send, recv) = connection
+            .open_bi()
+            .await
+            .map_err(|error| lost(error.into()))?;
         let mut input = BufReader::with_capacity(PIPE_BUFFER, input);
         let mut from_server = BufReader::with_capacity(PIPE_BUFFER, recv);
         let mut output = BufWriter::with_capacity(PIPE_BUFFER, output);
@@ -208,7 +237,7 @@ impl Client for QuicClient {
             tokio::io::copy_buf(&mut from_server, &mut output).await?;
             output.flush().await
         };
-        tokio::try_join!(upload, download)?;
+        tokio::try_join!(upload, download).map_err(lost)?;
         Ok(())
     }
 }
