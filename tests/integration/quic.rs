@@ -292,3 +292,29 @@ fn the_access_lists_and_the_per_source_limit_apply_to_quic_connections() {
         b"NOW\n"
     );
 }
+
+#[test]
+fn probes_reuse_one_connection_when_asked() {
+    let (_pki, ca, pair) = setup();
+    let mut server = quic_server(&pair, &[]);
+    let metrics = metrics_addr(&mut server);
+    let port = server.quic().port();
+    let probes = client(port, &ca)
+        .args(["--count", "3", "--interval", "100ms", "--reuse"])
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&probes.get_output().stdout).into_owned();
+    // Only the first probe made a handshake; the others were streams of its connection.
+    assert_eq!(text.matches(" handshake=").count(), 1, "{text}");
+    assert!(text.contains("3 received"), "{text}");
+    let streams = crate::util::read_until(
+        || metric(metrics, "upcase_requests_total{transport=\"quic\"}"),
+        |&n| n >= 3,
+    );
+    assert_eq!(streams, 3);
+    upcase()
+        .args(["client", "--reuse", "hi"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--count"));
+}

@@ -56,6 +56,11 @@ pub struct ClientArgs {
           value_parser = positive_duration)]
     pub interval: humantime::Duration,
 
+    /// With --count: one connection for every probe instead of one each (over QUIC, a stream
+    /// a probe: the probes after the first measure a stream's round trip, with no handshake)
+    #[arg(long, requires = "count")]
+    pub reuse: bool,
+
     /// The most bytes of one reply kept, for a message, a prompt's line or a probe; a server
     /// that sends more is cut off with an error. Standard input piped through has no limit:
     /// its replies stream to stdout as they come

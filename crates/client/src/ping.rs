@@ -79,13 +79,20 @@ pub(crate) async fn ping<T: Transport>(
     let mut sent = 0;
     let mut expect = Expect::new(&message);
     let mut wrong = 0;
+    let mut prober = Prober::<T> {
+        transport,
+        addrs: &addrs,
+        options,
+        reuse: args.reuse,
+        kept: None,
+    };
     for seq in 1..=count {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = &mut interrupted => break,
         }
         let outcome = tokio::select! {
-            outcome = probe(transport, &addrs, options, &message) => outcome,
+            outcome = prober.probe(&message) => outcome,
             _ = &mut interrupted => break,
         };
         sent += 1;
@@ -97,6 +104,7 @@ pub(crate) async fn ping<T: Transport>(
         }
         write_out(out, render(&line, args.json).as_bytes())?;
     }
+    prober.finish().await;
     let summary = Summary {
         wrong,
         ..Summary::of(sent, &rtts)
@@ -113,36 +121,66 @@ struct Answered {
     rtt: Duration,
 }
 
-/// One probe: a fresh exchange of `message`, whose reply must arrive whole within
-/// `--timeout` of its start, as `ping -W` means: a server that trickles it, each byte
-/// restarting the wait for the next, does not hold the run.
-async fn probe<T: Transport>(
-    transport: &T,
-    addrs: &[SocketAddr],
+/// What each probe needs: where the server is, and with `--reuse`, the client kept from the
+/// probe before.
+struct Prober<'a, T: Transport> {
+    transport: &'a T,
+    addrs: &'a [SocketAddr],
     options: ClientOptions,
-    message: &[u8],
-) -> Result<Answered, ProbeFailed> {
-    let started = Instant::now();
-    let exchange = async {
-        let mut client = transport.connect(addrs.to_vec(), options).await?;
-        let handshake = client.handshake().map(|tls| tls.took);
-        let reply = client.exchange_reply(message).await;
-        client.finish().await;
-        Ok::<_, ProbeFailed>((client.peer(), reply?, handshake))
-    };
-    let (peer, reply, handshake) = tokio::time::timeout(options.timeout, exchange)
-        .await
-        .map_err(|_| ProbeFailed::Late(options.timeout))??;
-    if reply.bytes.is_empty() && !message.is_empty() {
-        return Err(ProbeFailed::Empty);
+    /// `--reuse`: one client for every probe (over QUIC, one connection, a stream a probe).
+    reuse: bool,
+    kept: Option<T::Client>,
+}
+
+impl<T: Transport> Prober<'_, T> {
+    /// One probe: an exchange of `message` on a new client (or, with `--reuse`, the one kept),
+    /// whose reply must arrive whole within `--timeout` of its start, as `ping -W` means: a
+    /// server that trickles it, each byte restarting the wait for the next, does not hold the
+    /// run. Only a new client's handshake is reported.
+    async fn probe(&mut self, message: &[u8]) -> Result<Answered, ProbeFailed> {
+        let started = Instant::now();
+        let (transport, addrs, options, reuse) =
+            (self.transport, self.addrs, self.options, self.reuse);
+        let kept = &mut self.kept;
+        let exchange = async {
+            let (mut client, handshake) = match kept.take() {
+                Some(client) => (client, None),
+                None => {
+                    let client = transport.connect(addrs.to_vec(), options).await?;
+                    let handshake = client.handshake().map(|tls| tls.took);
+                    (client, handshake)
+                }
+            };
+            let reply = client.exchange_reply(message).await;
+            let peer = client.peer();
+            if reuse && reply.is_ok() {
+                *kept = Some(client);
+            } else {
+                client.finish().await;
+            }
+            Ok::<_, ProbeFailed>((peer, reply?, handshake))
+        };
+        let (peer, reply, handshake) = tokio::time::timeout(options.timeout, exchange)
+            .await
+            .map_err(|_| ProbeFailed::Late(options.timeout))??;
+        if reply.bytes.is_empty() && !message.is_empty() {
+            return Err(ProbeFailed::Empty);
+        }
+        crate::output::note_quiet(&reply, peer);
+        Ok(Answered {
+            peer,
+            handshake,
+            rtt: reply.finished - started,
+            reply: reply.bytes,
+        })
     }
-    crate::output::note_quiet(&reply, peer);
-    Ok(Answered {
-        peer,
-        handshake,
-        rtt: reply.finished - started,
-        reply: reply.bytes,
-    })
+
+    /// Ends the kept client, if any.
+    async fn finish(self) {
+        if let Some(mut client) = self.kept {
+            client.finish().await;
+        }
+    }
 }
 
 /// The line for probe `seq`, answered or not.
