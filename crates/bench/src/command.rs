@@ -11,10 +11,11 @@ use upcase_transport::{
 };
 
 use crate::hgrm::percentile_distribution;
+use crate::plan::{Kind, Plan};
 use crate::plot::{Picture, plot};
 use crate::quic::QuicDial;
 use crate::report::{Handshakes, IntervalLine, Latency, Rate};
-use crate::run::{Kind, Outcome, Plan, run};
+use crate::run::{Outcome, run};
 use crate::{BenchArgs, BenchError, Report};
 
 /// How long a run sends for when neither --duration nor --requests says.

@@ -13,7 +13,10 @@
 //! - `quic.rs`: a QUIC connection with a window of streams in flight, a request each.
 //! - `udp.rs`: a socket with a window of datagrams in flight, with loss.
 //! - `datagrams.rs`: datagrams many to a system call (segmented sends, `recvmmsg`).
+//! - `plan.rs`: a run to make, and what its workers are.
 //! - `run.rs`: the threads, each a runtime with its share of the workers, and the intervals.
+//! - `open.rs`: what each worker starts with (a connection, a handshake, a socket), and the
+//!   loop that serves it.
 //! - `report.rs`: [`Report`] and the interval lines, as text or JSON.
 //! - `hgrm.rs`: the latency distribution in HdrHistogram's percentile text.
 //! - `plot.rs`: the run as an SVG picture.
@@ -28,8 +31,10 @@ mod datagrams;
 mod error;
 mod hgrm;
 mod load;
+mod open;
 mod pacer;
 mod payload;
+mod plan;
 mod plot;
 mod quic;
 mod reconnect;

@@ -6,64 +6,19 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, OnceLock, mpsc};
 use std::time::Duration;
 
-use tokio::net::{TcpStream, UdpSocket};
 use tokio::task::LocalSet;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 
-use upcase_transport::{Plain, TlsWrap, Wrap};
-
+use crate::BenchError;
 use crate::load::Load;
-use crate::quic::QuicDial;
-use crate::reconnect::reconnecting;
+use crate::open::{Dialer, Opened, open_all, serve};
+use crate::plan::Plan;
 use crate::tally::{Shard, Tally};
-use crate::tls_wire::TlsWire;
-use crate::{BenchError, tcp, udp};
-
-/// How long a connection may take to be set up before the run gives up: a server with a
-/// short listen queue makes some handshakes wait for a SYN sent again (1 s, then 3 s).
-const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
-
-/// What the workers are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    /// Persistent stream connections, TCP or TLS.
-    Tcp,
-    /// A stream connection per request.
-    Reconnect,
-    /// Connected UDP sockets.
-    Udp,
-}
-
-/// A run to make.
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    pub(crate) kind: Kind,
-    pub(crate) addr: SocketAddr,
-    /// TLS over the stream connections, or plain TCP.
-    pub(crate) tls: Option<TlsWrap>,
-    /// QUIC instead of TCP: connections of streams.
-    pub(crate) quic: Option<QuicDial>,
-    /// Workers: connections, sockets, or connection-per-request loops.
-    pub(crate) workers: usize,
-    pub(crate) threads: usize,
-    pub(crate) size: usize,
-    pub(crate) window: usize,
-    pub(crate) timeout: Duration,
-    pub(crate) duration: Option<Duration>,
-    pub(crate) requests: Option<u64>,
-    /// Requests a second in all, open loop.
-    pub(crate) rate: Option<f64>,
-    /// The length of an interval.
-    pub(crate) interval: Duration,
-    /// Whether intervals report latency (`--interval`), or only count (the progress line).
-    pub(crate) interval_latency: bool,
-}
 
 /// One interval of the load: its number from 1, and what it counted.
 #[derive(Debug, Clone)]
@@ -273,113 +228,6 @@ fn shard_thread(
     local.block_on(&runtime, workers.run(sockets, intervals))?;
     let shard = Rc::try_unwrap(shard).map_err(|_| io::Error::other("a worker outlived the run"))?;
     Ok(shard.whole.into_inner())
-}
-
-/// What one worker starts with.
-enum Opened {
-    Tcp(TcpStream),
-    Tls(Box<TlsWire>),
-    /// Kept beside its connection, which it drives.
-    Quic(quinn::Endpoint, quinn::Connection),
-    Udp(UdpSocket),
-    /// A connection-per-request loop makes its own.
-    Nothing,
-}
-
-async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened>> {
-    let mut opened = Vec::with_capacity(count);
-    for _ in 0..count {
-        opened.push(open(plan).await?);
-    }
-    Ok(opened)
-}
-
-async fn open(plan: &Plan) -> io::Result<Opened> {
-    match plan.kind {
-        Kind::Tcp if plan.quic.is_some() => {
-            let dial = plan
-                .quic
-                .as_ref()
-                .ok_or_else(|| io::Error::other("no QUIC"))?;
-            let (endpoint, connection) = dial.connect(plan.addr, CONNECT_PATIENCE).await?;
-            Ok(Opened::Quic(endpoint, connection))
-        }
-        Kind::Tcp => {
-            let late = || {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no connection was set up within {CONNECT_PATIENCE:?}"),
-                )
-            };
-            let stream = timeout(CONNECT_PATIENCE, TcpStream::connect(plan.addr))
-                .await
-                .map_err(|_| late())??;
-            stream.set_nodelay(true)?;
-            let Some(tls) = &plan.tls else {
-                return Ok(Opened::Tcp(stream));
-            };
-            let (stream, _) = tls
-                .wrap(stream, plan.addr, CONNECT_PATIENCE)
-                .await
-                .map_err(|error| io::Error::other(error.to_string()))?;
-            Ok(Opened::Tls(Box::new(TlsWire::new(stream))))
-        }
-        Kind::Udp => {
-            let local: SocketAddr = match plan.addr {
-                SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-                SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-            };
-            let socket = UdpSocket::bind(local).await?;
-            socket.connect(plan.addr).await?;
-            Ok(Opened::Udp(socket))
-        }
-        Kind::Reconnect => Ok(Opened::Nothing),
-    }
-}
-
-/// What makes a connection per request: TCP, TLS or QUIC.
-enum Dialer {
-    Tcp,
-    Tls(TlsWrap),
-    Quic(QuicDial),
-}
-
-impl Dialer {
-    fn of(plan: &Plan) -> Self {
-        match (&plan.tls, &plan.quic) {
-            (_, Some(quic)) => Dialer::Quic(quic.clone()),
-            (Some(tls), None) => Dialer::Tls(tls.clone()),
-            (None, None) => Dialer::Tcp,
-        }
-    }
-}
-
-async fn serve(
-    opened: Opened,
-    addr: SocketAddr,
-    dial: &Dialer,
-    load: &Load,
-    worker: usize,
-    shard: &Shard,
-) -> io::Result<()> {
-    let schedule = load.schedule(worker);
-    match opened {
-        Opened::Tcp(stream) => tcp::connection(stream, load, schedule, shard).await,
-        Opened::Tls(wire) => tcp::connection(*wire, load, schedule, shard).await,
-        Opened::Quic(endpoint, connection) => {
-            let loaded = crate::quic::connection(connection.clone(), load, schedule, shard).await;
-            // Told, the server frees the connection now rather than at its idle timeout.
-            connection.close(0u32.into(), b"done");
-            let _ = timeout(Duration::from_millis(100), endpoint.wait_idle()).await;
-            loaded
-        }
-        Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
-        Opened::Nothing => match dial {
-            Dialer::Quic(quic) => reconnecting(quic, addr, load, schedule, shard).await,
-            Dialer::Tls(tls) => reconnecting(tls, addr, load, schedule, shard).await,
-            Dialer::Tcp => reconnecting(&Plain, addr, load, schedule, shard).await,
-        },
-    }
 }
 
 /// At the end of each interval, hands the interval's tally to the main thread; stops after the
