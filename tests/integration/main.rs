@@ -33,6 +33,7 @@
 //!   handshakes, PROXY headers before TLS, metrics.
 //! - `quic`: `--quic` in every client mode, aioquic as a client (many streams on one
 //!   connection) and as a server, refusals.
+//! - `quic_limits`: `--max-connections` and `--idle-timeout` over QUIC.
 //! - `quic_keys`: mutual TLS and SIGHUP's reload over QUIC.
 //! - `quic_flood`: forged QUIC Initials: at most three times their size back, Retry under a
 //!   flood, a real client served meanwhile.
@@ -71,6 +72,7 @@ mod proxy;
 mod quic;
 mod quic_flood;
 mod quic_keys;
+mod quic_limits;
 mod reflection;
 mod server;
 mod signals;

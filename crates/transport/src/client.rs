@@ -122,3 +122,22 @@ pub trait Client: Send {
         R: AsyncRead + Unpin + Send,
         W: AsyncWrite + Unpin + Send;
 }
+
+/// A pipe's two directions at once, `upload` (standard input to the server) and `download`
+/// (the server's replies out): done when the replies end. Sending everything before reading
+/// would deadlock once the replies fill the buffers; and a server that ends the exchange
+/// first (its idle timeout, a limit) ends the pipe with it, instead of leaving the client
+/// waiting on an input that may never say more.
+pub(crate) async fn both_ways<E>(
+    upload: impl Future<Output = Result<(), E>>,
+    download: impl Future<Output = Result<(), E>>,
+) -> Result<(), E> {
+    tokio::pin!(upload, download);
+    tokio::select! {
+        sent = &mut upload => {
+            sent?;
+            download.await
+        }
+        received = &mut download => received,
+    }
+}

@@ -237,7 +237,9 @@ impl Client for QuicClient {
             tokio::io::copy_buf(&mut from_server, &mut output).await?;
             output.flush().await
         };
-        tokio::try_join!(upload, download).map_err(lost)?;
+        crate::client::both_ways(upload, download)
+            .await
+            .map_err(lost)?;
         Ok(())
     }
 }

@@ -216,8 +216,6 @@ impl<W: Wrap> Client for StreamClient<W> {
         let mut input = BufReader::with_capacity(PIPE_BUFFER, input);
         let mut from_server = BufReader::with_capacity(PIPE_BUFFER, from_server);
         let mut output = BufWriter::with_capacity(PIPE_BUFFER, output);
-        // Both directions at once: sending everything before reading would deadlock as soon as
-        // the replies fill the socket buffers, and holding them would need unbounded memory.
         let upload = async {
             tokio::io::copy_buf(&mut input, &mut to_server).await?;
             to_server.shutdown().await
@@ -233,7 +231,9 @@ impl<W: Wrap> Client for StreamClient<W> {
             output.flush().await
         };
         let addr = self.peer();
-        tokio::try_join!(upload, download).map_err(|error| in_words(error, addr))?;
+        crate::client::both_ways(upload, download)
+            .await
+            .map_err(|error| in_words(error, addr))?;
         Ok(())
     }
 }

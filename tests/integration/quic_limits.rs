@@ -1,0 +1,76 @@
+//! QUIC under the server's other limits: `--max-connections` refuses a connection past it
+//! and serves again once one ends; `--idle-timeout` ends a connection that says nothing, counted
+//! as TCP's are.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+use predicates::prelude::*;
+
+use crate::quic::{client, quic_server, setup};
+use crate::util::pki::arg;
+use crate::util::{metric, metrics_addr, read_until, wait_with_patience};
+
+/// `upcase client --quic` in pipe mode to `port`, its connection made and one line answered,
+/// its input kept open: a connection held.
+fn holder(port: u16, ca: &std::path::Path) -> (Child, ChildStdin) {
+    let mut holder = Command::new(crate::util::binary())
+        .args([
+            "client",
+            "--quic",
+            "--host",
+            "localhost",
+            "--cacert",
+            arg(ca),
+        ])
+        .args(["--port", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("a client that holds its connection");
+    let mut stdin = holder.stdin.take().expect("stdin");
+    stdin.write_all(b"held\n").expect("a line");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("its reply");
+    assert_eq!(line, "HELD\n");
+    (holder, stdin)
+}
+
+#[test]
+fn max_connections_refuses_the_one_past_it_and_serves_again_after() {
+    let (_pki, ca, pair) = setup();
+    let server = quic_server(&pair, &["--max-connections", "1"]);
+    let port = server.quic().port();
+    let (mut held, stdin) = holder(port, &ca);
+    client(port, &ca)
+        .arg("second")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("refused the connection"));
+    drop(stdin);
+    assert!(wait_with_patience(&mut held).success());
+    let served = read_until(|| client(port, &ca).arg("now").ok(), Result::is_ok);
+    assert_eq!(
+        served.expect("served once the first is gone").stdout,
+        b"NOW\n"
+    );
+}
+
+#[test]
+fn a_connection_that_says_nothing_ends_at_the_idle_timeout() {
+    let (_pki, ca, pair) = setup();
+    let mut server = quic_server(&pair, &["--idle-timeout", "1s"]);
+    let metrics = metrics_addr(&mut server);
+    let (mut held, _stdin) = holder(server.quic().port(), &ca);
+    // The input stays open and says nothing more: the server ends the exchange, and the
+    // client's pipe ends with it, its replies whole, as over TCP (where it did already).
+    assert!(wait_with_patience(&mut held).success());
+    let idle = read_until(
+        || metric(metrics, "upcase_dropped_total{reason=\"idle_timeout\"}"),
+        |&n| n > 0,
+    );
+    assert_eq!(idle, 1);
+}
