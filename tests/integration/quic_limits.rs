@@ -1,5 +1,5 @@
-//! QUIC under the server's other limits: `--max-connections` refuses a connection past it
-//! and serves again once one ends; `--idle-timeout` ends a connection that says nothing, counted
+//! QUIC under the server's other limits: `--max-connections` and the per-source limit refuse
+//! a connection past them and serve again once one ends; `--idle-timeout` ends a connection that says nothing, counted
 //! as TCP's are.
 
 use std::io::{BufRead, BufReader, Write};
@@ -39,24 +39,36 @@ fn holder(port: u16, ca: &std::path::Path) -> (Child, ChildStdin) {
     (holder, stdin)
 }
 
-#[test]
-fn max_connections_refuses_the_one_past_it_and_serves_again_after() {
-    let (_pki, ca, pair) = setup();
-    let server = quic_server(&pair, &["--max-connections", "1"]);
-    let port = server.quic().port();
-    let (mut held, stdin) = holder(port, &ca);
-    client(port, &ca)
+/// With one connection allowed on `port`: a second is refused while a pipe holds the first,
+/// and served once it ends.
+fn one_at_a_time(port: u16, ca: &std::path::Path) {
+    let (mut held, stdin) = holder(port, ca);
+    client(port, ca)
         .arg("second")
         .assert()
         .code(1)
         .stderr(predicate::str::contains("refused the connection"));
     drop(stdin);
     assert!(wait_with_patience(&mut held).success());
-    let served = read_until(|| client(port, &ca).arg("now").ok(), Result::is_ok);
+    let served = read_until(|| client(port, ca).arg("now").ok(), Result::is_ok);
     assert_eq!(
         served.expect("served once the first is gone").stdout,
         b"NOW\n"
     );
+}
+
+#[test]
+fn max_connections_refuses_the_one_past_it_and_serves_again_after() {
+    let (_pki, ca, pair) = setup();
+    let server = quic_server(&pair, &["--max-connections", "1"]);
+    one_at_a_time(server.quic().port(), &ca);
+}
+
+#[test]
+fn the_per_source_limit_counts_quic_connections() {
+    let (_pki, ca, pair) = setup();
+    let server = quic_server(&pair, &["--max-connections-per-source", "1"]);
+    one_at_a_time(server.quic().port(), &ca);
 }
 
 #[test]
