@@ -1,6 +1,7 @@
 //! QUIC under the server's other limits: `--max-connections` and the per-source limit refuse
-//! a connection past them and serve again once one ends; `--idle-timeout` ends a connection that says nothing, counted
-//! as TCP's are.
+//! a connection past them and serve again once one ends; `--idle-timeout` ends a connection
+//! that says nothing, counted as TCP's are; a handshake left half done ends at its deadline,
+//! counted as a timeout, while others are served.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -85,4 +86,28 @@ fn a_connection_that_says_nothing_ends_at_the_idle_timeout() {
         |&n| n > 0,
     );
     assert_eq!(idle, 1);
+}
+
+#[test]
+fn a_handshake_left_half_done_ends_at_its_deadline_counted_as_a_timeout() {
+    let (_pki, ca, pair) = setup();
+    let mut server = quic_server(&pair, &["--idle-timeout", "2s"]);
+    let metrics = metrics_addr(&mut server);
+    let port = server.quic().port();
+    let stall = Command::new(crate::quic::python())
+        .arg(crate::quic::support("quic_stall.py"))
+        .args(["127.0.0.1", &port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the stalling client");
+    let mut stall = crate::util::Killed(stall);
+    let mut line = String::new();
+    BufReader::new(stall.0.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("its line");
+    assert_eq!(line, "stalled\n");
+    // A client that finishes its handshake is served meanwhile.
+    client(port, &ca).arg("meanwhile").assert().success();
+    let failures = "upcase_tls_handshake_failures_total{reason=\"timeout\"}";
+    assert_eq!(read_until(|| metric(metrics, failures), |&n| n > 0), 1);
 }
