@@ -34,6 +34,7 @@
 //! - `quic`: `--quic` in every client mode, aioquic as a client (many streams on one
 //!   connection) and as a server, refusals.
 //! - `quic_limits`: `--max-connections` and `--idle-timeout` over QUIC.
+//! - `quic_budget`: QUIC clients that send and never read, against the server's memory.
 //! - `quic_keys`: mutual TLS and SIGHUP's reload over QUIC.
 //! - `quic_flood`: forged QUIC Initials: at most three times their size back, Retry under a
 //!   flood, a real client served meanwhile.
@@ -70,6 +71,7 @@ mod pipes;
 mod prometheus;
 mod proxy;
 mod quic;
+mod quic_budget;
 mod quic_flood;
 mod quic_keys;
 mod quic_limits;
