@@ -5,7 +5,8 @@
 # compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
 # xinetd (echo servers for the load generator), prometheus with promtool (the scrape test), and
 # openssl and ncat (TLS peers of the TLS tests); then, in a virtual environment of Python's
-# (target/pyenv), aioquic from PyPI (an independent QUIC stack, for the QUIC tests).
+# (target/pyenv), aioquic and hdrhistogram from PyPI (an independent QUIC stack, and an
+# independent reader of HdrHistogram's logs).
 # Installing needs apt-get and root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,10 +42,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -z "$added_policy" ] || rm -f /usr/sbin/policy-rc.d
 fi
 
-if ! target/pyenv/bin/python -c 'import aioquic' 2>/dev/null; then
-  echo "installing aioquic into target/pyenv" >&2
+if ! target/pyenv/bin/python -c 'import aioquic, hdrh' 2>/dev/null; then
+  echo "installing aioquic and hdrhistogram into target/pyenv" >&2
   python3 -m venv target/pyenv
-  target/pyenv/bin/pip install --quiet --disable-pip-version-check 'aioquic>=1.2,<2'
+  target/pyenv/bin/pip install --quiet --disable-pip-version-check 'aioquic>=1.2,<2' \
+    'hdrhistogram>=0.10,<1'
 fi
 
 cargo test --workspace

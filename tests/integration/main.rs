@@ -9,6 +9,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
+//! - `hlog`: `upcase bench --hlog`, read back by Python's `hdrhistogram`.
 //! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
 //! - `memory`: what an idle connection costs the server.
 //! - `logging`: the server's log in text and as JSON.
@@ -58,6 +59,7 @@ mod descriptors;
 mod destination;
 mod examples;
 mod generated;
+mod hlog;
 mod hostile_server;
 mod inherit;
 mod load;

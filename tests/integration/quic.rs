@@ -9,24 +9,8 @@ use std::process::{Command, Stdio};
 use predicates::prelude::*;
 
 use crate::util::pki::{Pair, Pki, Validity, arg};
+use crate::util::pyenv::{python, support};
 use crate::util::{Killed, Server, metric, metrics_addr, start_server, upcase};
-
-/// The Python of the virtual environment `scripts/test.sh` makes, with aioquic in it.
-pub fn python() -> PathBuf {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pyenv/bin/python");
-    assert!(
-        python.exists(),
-        "no {}: run the tests with `bash scripts/test.sh`, which installs aioquic there",
-        python.display()
-    );
-    python
-}
-
-pub fn support(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
-        .join(name)
-}
 
 pub fn setup() -> (Pki, PathBuf, Pair) {
     let pki = Pki::new();

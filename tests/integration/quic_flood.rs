@@ -7,7 +7,8 @@ use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::quic::{client, python, quic_server, setup, support};
+use crate::quic::{client, quic_server, setup};
+use crate::util::pyenv::{python, support};
 use crate::util::{forge, raw_socket};
 
 /// `count` Initial packets, each of a connection of its own, made by aioquic.

@@ -94,8 +94,8 @@ fn a_handshake_left_half_done_ends_at_its_deadline_counted_as_a_timeout() {
     let mut server = quic_server(&pair, &["--idle-timeout", "2s"]);
     let metrics = metrics_addr(&mut server);
     let port = server.quic().port();
-    let stall = Command::new(crate::quic::python())
-        .arg(crate::quic::support("quic_stall.py"))
+    let stall = Command::new(crate::util::pyenv::python())
+        .arg(crate::util::pyenv::support("quic_stall.py"))
         .args(["127.0.0.1", &port.to_string()])
         .stdout(Stdio::piped())
         .spawn()

@@ -212,8 +212,8 @@ fn nginx_relays_quic_as_udp_to_upcase_quic_servers() {
         .assert()
         .success()
         .stdout("THROUGH NGINX\n");
-    let aioquic = Command::new(crate::quic::python())
-        .arg(crate::quic::support("quic_client.py"))
+    let aioquic = Command::new(crate::util::pyenv::python())
+        .arg(crate::util::pyenv::support("quic_client.py"))
         .args(["127.0.0.1", &port.to_string(), arg(&ca), "16"])
         .output()
         .expect("the aioquic client");

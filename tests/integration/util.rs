@@ -5,6 +5,7 @@
 mod net;
 pub mod nginx;
 pub mod pki;
+pub mod pyenv;
 
 pub use net::*;
 

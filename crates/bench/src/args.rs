@@ -96,6 +96,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub histogram: Option<std::path::PathBuf>,
 
+    /// Write HdrHistogram's interval log to FILE (a histogram each interval, one a second unless
+    /// --interval says), for `upcase bench merge` and HdrHistogram's own tools
+    #[arg(long, value_name = "FILE")]
+    pub hlog: Option<std::path::PathBuf>,
+
     /// Write an SVG to FILE: latency by percentile, and replies per second over time
     #[arg(long, value_name = "FILE")]
     pub plot: Option<std::path::PathBuf>,

@@ -1,6 +1,6 @@
 //! [`command`]: `upcase bench`, from flags to a printed report and the files asked for.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -11,11 +11,13 @@ use upcase_transport::{
 };
 
 use crate::hgrm::percentile_distribution;
+use crate::hlog::Hlog;
 use crate::plan::{Kind, Plan};
 use crate::plot::{Picture, plot};
 use crate::quic::QuicDial;
-use crate::report::{Handshakes, IntervalLine, Latency, Rate};
+use crate::report::{Handshakes, Latency, Rate};
 use crate::run::{Outcome, run};
+use crate::sink::{Sink, json, print_line};
 use crate::{BenchArgs, BenchError, Report};
 
 /// How long a run sends for when neither --duration nor --requests says.
@@ -47,30 +49,16 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         });
     let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
     let plan = plan(&args, addr, tls, dial);
-    let stdout_lines = args.interval.is_some();
-    let terminal = std::io::stderr().is_terminal();
-    let mut output_error = None;
-    let outcome = run(&plan, |interval| {
-        let line = IntervalLine::new(interval, plan.interval.as_secs_f64());
-        if stdout_lines {
-            let text = if args.json {
-                json(&line)
-            } else {
-                line.to_string()
-            };
-            if let Err(error) = print_line(&text) {
-                output_error.get_or_insert(error);
-            }
-        } else {
-            progress(&line, terminal);
-        }
-    })?;
-    if !stdout_lines && terminal {
-        let _ = writeln!(std::io::stderr());
-    }
-    if let Some(error) = output_error {
-        return Err(error);
-    }
+    let mut sink = Sink {
+        lines: args.interval.is_some(),
+        json: args.json,
+        terminal: std::io::stderr().is_terminal(),
+        length: plan.interval,
+        hlog: args.hlog.as_deref().map(Hlog::create).transpose()?,
+        error: None,
+    };
+    let outcome = run(&plan, |interval, began| sink.take(interval, began))?;
+    sink.finish()?;
     let report = report(&args, transport, addr, &plan, &outcome);
     if let Some(path) = &args.histogram {
         write_file(
@@ -224,7 +212,7 @@ fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>, quic: Option<Q
         requests: args.requests.map(u64::from),
         rate: args.rate,
         interval: args.interval.map_or(PROGRESS, Into::into),
-        interval_latency: args.interval.is_some(),
+        interval_latency: args.interval.is_some() || args.hlog.is_some(),
     }
 }
 
@@ -302,44 +290,12 @@ fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, Be
     plot(&picture).map_err(|error| BenchError::Failed(format!("cannot draw the plot: {error}")))
 }
 
-fn json(value: &impl serde::Serialize) -> String {
-    // Our reports are plain numbers and strings, which serialize without fail.
-    serde_json::to_string(value).unwrap_or_else(|error| format!("{{\"error\":\"{error}\"}}"))
-}
-
 fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), BenchError> {
     std::fs::write(path, text).map_err(|error| BenchError::File {
         flag: flag.to_owned(),
         path: path.to_owned(),
         error,
     })
-}
-
-/// One line on stdout. A reader that went away (`| head -1`) is not a failure: the run goes
-/// on, and its verdict still sets the exit code.
-fn print_line(text: &str) -> Result<(), BenchError> {
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
-        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(BenchError::Output(error))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// The progress line on stderr: over itself on a terminal, a line each otherwise. Progress is
-/// for a person watching: a stderr that cannot take it loses nothing.
-fn progress(line: &IntervalLine, terminal: bool) {
-    let secs = line.end_s;
-    let rate = line.replies_per_second;
-    let _ = if terminal {
-        write!(std::io::stderr(), "\r{secs:>4}s  {rate:>10.0} replies/s ")
-    } else {
-        writeln!(
-            std::io::stderr(),
-            "upcase bench: {secs}s, {rate:.0} replies/s"
-        )
-    };
 }
 
 fn verdict(report: &Report) -> Result<(), BenchError> {

@@ -19,6 +19,8 @@
 //!   loop that serves it.
 //! - `report.rs`: [`Report`] and the interval lines, as text or JSON.
 //! - `hgrm.rs`: the latency distribution in HdrHistogram's percentile text.
+//! - `hlog.rs`: `--hlog`, HdrHistogram's interval log, a histogram an interval.
+//! - `sink.rs`: where each interval goes: a line, the progress line, the log.
 //! - `plot.rs`: the run as an SVG picture.
 //! - `command.rs`: [`command`]: from flags to the printed report and files.
 //! - `error.rs`: [`BenchError`] and its exit codes.
@@ -30,6 +32,7 @@ mod command;
 mod datagrams;
 mod error;
 mod hgrm;
+mod hlog;
 mod load;
 mod open;
 mod pacer;
@@ -40,6 +43,7 @@ mod quic;
 mod reconnect;
 mod report;
 mod run;
+mod sink;
 mod tally;
 mod tcp;
 mod tls_wire;

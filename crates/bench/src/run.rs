@@ -9,7 +9,7 @@ use std::io;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, OnceLock, mpsc};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::task::LocalSet;
 use tokio::time::{Instant, sleep_until};
@@ -20,7 +20,10 @@ use crate::open::{Dialer, Opened, open_all, serve};
 use crate::plan::Plan;
 use crate::tally::{Shard, Tally};
 
-/// One interval of the load: its number from 1, and what it counted.
+/// The number of the interval that holds what came after the last whole one.
+pub(crate) const REST: u64 = u64::MAX;
+
+/// One interval of the load: its number from 1 (or [`REST`]), and what it counted.
 #[derive(Debug, Clone)]
 pub(crate) struct Interval {
     pub(crate) index: u64,
@@ -43,13 +46,14 @@ pub(crate) struct Outcome {
 /// [`BenchError::Io`] when a connection cannot be set up or fails during the run.
 pub(crate) fn run(
     plan: &Plan,
-    mut each_interval: impl FnMut(&Interval),
+    mut each_interval: impl FnMut(&Interval, SystemTime),
 ) -> Result<Outcome, BenchError> {
     let threads = plan.threads.clamp(1, plan.workers.max(1));
     let meet = Arc::new(Meeting {
         barrier: Barrier::new(threads),
         failed: AtomicBool::new(false),
         start: OnceLock::new(),
+        wall: OnceLock::new(),
     });
     let (intervals_to, intervals) = mpsc::channel();
     let mut handles = Vec::with_capacity(threads);
@@ -68,15 +72,19 @@ pub(crate) fn run(
     for Interval { index, tally } in intervals {
         let entry = pending
             .entry(index)
-            .or_insert_with(|| (0, Tally::new(false)));
+            .or_insert_with(|| (0, Tally::new(plan.rate.is_some())));
         entry.0 += 1;
         entry.1.add(&tally);
         if entry.0 == threads
             && let Some((_, tally)) = pending.remove(&index)
         {
             let interval = Interval { index, tally };
-            each_interval(&interval);
-            done.push((index, interval.tally.replies));
+            // Set by the first thread past the barrier, before any interval can end.
+            let began = meet.wall.get().copied().unwrap_or_else(SystemTime::now);
+            each_interval(&interval, began);
+            if index != REST {
+                done.push((index, interval.tally.replies));
+            }
         }
     }
 
@@ -112,6 +120,8 @@ struct Meeting {
     failed: AtomicBool,
     /// When the load started, set by the first thread past the barrier.
     start: OnceLock<Instant>,
+    /// The same moment by the wall clock, for logs that other machines' are merged with.
+    wall: OnceLock<SystemTime>,
 }
 
 /// One thread's workers, once their sockets are open.
@@ -157,6 +167,12 @@ impl Workers<'_> {
                 tally: shard.take_interval(),
             });
         }
+        // What came after the last whole interval (replies still on their way at the end),
+        // for the logs that must add up to the run; every thread sends one, empty or not.
+        let _ = intervals.send(Interval {
+            index: REST,
+            tally: shard.take_interval(),
+        });
         outcome
     }
 }
@@ -200,7 +216,10 @@ fn shard_thread(
     if meet.failed.load(Ordering::SeqCst) {
         return Ok(Tally::new(false));
     }
-    let start = *meet.start.get_or_init(Instant::now);
+    let start = *meet.start.get_or_init(|| {
+        let _ = meet.wall.set(SystemTime::now());
+        Instant::now()
+    });
     let load = Rc::new(Load {
         size: plan.size,
         window: plan.window,

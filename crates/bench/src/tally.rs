@@ -131,7 +131,8 @@ impl Shard {
     pub(crate) fn new(open_loop: bool, requests: Option<u64>, interval_latency: bool) -> Self {
         Self {
             whole: RefCell::new(Tally::new(open_loop)),
-            interval: RefCell::new(Tally::new(false)),
+            // An interval's histograms are kept only when asked for (`--interval`, `--hlog`).
+            interval: RefCell::new(Tally::new(open_loop && interval_latency)),
             interval_latency,
             left: Cell::new(requests),
         }
@@ -162,7 +163,7 @@ impl Shard {
         self.whole.borrow_mut().reply(right, due, sent, now);
         let mut interval = self.interval.borrow_mut();
         if self.interval_latency {
-            interval.reply(right, due, due, now);
+            interval.reply(right, due, sent, now);
         } else if right {
             interval.replies += 1;
         } else {
