@@ -26,6 +26,7 @@
 //! - `prometheus`: a real Prometheus scraping the server; promtool on its text, config and rules.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `operator_files`: `--config` naming a FIFO, a device, a directory; a flood of SIGHUPs.
+//! - `slo`: `upcase bench --slo`: objectives met, broken (exit 3), and refused.
 //! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
 //! - `tls`: `--tls` as a newcomer and a careless peer try it: `upcase cert`, every client
@@ -80,6 +81,7 @@ mod quic_limits;
 mod reflection;
 mod server;
 mod signals;
+mod slo;
 mod textbook;
 mod tls;
 mod tls_balancer;

@@ -105,6 +105,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "FILE")]
     pub plot: Option<std::path::PathBuf>,
 
+    /// An objective the run must meet, checked at its end, like p99<=2ms, p50<500us, lost==0,
+    /// wrong==0 or rate>=0.99 (with --rate); repeatable; a broken one exits 3
+    #[arg(long, value_name = "EXPR")]
+    pub slo: Vec<crate::slo::Slo>,
+
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,

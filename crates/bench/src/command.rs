@@ -59,7 +59,7 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
     };
     let outcome = run(&plan, |interval, began| sink.take(interval, began))?;
     sink.finish()?;
-    let report = report(&args, transport, addr, &plan, &outcome);
+    let report = checked(report(&args, transport, addr, &plan, &outcome), &args.slo);
     if let Some(path) = &args.histogram {
         write_file(
             path,
@@ -84,6 +84,13 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
 /// allows (raised to its hard limit first, as servers do). Without it, a million connections
 /// ran out of descriptors a few thousand in and ended saying none had been made.
 fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
+    if let Some(slo) = args.slo.iter().find(|slo| slo.needs_rate())
+        && args.rate.is_none()
+    {
+        return Err(BenchError::Usage(format!(
+            "--slo {slo}: the share of the asked rate needs --rate N"
+        )));
+    }
     let in_flight = u64::from(args.conns) * u64::from(args.window);
     if in_flight > crate::args::MAX_IN_FLIGHT {
         return Err(BenchError::Usage(format!(
@@ -260,7 +267,14 @@ fn report(
                 resumed: tally.resumed,
                 per_second: per_second(tally.handshakes),
             }),
+        slo: Vec::new(),
     }
+}
+
+/// The report with each `--slo` objective checked against it.
+fn checked(mut report: Report, objectives: &[crate::slo::Slo]) -> Report {
+    report.slo = objectives.iter().map(|slo| slo.check(&report)).collect();
+    report
 }
 
 fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, BenchError> {
@@ -299,10 +313,12 @@ fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), BenchError> {
 }
 
 fn verdict(report: &Report) -> Result<(), BenchError> {
+    let broken = report.slo.iter().filter(|check| !check.ok).count();
     match (report.wrong, report.replies) {
         (0, 0) => Err(BenchError::Failed(
             "no reply came; is the server running there?".into(),
         )),
+        (0, _) if broken > 0 => Err(BenchError::Slo(broken)),
         (0, _) => Ok(()),
         (wrong, _) => Err(BenchError::Failed(format!(
             "{wrong} replies did not answer their request as an echo or upper-case server would"

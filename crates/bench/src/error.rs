@@ -33,13 +33,17 @@ pub enum BenchError {
     /// The run finished, but some replies were wrong or none came.
     #[error("{0}")]
     Failed(String),
+    /// The run finished, but some of its objectives (`--slo`) were broken.
+    #[error("{0} of the run's objectives broken (--slo)")]
+    Slo(usize),
 }
 
 impl BenchError {
-    /// The process exit code: 2 for a usage error, 1 otherwise.
+    /// The process exit code: 2 for a usage error, 3 for a broken objective, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
             BenchError::Usage(_) => 2,
+            BenchError::Slo(_) => 3,
             _ => 1,
         }
     }

@@ -21,6 +21,7 @@
 //! - `hgrm.rs`: the latency distribution in HdrHistogram's percentile text.
 //! - `hlog.rs`: `--hlog`, HdrHistogram's interval log, a histogram an interval.
 //! - `sink.rs`: where each interval goes: a line, the progress line, the log.
+//! - `slo.rs`: `--slo`, objectives checked against the report.
 //! - `plot.rs`: the run as an SVG picture.
 //! - `command.rs`: [`command`]: from flags to the printed report and files.
 //! - `error.rs`: [`BenchError`] and its exit codes.
@@ -44,6 +45,7 @@ mod reconnect;
 mod report;
 mod run;
 mod sink;
+mod slo;
 mod tally;
 mod tcp;
 mod tls_wire;
@@ -54,3 +56,4 @@ pub use args::BenchArgs;
 pub use command::command;
 pub use error::BenchError;
 pub use report::{Handshakes, IntervalLine, Latency, Rate, Report};
+pub use slo::{Slo, SloCheck};

@@ -99,18 +99,28 @@ pub struct Report {
     pub rate: Option<Rate>,
     /// Over TLS with `--reconnect`: the handshakes, full and resumed.
     pub handshakes: Option<Handshakes>,
+    /// With `--slo`: each objective, what was measured, and whether it held.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo: Vec<crate::slo::SloCheck>,
 }
 
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pattern = match (&self.handshakes, self.reconnect) {
+impl Report {
+    /// How the requests went: a connection each, and what the handshakes were, or nothing.
+    fn pattern(&self) -> &'static str {
+        match (&self.handshakes, self.reconnect) {
             (Some(Handshakes { resume: true, .. }), _) => {
                 ", a connection per request, resuming TLS sessions"
             }
             (Some(_), _) => ", a connection per request, each a full TLS handshake",
             (None, true) => ", a connection per request",
             (None, false) => "",
-        };
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pattern = self.pattern();
         let threads = match self.threads {
             1 => "1 thread".to_owned(),
             n => format!("{n} threads"),
@@ -160,6 +170,9 @@ impl fmt::Display for Report {
                 "\nuncorrected latency (from each actual send): {}",
                 Percentiles(uncorrected)
             )?;
+        }
+        for check in self.slo.iter().filter(|check| !check.ok) {
+            write!(f, "\n{check}")?;
         }
         Ok(())
     }
