@@ -24,7 +24,7 @@ pub struct Latency {
 
 impl Latency {
     pub(crate) fn of(histogram: &Histogram<u64>) -> Self {
-        let us = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+        let us = |q: f64| at_quantile(histogram, q) as f64 / 1000.0;
         Self {
             p50_us: us(0.5),
             p90_us: us(0.9),
@@ -33,6 +33,20 @@ impl Latency {
             max_us: histogram.max() as f64 / 1000.0,
         }
     }
+}
+
+/// The value at quantile `q` as HdrHistogram's reference implementation (Java's, and Python's
+/// after it) takes it: the sample at rank q·n rounded to the nearest, where the Rust crate
+/// rounds up. The two differ by one sample at most, which on a bucket's edge is a different
+/// value: the same convention lets any reader of `--hlog` find the report's percentiles.
+pub(crate) fn at_quantile(histogram: &Histogram<u64>, q: f64) -> u64 {
+    let total = histogram.len();
+    if total == 0 {
+        return 0;
+    }
+    let rank = (q * total as f64 + 0.5).floor().max(1.0);
+    // Half a sample below the rank, so that the crate's rounding up lands on it exactly.
+    histogram.value_at_quantile((rank - 0.5) / total as f64)
 }
 
 /// How an open-loop run kept to its schedule.
@@ -215,7 +229,7 @@ pub struct IntervalLine {
 impl IntervalLine {
     pub(crate) fn new(interval: &Interval, length_s: f64) -> Self {
         let tally = &interval.tally;
-        let us = |q: f64| tally.latency.value_at_quantile(q) as f64 / 1000.0;
+        let us = |q: f64| at_quantile(&tally.latency, q) as f64 / 1000.0;
         Self {
             start_s: (interval.index - 1) as f64 * length_s,
             end_s: interval.index as f64 * length_s,
@@ -242,5 +256,26 @@ impl fmt::Display for IntervalLine {
             self.p50_us,
             self.p99_us
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quantile_is_the_sample_at_the_nearest_rank_as_java_takes_it() {
+        let mut histogram = crate::tally::histogram();
+        for value in 1..=100u64 {
+            histogram.saturating_record(value * 1_000_000);
+        }
+        // 0.995 × 100 = 99.5: Java rounds to rank 100, and so here; 0.994 rounds to 99.
+        let near = |v: u64| histogram.highest_equivalent(v);
+        assert_eq!(at_quantile(&histogram, 0.995), near(100_000_000));
+        assert_eq!(at_quantile(&histogram, 0.994), near(99_000_000));
+        // Where the crate's own rounding up would take rank 100 for 0.991.
+        assert_eq!(at_quantile(&histogram, 0.991), near(99_000_000));
+        assert_eq!(histogram.value_at_quantile(0.991), near(100_000_000));
+        assert_eq!(at_quantile(&crate::tally::histogram(), 0.5), 0);
     }
 }
