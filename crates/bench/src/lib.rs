@@ -55,5 +55,5 @@ mod wire;
 pub use args::BenchArgs;
 pub use command::command;
 pub use error::BenchError;
-pub use report::{Handshakes, IntervalLine, Latency, Rate, Report};
-pub use slo::{Slo, SloCheck};
+pub use report::{Handshakes, IntervalLine, Latency, Rate, Report, SloCheck};
+pub use slo::Slo;

@@ -115,7 +115,7 @@ pub struct Report {
     pub handshakes: Option<Handshakes>,
     /// With `--slo`: each objective, what was measured, and whether it held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub slo: Vec<crate::slo::SloCheck>,
+    pub slo: Vec<SloCheck>,
 }
 
 impl Report {
@@ -129,6 +129,33 @@ impl Report {
             (None, true) => ", a connection per request",
             (None, false) => "",
         }
+    }
+}
+
+/// One objective checked: as written, what was measured, and whether it held.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SloCheck {
+    /// The objective as written.
+    pub expr: String,
+    /// The measured value, in the objective's unit (microseconds for latencies).
+    pub measured: f64,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+impl fmt::Display for SloCheck {
+    /// `slo broken: EXPR (measured VALUE)`, the value in the objective's own terms.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first = self.expr.trim_start();
+        let value = if first.starts_with('p') || first.starts_with("max") {
+            format!("{:.1}µs", self.measured)
+        } else if first.starts_with("rate") {
+            format!("{:.4}", self.measured)
+        } else {
+            format!("{}", self.measured)
+        };
+        let state = if self.ok { "met" } else { "broken" };
+        write!(f, "slo {state}: {} (measured {value})", self.expr)
     }
 }
 

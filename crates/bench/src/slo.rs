@@ -4,9 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
-
 use crate::Report;
+use crate::report::SloCheck;
 
 /// What an objective bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,17 +41,6 @@ pub struct Slo {
     metric: Metric,
     op: Op,
     bound: f64,
-}
-
-/// One objective checked: as written, what was measured, and whether it held.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SloCheck {
-    /// The objective as written.
-    pub expr: String,
-    /// The measured value, in the objective's unit (microseconds for latencies).
-    pub measured: f64,
-    /// Whether it held.
-    pub ok: bool,
 }
 
 const FORMS: &str = "write METRIC OP VALUE, like p99<=2ms, p50<500us, lost==0, wrong==0 or \
@@ -157,22 +145,6 @@ impl Slo {
 impl fmt::Display for Slo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.expr)
-    }
-}
-
-impl fmt::Display for SloCheck {
-    /// `slo broken: EXPR (measured VALUE)`, the value in the objective's own terms.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let first = self.expr.trim_start();
-        let value = if first.starts_with('p') || first.starts_with("max") {
-            format!("{:.1}µs", self.measured)
-        } else if first.starts_with("rate") {
-            format!("{:.4}", self.measured)
-        } else {
-            format!("{}", self.measured)
-        };
-        let state = if self.ok { "met" } else { "broken" };
-        write!(f, "slo {state}: {} (measured {value})", self.expr)
     }
 }
 
