@@ -19,6 +19,9 @@ use crate::{BoundSocket, ClientOptions, Sharing, TlsClientOptions, Transport, Tr
 /// in flight, as a connection is over TCP.
 pub const DEFAULT_MAX_STREAMS: u32 = 100;
 
+/// How much longer than `--idle-timeout` a silent connection is kept than its streams.
+const IDLE_GRACE: Duration = Duration::from_secs(2);
+
 /// QUIC over UDP, carrying the textbook's stream protocol on each bidirectional stream.
 #[derive(Debug, Clone)]
 pub struct Quic {
@@ -125,7 +128,14 @@ impl Transport for Quic {
             side: "server",
         })?;
         let mut config = ServerConfig::with_crypto(keys.quic());
-        config.transport_config(Arc::new(transport(self.idle_timeout, self.max_streams)));
+        // The connection outlives its streams' idle timeout by a grace, so that a stream the
+        // server ends for idleness is ended in words (its FIN) before the connection goes
+        // silent: else the client may see only a dead connection, by a hair.
+        let idle = match self.idle_timeout {
+            idle if idle.is_zero() => idle,
+            idle => idle + IDLE_GRACE,
+        };
+        config.transport_config(Arc::new(transport(idle, self.max_streams)));
         let addr = bound.addr;
         let bind_error = |source| TransportError::Bind {
             transport: Self::NAME,
