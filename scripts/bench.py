@@ -21,6 +21,7 @@ Absolute figures drift between runs and machines; compare within one run.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -246,15 +247,12 @@ CLIENTS = [
 ]
 
 
-def client_table(gib, repeat):
-    """Each client streams `gib` GiB of text from a file through the same `upcase server --tcp`
-    to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), the
-    median over the turns of the time over socat's in the same turn, and the most memory any
-    run held."""
+@contextlib.contextmanager
+def text_file(size, prefix):
+    """A temporary file of `size` bytes of lines of text, for clients to stream through."""
     import tempfile
     line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopq\n"
-    size = int(gib * (1 << 30))
-    with tempfile.NamedTemporaryFile(prefix="upcase-stream-") as data:
+    with tempfile.NamedTemporaryFile(prefix=prefix) as data:
         block = line * ((1 << 20) // len(line) + 1)
         written = 0
         while written < size:
@@ -262,6 +260,16 @@ def client_table(gib, repeat):
             data.write(block[:n])
             written += n
         data.flush()
+        yield data
+
+
+def client_table(gib, repeat):
+    """Each client streams `gib` GiB of text from a file through the same `upcase server --tcp`
+    to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), the
+    median over the turns of the time over socat's in the same turn, and the most memory any
+    run held."""
+    size = int(gib * (1 << 30))
+    with text_file(size, "upcase-stream-") as data:
         server = upcase_server(["--tcp"], None)
         times = {name: [] for name, _ in CLIENTS}
         peaks = {name: 0 for name, _ in CLIENTS}

@@ -97,15 +97,8 @@ def measured(start, flags, pki, duration):
 def stream_seconds(pki, gib):
     """Seconds for `gib` GiB through one stream: upcase client --quic, then --tls."""
     size = int(gib * (1 << 30))
-    line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopq\n"
     times = {}
-    with tempfile.NamedTemporaryFile(prefix="upcase-quic-stream-") as data:
-        block = line * ((1 << 20) // len(line) + 1)
-        written = 0
-        while written < size:
-            data.write(block[:min(len(block), size - written)])
-            written += min(len(block), size - written)
-        data.flush()
+    with bench.text_file(size, "upcase-quic-stream-") as data:
         for transport in ("--quic", "--tls"):
             server = bench.upcase_server([transport, f"{transport}-port", "0", "--cert",
                                           pki["cert"], "--key", pki["key"]], None)

@@ -112,7 +112,6 @@ SCENARIOS = [
 def stream_times(pki, gib):
     """Seconds for `gib` GiB through upcase servers: upcase client --tls and socat through the
     TLS server, and upcase client through the same server's plain TCP port, for the floor."""
-    line = b"the quick brown fox jumps over the lazy dog 0123456789 abcdefghijklmnopq\n"
     size = int(gib * (1 << 30))
     tls = bench.upcase_server(["--tls", "--tls-port", "0", "--cert", pki["cert"],
                                "--key", pki["key"]], None)
@@ -129,14 +128,7 @@ def stream_times(pki, gib):
     }
     times = {}
     try:
-        with tempfile.NamedTemporaryFile(prefix="upcase-tls-stream-") as data:
-            block = line * ((1 << 20) // len(line) + 1)
-            written = 0
-            while written < size:
-                n = min(len(block), size - written)
-                data.write(block[:n])
-                written += n
-            data.flush()
+        with bench.text_file(size, "upcase-tls-stream-") as data:
             for name, command in clients.items():
                 with open(data.name, "rb") as stdin, open(os.devnull, "wb") as stdout:
                     started = time.monotonic()
