@@ -78,7 +78,7 @@ def build():
 def install_peers():
     """socat and nc are peers; install them where they are missing (apt-get, as root)."""
     missing = [package for command, package in
-               [("socat", "socat"), ("nc", "netcat-openbsd"), ("/usr/bin/time", "time"),
+               [("socat", "socat"), ("nc.openbsd", "netcat-openbsd"), ("/usr/bin/time", "time"),
                 ("hyperfine", "hyperfine")]
                if shutil.which(command) is None]
     if missing:
@@ -243,7 +243,8 @@ CLIENTS = [
     ("upcase client", lambda port: [UPCASE, "client", "--host", "127.0.0.1", "--port", str(port)]),
     ("socat -b 65536", lambda port: ["socat", "-b", "65536", "-",
                                      f"TCP:127.0.0.1:{port},shut-down"]),
-    ("nc -N", lambda port: ["nc", "-N", "127.0.0.1", str(port)]),
+    # OpenBSD's nc by its own name: ncat (a TLS peer of the tests) may hold the name `nc`.
+    ("nc -N", lambda port: ["nc.openbsd", "-N", "127.0.0.1", str(port)]),
 ]
 
 
@@ -366,7 +367,7 @@ def generator_table(duration, repeat):
 # One-shot runs, each through `sh -c` as a script calls them, with one line on stdin (or, for
 # the last, the message as words).
 STARTS = [
-    ("nc -N 127.0.0.1", "nc -N 127.0.0.1 {port} < {msg}"),
+    ("nc -N 127.0.0.1", "nc.openbsd -N 127.0.0.1 {port} < {msg}"),
     ("upcase client", "{upcase} client --port {port} < {msg}"),
     ("upcase client --host 127.0.0.1", "{upcase} client --host 127.0.0.1 --port {port} < {msg}"),
     ("upcase client, message as words", "{upcase} client --port {port} hello world"),
