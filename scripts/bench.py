@@ -264,6 +264,24 @@ def text_file(size, prefix):
         yield data
 
 
+def stream_seconds(name, command, path):
+    """Seconds `command` takes to stream the file at `path` through to /dev/null; exits,
+    naming `name`, if it fails."""
+    with open(path, "rb") as stdin, open(os.devnull, "wb") as stdout:
+        started = time.monotonic()
+        done = subprocess.run(command, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                              text=True)
+        elapsed = time.monotonic() - started
+    if done.returncode != 0:
+        sys.exit(f"{name} failed: {done.stderr.strip()}")
+    return elapsed
+
+
+def median_ratio(values, bases):
+    """The median of the ratios of `values` to `bases`, taken turn by turn."""
+    return statistics.median(v / b for v, b in zip(values, bases))
+
+
 def client_table(gib, repeat):
     """Each client streams `gib` GiB of text from a file through the same `upcase server --tcp`
     to /dev/null, `repeat` times in turn: the median time and CPU time (user + system), the

@@ -106,20 +106,14 @@ def stream_seconds(pki, gib):
                 command = [bench.UPCASE, "client", transport, "--host", "127.0.0.1", "--port",
                            str(server.port), "--cacert", pki["cert"], "--servername",
                            "localhost"]
-                with open(data.name, "rb") as stdin, open(os.devnull, "wb") as stdout:
-                    started = time.monotonic()
-                    done = subprocess.run(command, stdin=stdin, stdout=stdout,
-                                          stderr=subprocess.PIPE, text=True)
-                    times[transport] = time.monotonic() - started
-                if done.returncode != 0:
-                    sys.exit(f"upcase client {transport} failed: {done.stderr.strip()}")
+                times[transport] = bench.stream_seconds(
+                    f"upcase client {transport}", command, data.name)
             finally:
                 server.stop()
     return times
 
 
-def ratio(values, bases):
-    return statistics.median(v / b for v, b in zip(values, bases))
+ratio = bench.median_ratio
 
 
 def main():

@@ -130,21 +130,14 @@ def stream_times(pki, gib):
     try:
         with bench.text_file(size, "upcase-tls-stream-") as data:
             for name, command in clients.items():
-                with open(data.name, "rb") as stdin, open(os.devnull, "wb") as stdout:
-                    started = time.monotonic()
-                    done = subprocess.run(command, stdin=stdin, stdout=stdout,
-                                          stderr=subprocess.PIPE, text=True)
-                    times[name] = time.monotonic() - started
-                if done.returncode != 0:
-                    sys.exit(f"{name} failed: {done.stderr.strip()}")
+                times[name] = bench.stream_seconds(name, command, data.name)
     finally:
         tls.stop()
         tcp.stop()
     return times
 
 
-def ratio(values, bases):
-    return statistics.median(v / b for v, b in zip(values, bases))
+ratio = bench.median_ratio
 
 
 def main():
