@@ -28,19 +28,26 @@ pub fn quic_server(pair: &Pair, more: &[&str]) -> Server {
     start_server(&args)
 }
 
+/// The arguments of `upcase client --quic` to `port` on localhost, trusting `ca`.
+pub fn client_args(port: u16, ca: &Path) -> Vec<String> {
+    let fixed = [
+        "client",
+        "--quic",
+        "--host",
+        "localhost",
+        "--cacert",
+        arg(ca),
+        "--port",
+    ];
+    let mut args: Vec<String> = fixed.iter().map(|s| (*s).to_owned()).collect();
+    args.push(port.to_string());
+    args
+}
+
 /// `upcase client --quic` to `port` on localhost, trusting `ca`.
 pub fn client(port: u16, ca: &Path) -> assert_cmd::Command {
     let mut client = upcase();
-    client
-        .args([
-            "client",
-            "--quic",
-            "--host",
-            "localhost",
-            "--cacert",
-            arg(ca),
-        ])
-        .args(["--port", &port.to_string()]);
+    client.args(client_args(port, ca));
     client
 }
 

@@ -8,23 +8,14 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 
 use predicates::prelude::*;
 
-use crate::quic::{client, quic_server, setup};
-use crate::util::pki::arg;
+use crate::quic::{client, client_args, quic_server, setup};
 use crate::util::{metric, metrics_addr, read_until, wait_with_patience};
 
 /// `upcase client --quic` in pipe mode to `port`, its connection made and one line answered,
 /// its input kept open: a connection held.
 fn holder(port: u16, ca: &std::path::Path) -> (Child, ChildStdin) {
     let mut holder = Command::new(crate::util::binary())
-        .args([
-            "client",
-            "--quic",
-            "--host",
-            "localhost",
-            "--cacert",
-            arg(ca),
-        ])
-        .args(["--port", &port.to_string()])
+        .args(client_args(port, ca))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
