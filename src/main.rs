@@ -6,7 +6,8 @@
 //! |------|------------------------------------------------------------------|
 //! | 0    | success (also when standard output is closed early by its reader) |
 //! | 1    | network or system failure: refused, reset, no reply, port in use  |
-//! | 2    | usage or config error                                             |
+//! | 2    | usage or config error, or a log `upcase bench merge` cannot read  |
+//! | 3    | `upcase bench`: an objective (`--slo`) was broken                  |
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

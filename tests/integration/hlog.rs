@@ -1,24 +1,10 @@
 //! `upcase bench --hlog`: HdrHistogram's interval log, read back by an independent reader
 //! (Python's `hdrhistogram` package), which finds the run's own counts and percentiles in it.
 
-use std::path::Path;
-use std::process::Command;
-
 use predicates::prelude::*;
 
-use crate::util::pyenv::{python, support};
+use crate::util::pyenv::hlog_read;
 use crate::util::{start_server, upcase};
-
-/// Python's reading of the log at `path`.
-fn read_back(path: &Path) -> serde_json::Value {
-    let out = Command::new(python())
-        .arg(support("hlog_read.py"))
-        .arg(path)
-        .output()
-        .expect("the reader runs");
-    assert!(out.status.success(), "{out:?}");
-    serde_json::from_slice(&out.stdout).expect("JSON")
-}
 
 fn bench_json(port: u16, args: &[&str]) -> serde_json::Value {
     let out = upcase()
@@ -61,7 +47,7 @@ fn the_interval_log_holds_the_runs_counts_and_percentiles() {
         server.port(),
         &[&args[..], &[log.to_str().expect("utf-8")]].concat(),
     );
-    let read = read_back(&log);
+    let read = hlog_read(std::slice::from_ref(&log));
     assert_eq!(read["count"], report["replies"], "{read} against {report}");
     assert_eq!(read["uncorrected_count"], report["replies"]);
     assert!(read["intervals"].as_u64() >= Some(3), "{read}");
@@ -87,7 +73,7 @@ fn a_short_closed_loop_run_is_all_in_the_log() {
         server.port(),
         &["--requests", "500", "--hlog", log.to_str().expect("utf-8")],
     );
-    let read = read_back(&log);
+    let read = hlog_read(std::slice::from_ref(&log));
     assert_eq!(
         (read["count"].as_u64(), report["replies"].as_u64()),
         (Some(500), Some(500))

@@ -26,6 +26,7 @@
 //! - `prometheus`: a real Prometheus scraping the server; promtool on its text, config and rules.
 //! - `proxy`: `--proxy-protocol`, with PROXY headers written by hand.
 //! - `operator_files`: `--config` naming a FIFO, a device, a directory; a flood of SIGHUPs.
+//! - `merge`: `upcase bench merge`, `--share`, `--start-at`, `--warmup` on loopback.
 //! - `slo`: `upcase bench --slo`: objectives met, broken (exit 3), and refused.
 //! - `signals`: SIGHUP and a second SIGTERM or Ctrl-C, with connections in progress.
 //! - `textbook`: the textbook's four Python programs against upcase, both ways.
@@ -66,6 +67,7 @@ mod inherit;
 mod load;
 mod logging;
 mod memory;
+mod merge;
 mod metrics;
 mod misbehaving;
 mod operator_files;

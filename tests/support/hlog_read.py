@@ -2,10 +2,10 @@
 reader), adding up the histograms of each kind: those whose tag ends in `-uncorrected`, and
 the others.
 
-    hlog_read.py FILE
+    hlog_read.py FILE...
 
 prints one JSON object: `count`, `p50_us`, `p99_us` and `max_us` of the corrected histograms
-added together, `intervals` (how many), and `uncorrected_count`.
+of every file added together, `intervals` (how many), and `uncorrected_count`.
 """
 
 import json
@@ -15,21 +15,22 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogReader
 
 
-def main(path):
+def main(paths):
     corrected = HdrHistogram(1, 60_000_000_000, 3)
     uncorrected = HdrHistogram(1, 60_000_000_000, 3)
-    reader = HistogramLogReader(path, HdrHistogram(1, 60_000_000_000, 3))
     intervals = 0
-    while True:
-        histogram = reader.get_next_interval_histogram()
-        if histogram is None:
-            break
-        tag = histogram.get_tag() or ""
-        if tag.endswith("-uncorrected"):
-            uncorrected.add(histogram)
-        else:
-            corrected.add(histogram)
-            intervals += 1
+    for path in paths:
+        reader = HistogramLogReader(path, HdrHistogram(1, 60_000_000_000, 3))
+        while True:
+            histogram = reader.get_next_interval_histogram()
+            if histogram is None:
+                break
+            tag = histogram.get_tag() or ""
+            if tag.endswith("-uncorrected"):
+                uncorrected.add(histogram)
+            else:
+                corrected.add(histogram)
+                intervals += 1
     us = lambda ns: ns / 1000.0  # noqa: E731
     print(json.dumps({
         "count": corrected.get_total_count(),
@@ -42,4 +43,4 @@ def main(path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

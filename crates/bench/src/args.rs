@@ -5,7 +5,12 @@ use clap::Args;
 /// Flags of `upcase bench`.
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("secure").args(["tls", "quic"])))]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    /// `upcase bench merge`, instead of a run.
+    #[command(subcommand)]
+    pub command: Option<BenchCommand>,
+
     /// Load over UDP: each socket keeps --window datagrams in flight
     #[arg(long, conflicts_with_all = ["tcp", "tls", "quic"])]
     pub udp: bool,
@@ -86,6 +91,21 @@ pub struct BenchArgs {
     #[arg(long, value_name = "N", value_parser = positive_rate)]
     pub rate: Option<f64>,
 
+    /// With --rate: send the I-th of N shares of the rate, so that N generators, anywhere, send
+    /// the rate together on one interleaved schedule (start them with one --start-at)
+    #[arg(long, value_name = "I/N", requires = "rate")]
+    pub share: Option<crate::Share>,
+
+    /// Start the load at an RFC 3339 time (like 2026-12-07T10:00:00Z), or with +D at the next
+    /// whole second at least D from now; connections are set up before
+    #[arg(long, value_name = "TIME|+D")]
+    pub start_at: Option<crate::StartAt>,
+
+    /// Load for this long first, sending and checking every reply, but keep it out of every
+    /// figure (the report, intervals, logs, objectives); --duration is counted after it
+    #[arg(long, value_name = "DURATION", value_parser = warmup_duration, conflicts_with = "requests")]
+    pub warmup: Option<humantime::Duration>,
+
     /// Print a line for each interval of this length (replies/s, lost, wrong, p50 and p99);
     /// with --json, a JSON object a line, then the report; at least 100ms, as iperf3's -i
     #[arg(long, value_name = "DURATION", value_parser = interval_duration)]
@@ -115,6 +135,14 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+/// What `upcase bench` does besides a run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Add up the interval logs (--hlog) of runs on one machine or many, and report them as one
+    /// run: histograms added interval by interval on the wall clock, never percentiles averaged
+    Merge(crate::MergeArgs),
+}
+
 impl BenchArgs {
     /// The server's port: `--port`, else the textbook's, else TLS's.
     pub fn port(&self) -> u16 {
@@ -142,6 +170,15 @@ const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The longest `--timeout` or `--duration`: past that, a deadline is no deadline.
 const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A warm-up of at most a day (zero is none).
+fn warmup_duration(text: &str) -> Result<humantime::Duration, String> {
+    let duration: humantime::Duration = text.parse().map_err(|e| format!("{e}"))?;
+    if std::time::Duration::from(duration) > MAX_WAIT {
+        return Err("at most a day (24h)".into());
+    }
+    Ok(duration)
+}
 
 /// A rate of more than zero requests a second, and at most a billion.
 fn positive_rate(text: &str) -> Result<f64, String> {

@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use upcase_proto::max_datagram;
@@ -10,15 +9,17 @@ use upcase_transport::{
     Client, ClientOptions, Quic, Tcp, Tls, TlsWrap, Transport, TransportError, Udp, resolve,
 };
 
-use crate::hgrm::percentile_distribution;
+use crate::args::BenchCommand;
 use crate::hlog::Hlog;
+use crate::hlog_meta::{EndLine, RunLine};
+use crate::merge::merge;
 use crate::plan::{Kind, Plan};
-use crate::plot::{Picture, plot};
+use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
 use crate::report::{Handshakes, Latency, Rate};
 use crate::run::{Outcome, run};
-use crate::sink::{Sink, json, print_line};
-use crate::{BenchArgs, BenchError, Report};
+use crate::sink::Sink;
+use crate::{BenchArgs, BenchError, Report, Share};
 
 /// How long a run sends for when neither --duration nor --requests says.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -36,6 +37,9 @@ const PROGRESS: Duration = Duration::from_secs(1);
 /// sent, a connection fails during the run, a file cannot be written, or some replies were
 /// wrong (after the report).
 pub fn command(args: BenchArgs) -> Result<(), BenchError> {
+    if let Some(BenchCommand::Merge(merge_args)) = &args.command {
+        return merge(merge_args);
+    }
     check_room(&args)?;
     let (tls, quic) = secure(&args)?;
     let (transport, addr) = find_server(&args, tls.as_ref(), quic.as_ref())?;
@@ -48,35 +52,70 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
             endpoint: std::cell::OnceCell::new(),
         });
     let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
-    let plan = plan(&args, addr, tls, dial);
+    let plan = plan(&args, addr, tls, dial)?;
     let mut sink = Sink {
         lines: args.interval.is_some(),
         json: args.json,
         terminal: std::io::stderr().is_terminal(),
         length: plan.interval,
-        hlog: args.hlog.as_deref().map(Hlog::create).transpose()?,
+        hlog: args
+            .hlog
+            .as_deref()
+            .map(|path| Hlog::create(path, run_line(&args, transport, addr, &plan)))
+            .transpose()?,
         error: None,
     };
     let outcome = run(&plan, |interval, began| sink.take(interval, began))?;
-    sink.finish()?;
-    let report = checked(report(&args, transport, addr, &plan, &outcome), &args.slo);
-    if let Some(path) = &args.histogram {
-        write_file(
-            path,
-            &percentile_distribution(&outcome.tally.latency),
-            "--histogram",
-        )?;
-    }
-    if let Some(path) = &args.plot {
-        write_file(path, &picture(&report, &plan, &outcome)?, "--plot")?;
-    }
-    let text = if args.json {
-        json(&report)
-    } else {
-        report.to_string()
+    sink.finish(&end_line(&outcome))?;
+    let report = report(&args, transport, addr, &plan, &outcome);
+    let measured = Measured {
+        latency: &outcome.tally.latency,
+        uncorrected: outcome.tally.uncorrected.as_ref(),
+        replies_by_interval: &outcome.replies_by_interval,
+        interval_s: plan.interval.as_secs_f64(),
     };
-    print_line(&text)?;
-    verdict(&report)
+    let outputs = Outputs {
+        histogram: args.histogram.as_ref(),
+        plot: args.plot.as_ref(),
+        json: args.json,
+        slo: &args.slo,
+    };
+    publish(report, &measured, &outputs)?;
+    match outcome.tally.warmup_wrong {
+        0 => Ok(()),
+        wrong => Err(BenchError::Failed(format!(
+            "{wrong} replies during the warm-up did not answer their request"
+        ))),
+    }
+}
+
+/// What the log says of the run, before its first interval.
+fn run_line(args: &BenchArgs, transport: &str, addr: SocketAddr, plan: &Plan) -> RunLine {
+    RunLine {
+        transport: transport.to_owned(),
+        server: addr.to_string(),
+        conns: args.conns,
+        window: args.window,
+        size: args.size,
+        reconnect: args.reconnect,
+        threads: plan.threads.clamp(1, plan.workers.max(1)),
+        workers: plan.workers,
+        interval_s: plan.interval.as_secs_f64(),
+        rate: args.rate,
+        share: args.share,
+    }
+}
+
+/// What the log says of the run after its last interval.
+fn end_line(outcome: &Outcome) -> EndLine {
+    let tally = &outcome.tally;
+    EndLine {
+        seconds: outcome.seconds,
+        unsent: tally.unsent,
+        behind_ms: tally.behind.as_secs_f64() * 1e3,
+        handshakes: tally.handshakes,
+        resumed: tally.resumed,
+    }
 }
 
 /// Refuses a load this machine cannot hold, before any is sent: more requests in flight than
@@ -186,7 +225,17 @@ fn reaching<T>(connected: Result<T, TransportError>) -> Result<T, BenchError> {
     })
 }
 
-fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>, quic: Option<QuicDial>) -> Plan {
+fn plan(
+    args: &BenchArgs,
+    addr: SocketAddr,
+    tls: Option<TlsWrap>,
+    quic: Option<QuicDial>,
+) -> Result<Plan, BenchError> {
+    let start_at = args
+        .start_at
+        .map(|at| at.resolve(std::time::SystemTime::now()))
+        .transpose()
+        .map_err(BenchError::Usage)?;
     let kind = match (args.udp, args.reconnect) {
         (true, _) => Kind::Udp,
         (false, true) => Kind::Reconnect,
@@ -200,7 +249,7 @@ fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>, quic: Option<Q
         (None, None) => Some(DEFAULT_DURATION),
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    Plan {
+    Ok(Plan {
         kind,
         addr,
         tls,
@@ -218,9 +267,12 @@ fn plan(args: &BenchArgs, addr: SocketAddr, tls: Option<TlsWrap>, quic: Option<Q
         duration,
         requests: args.requests.map(u64::from),
         rate: args.rate,
+        share: args.share.unwrap_or(Share::WHOLE),
+        start_at,
+        warmup: args.warmup.map_or(Duration::ZERO, Into::into),
         interval: args.interval.map_or(PROGRESS, Into::into),
         interval_latency: args.interval.is_some() || args.hlog.is_some(),
-    }
+    })
 }
 
 fn report(
@@ -239,7 +291,7 @@ fn report(
         }
     };
     Report {
-        transport,
+        transport: transport.to_owned(),
         server: addr.to_string(),
         conns: args.conns,
         window: args.window,
@@ -253,8 +305,9 @@ fn report(
         wrong: tally.wrong,
         latency: Latency::of(&tally.latency),
         uncorrected_latency: tally.uncorrected.as_ref().map(Latency::of),
-        rate: plan.rate.map(|asked| Rate {
-            asked,
+        rate: plan.rate.map(|total| Rate {
+            asked: total / f64::from(plan.share.of),
+            share: args.share.map(|share| format!("{share} of {total}/s")),
             achieved: per_second(tally.sent),
             unsent: tally.unsent,
             behind_ms: tally.behind.as_secs_f64() * 1e3,
@@ -268,60 +321,6 @@ fn report(
                 per_second: per_second(tally.handshakes),
             }),
         slo: Vec::new(),
-    }
-}
-
-/// The report with each `--slo` objective checked against it.
-fn checked(mut report: Report, objectives: &[crate::slo::Slo]) -> Report {
-    report.slo = objectives.iter().map(|slo| slo.check(&report)).collect();
-    report
-}
-
-fn picture(report: &Report, plan: &Plan, outcome: &Outcome) -> Result<String, BenchError> {
-    let length = plan.interval.as_secs_f64();
-    let mode = match report.rate {
-        Some(ref rate) => format!("{:.0} requests/s asked", rate.asked),
-        None => format!("{} × window {}", report.conns, report.window),
-    };
-    let picture = Picture {
-        title: format!(
-            "upcase bench: {} to {}, {mode}, {}-byte requests",
-            report.transport, report.server, report.size
-        ),
-        latency: &outcome.tally.latency,
-        uncorrected: outcome.tally.uncorrected.as_ref(),
-        // Each interval's rate held from its start to its end, so the line spans the run.
-        throughput: outcome
-            .replies_by_interval
-            .iter()
-            .flat_map(|&(index, replies)| {
-                let rate = replies as f64 / length;
-                let end = index as f64 * length;
-                [(end - length, rate), (end, rate)]
-            })
-            .collect(),
-    };
-    plot(&picture).map_err(|error| BenchError::Failed(format!("cannot draw the plot: {error}")))
-}
-
-fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), BenchError> {
-    std::fs::write(path, text).map_err(|error| BenchError::File {
-        flag: flag.to_owned(),
-        path: path.to_owned(),
-        error,
-    })
-}
-
-fn verdict(report: &Report) -> Result<(), BenchError> {
-    let broken = report.slo.iter().filter(|check| !check.ok).count();
-    match (report.wrong, report.replies) {
-        (0, 0) => Err(BenchError::Failed(
-            "no reply came; is the server running there?".into(),
-        )),
-        (0, _) if broken > 0 => Err(BenchError::Slo(broken)),
-        (0, _) => Ok(()),
-        (wrong, _) => Err(BenchError::Failed(format!(
-            "{wrong} replies did not answer their request as an echo or upper-case server would"
-        ))),
+        merged: None,
     }
 }

@@ -27,6 +27,14 @@ pub enum BenchError {
         /// Why.
         error: std::io::Error,
     },
+    /// A log to merge could not be read, or is no interval log.
+    #[error("cannot merge {}: {reason}", path.display())]
+    Log {
+        /// The log.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The report could not be written to stdout.
     #[error("cannot write the report: {}", describe(.0))]
     Output(std::io::Error),
@@ -39,10 +47,10 @@ pub enum BenchError {
 }
 
 impl BenchError {
-    /// The process exit code: 2 for a usage error, 3 for a broken objective, 1 otherwise.
+    /// The process exit code: 2 for a usage error or a log that cannot be merged, 3 for a broken objective, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            BenchError::Usage(_) => 2,
+            BenchError::Usage(_) | BenchError::Log { .. } => 2,
             BenchError::Slo(_) => 3,
             _ => 1,
         }

@@ -14,6 +14,7 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
 use crate::BenchError;
+use crate::hlog_meta::{CountsLine, EndLine, RunLine};
 use crate::run::{Interval, REST};
 
 /// The log being written.
@@ -23,6 +24,8 @@ pub(crate) struct Hlog {
     serializer: V2DeflateSerializer,
     /// This generator's tag; its uncorrected histograms add `-uncorrected`.
     tag: String,
+    /// The run, said in the header.
+    run: RunLine,
     /// Whether the header is out.
     begun: bool,
     /// Whole intervals written so far: the rest starts after them.
@@ -32,13 +35,14 @@ pub(crate) struct Hlog {
 impl Hlog {
     /// Creates `path`, empty, before the load starts, so that a file that cannot be written
     /// stops the run before it sends anything.
-    pub(crate) fn create(path: &Path) -> Result<Self, BenchError> {
+    pub(crate) fn create(path: &Path, run: RunLine) -> Result<Self, BenchError> {
         let file = File::create(path).map_err(|error| failed(path, error))?;
         Ok(Self {
             out: BufWriter::new(file),
             path: path.to_owned(),
             serializer: V2DeflateSerializer::new(),
             tag: generator_tag(),
+            run,
             begun: false,
             whole: 0,
         })
@@ -56,9 +60,11 @@ impl Hlog {
             .map_err(|error| failed(&self.path, error))
     }
 
-    /// Flushes the log.
-    pub(crate) fn finish(mut self) -> Result<(), BenchError> {
-        self.out.flush().map_err(|error| failed(&self.path, error))
+    /// Ends the log with `end`, and flushes it.
+    pub(crate) fn finish(mut self, end: &EndLine) -> Result<(), BenchError> {
+        writeln!(self.out, "{end}")
+            .and_then(|()| self.out.flush())
+            .map_err(|error| failed(&self.path, error))
     }
 
     fn write(
@@ -81,9 +87,17 @@ impl Hlog {
             self.whole = u32::try_from(interval.index).unwrap_or(u32::MAX);
             (length * (self.whole - 1), length)
         };
-        if interval.index == REST && tally.latency.is_empty() {
+        let counts = CountsLine {
+            start_s: start.as_secs_f64(),
+            sent: tally.sent,
+            lost: tally.lost,
+            wrong: tally.wrong,
+        };
+        let nothing = counts.sent + counts.lost + counts.wrong == 0 && tally.latency.is_empty();
+        if interval.index == REST && nothing {
             return Ok(());
         }
+        writeln!(self.out, "{counts}")?;
         let uncorrected = format!("{}-uncorrected", self.tag);
         self.histogram(&tally.latency, start, duration, &self.tag.clone())?;
         if let Some(histogram) = &tally.uncorrected {
@@ -97,9 +111,11 @@ impl Hlog {
         builder
             .add_comment("upcase bench: round trips in nanoseconds, from each request's due time")
             .add_comment("(tagged -uncorrected: from each request's actual send, with --rate)")
+            .add_comment("(lines #[upcase-...] hold the run, and the counts the histograms do not)")
             .with_start_time(began)
             .with_base_time(began);
         builder.begin_log_with(&mut self.out, &mut self.serializer)?;
+        writeln!(self.out, "{}", self.run)?;
         writeln!(
             self.out,
             "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\""

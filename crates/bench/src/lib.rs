@@ -20,9 +20,16 @@
 //! - `report.rs`: [`Report`] and the interval lines, as text or JSON.
 //! - `hgrm.rs`: the latency distribution in HdrHistogram's percentile text.
 //! - `hlog.rs`: `--hlog`, HdrHistogram's interval log, a histogram an interval.
+//! - `hlog_meta.rs`: the log's own lines: the run, each interval's counts, the end.
+//! - `hlog_read.rs`: a log read back, histograms and lines.
+//! - `merge.rs`: `upcase bench merge`, many logs added up interval by interval.
+//! - `together.rs`: what the logs make as one run, and how they differ.
+//! - `share.rs`: `--share I/N`, one generator's part of a rate shared by many.
+//! - `start_at.rs`: `--start-at`, when the load starts, so that generators start together.
 //! - `sink.rs`: where each interval goes: a line, the progress line, the log.
 //! - `slo.rs`: `--slo`, objectives checked against the report.
 //! - `plot.rs`: the run as an SVG picture.
+//! - `publish.rs`: a report out: files, stdout, and the exit status, for a run or a merge.
 //! - `command.rs`: [`command`]: from flags to the printed report and files.
 //! - `error.rs`: [`BenchError`] and its exit codes.
 #![deny(missing_docs)]
@@ -34,26 +41,36 @@ mod datagrams;
 mod error;
 mod hgrm;
 mod hlog;
+mod hlog_meta;
+mod hlog_read;
 mod load;
+mod merge;
 mod open;
 mod pacer;
 mod payload;
 mod plan;
 mod plot;
+mod publish;
 mod quic;
 mod reconnect;
 mod report;
 mod run;
+mod share;
 mod sink;
 mod slo;
+mod start_at;
 mod tally;
 mod tcp;
 mod tls_wire;
+mod together;
 mod udp;
 mod wire;
 
-pub use args::BenchArgs;
+pub use args::{BenchArgs, BenchCommand};
 pub use command::command;
 pub use error::BenchError;
-pub use report::{Handshakes, IntervalLine, Latency, Rate, Report, SloCheck};
+pub use merge::MergeArgs;
+pub use report::{Handshakes, IntervalLine, Latency, Merged, Rate, Report, SloCheck};
+pub use share::Share;
 pub use slo::Slo;
+pub use start_at::StartAt;

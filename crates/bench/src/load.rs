@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::share::Share;
 use crate::tally::Shard;
 
 /// Later than any run: a timer set for it is as good as none.
@@ -20,10 +21,21 @@ pub(crate) struct Load {
     pub(crate) timeout: Duration,
     /// When the load started: every connection is set up by then.
     pub(crate) start: Instant,
+    /// When the figures start: `--warmup` after the start (the start, without one).
+    pub(crate) from: Instant,
     /// When sending stops, if a time bounds the run.
     pub(crate) deadline: Option<Instant>,
-    /// Open loop: requests a second in all, and how many workers share them.
-    pub(crate) rate: Option<(f64, usize)>,
+    /// Open loop: the rate, and how this generator's workers share it.
+    pub(crate) rate: Option<Rated>,
+}
+
+/// Open loop: requests a second asked of all the generators, this one's share of them, and how
+/// many workers share that.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rated {
+    pub(crate) per_second: f64,
+    pub(crate) share: Share,
+    pub(crate) workers: usize,
 }
 
 impl Load {
@@ -36,9 +48,7 @@ impl Load {
     pub(crate) fn schedule(&self, worker: usize) -> Schedule {
         Schedule {
             start: self.start,
-            rate: self
-                .rate
-                .map(|(per_second, workers)| (per_second, workers, worker)),
+            rate: self.rate.map(|rated| (rated, worker)),
         }
     }
 }
@@ -51,21 +61,24 @@ pub(crate) struct Pending {
     pub(crate) sent: Instant,
 }
 
-/// When the requests of one worker are due. Open loop: request `k` of worker `w` of `W` is
-/// due at `start + (k × W + w) / rate`, so the workers' requests interleave evenly and all of
-/// them together make the rate. Closed loop: every request is due as soon as it has a slot.
+/// When the requests of one worker are due. Open loop: request `k` of worker `w` of `W`, in
+/// share `i` of `n`, takes the rate's slot `(k × W + w) × n + i - 1`, due at
+/// `start + slot / rate`: the workers' requests interleave evenly, and so do the generators'
+/// (started at one time, `--start-at`), and together they make the rate. Closed loop: every
+/// request is due as soon as it has a slot.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Schedule {
     start: Instant,
-    rate: Option<(f64, usize, usize)>,
+    rate: Option<(Rated, usize)>,
 }
 
 impl Schedule {
     /// When request `k` is due; `None` in closed loop, where it is due when it has a slot.
     pub(crate) fn due(&self, k: u64) -> Option<Instant> {
-        let (per_second, workers, worker) = self.rate?;
-        let slot = (k as f64) * workers as f64 + worker as f64;
-        Some(self.start + Duration::from_secs_f64(slot / per_second))
+        let (rated, worker) = self.rate?;
+        let ours = (k as f64) * rated.workers as f64 + worker as f64;
+        let slot = ours * f64::from(rated.share.of) + f64::from(rated.share.index - 1);
+        Some(self.start + Duration::from_secs_f64(slot / rated.per_second))
     }
 
     /// Whether requests wait for their time.
@@ -76,14 +89,14 @@ impl Schedule {
     /// Open loop, with request `next` the first never sent: how many requests were due before
     /// `end` and never sent, and how far behind its schedule the worker was at `end`.
     pub(crate) fn shortfall(&self, next: u64, end: Instant) -> (u64, Duration) {
-        let (Some((per_second, workers, _)), Some(due)) = (self.rate, self.due(next)) else {
+        let (Some((rated, _)), Some(due)) = (self.rate, self.due(next)) else {
             return (0, Duration::ZERO);
         };
         if due >= end {
             return (0, Duration::ZERO);
         }
         let behind = end - due;
-        let gap = workers as f64 / per_second;
+        let gap = rated.workers as f64 * f64::from(rated.share.of) / rated.per_second;
         ((behind.as_secs_f64() / gap).ceil() as u64, behind)
     }
 }
@@ -122,7 +135,7 @@ impl Sending {
         if !self.ended && (load.over(now) || shard.all_taken()) {
             self.ended = true;
         }
-        let mut queued = 0;
+        let (mut queued, mut counted) = (0, 0);
         while !self.ended && queued < free {
             let due = match self.schedule.due(self.next) {
                 Some(due) if due > now => break,
@@ -136,8 +149,10 @@ impl Sending {
             queue(self.next, due);
             self.next += 1;
             queued += 1;
+            // Requests of the warm-up are sent and checked, and counted in no figure.
+            counted += u64::from(due >= load.from);
         }
-        shard.sent(queued as u64);
+        shard.sent(counted);
     }
 
     /// Open loop: when the next request is due, if the window will have a slot for it.
@@ -162,14 +177,50 @@ mod tests {
     use super::*;
 
     fn load(rate: Option<(f64, usize)>) -> Load {
+        shared(rate, Share::WHOLE)
+    }
+
+    fn shared(rate: Option<(f64, usize)>, share: Share) -> Load {
+        let start = Instant::now();
         Load {
             size: 64,
             window: 1,
             timeout: Duration::from_secs(1),
-            start: Instant::now(),
+            start,
+            from: start,
             deadline: None,
-            rate,
+            rate: rate.map(|(per_second, workers)| Rated {
+                per_second,
+                share,
+                workers,
+            }),
         }
+    }
+
+    #[test]
+    fn shares_of_one_rate_interleave_across_generators() {
+        // 3 generators of 2 workers each share 600/s: a request every 1/600 s in all.
+        let mut slots: Vec<Duration> = Vec::new();
+        for index in 1..=3 {
+            let load = shared(Some((600.0, 2)), Share { index, of: 3 });
+            for worker in 0..2 {
+                let schedule = load.schedule(worker);
+                for k in 0..100 {
+                    slots.extend(schedule.due(k).map(|due| due - load.start));
+                }
+            }
+        }
+        slots.sort();
+        for (n, slot) in slots.iter().enumerate() {
+            let expected = Duration::from_secs_f64(n as f64 / 600.0);
+            assert!(
+                slot.abs_diff(expected) < Duration::from_nanos(10),
+                "{n}: {slot:?}"
+            );
+        }
+        let second = shared(Some((600.0, 2)), Share { index: 2, of: 3 });
+        let at = second.schedule(1).due(0).map(|due| due - second.start);
+        assert_eq!(at, Some(Duration::from_secs_f64(4.0 / 600.0)));
     }
 
     #[test]

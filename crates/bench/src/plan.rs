@@ -1,11 +1,12 @@
 //! [`Plan`]: a run to make, and [`Kind`], what its workers are.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use upcase_transport::TlsWrap;
 
 use crate::quic::QuicDial;
+use crate::share::Share;
 
 /// What the workers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +36,14 @@ pub(crate) struct Plan {
     pub(crate) timeout: Duration,
     pub(crate) duration: Option<Duration>,
     pub(crate) requests: Option<u64>,
-    /// Requests a second in all, open loop.
+    /// Requests a second in all, open loop, asked of every generator sharing it.
     pub(crate) rate: Option<f64>,
+    /// This generator's share of that rate.
+    pub(crate) share: Share,
+    /// When to start the load (its connections set up before), if not at once.
+    pub(crate) start_at: Option<SystemTime>,
+    /// How long the load runs before its figures start.
+    pub(crate) warmup: Duration,
     /// The length of an interval.
     pub(crate) interval: Duration,
     /// Whether intervals report latency (`--interval`), or only count (the progress line).

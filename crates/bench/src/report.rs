@@ -52,8 +52,11 @@ pub(crate) fn at_quantile(histogram: &Histogram<u64>, q: f64) -> u64 {
 /// How an open-loop run kept to its schedule.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rate {
-    /// Requests a second asked for.
+    /// Requests a second asked for (of this generator, with `--share`).
     pub asked: f64,
+    /// With `--share`: which share, of what whole rate, like `"2/3 of 3000/s"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share: Option<String>,
     /// Requests a second sent.
     pub achieved: f64,
     /// Requests whose time came before the end but that were never sent.
@@ -80,8 +83,8 @@ pub struct Handshakes {
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
-    /// `"tcp"`, `"udp"` or `"tls"`.
-    pub transport: &'static str,
+    /// `"tcp"`, `"udp"`, `"tls"` or `"quic"`; merged logs of several, joined by `+`.
+    pub transport: String,
     /// The server's address.
     pub server: String,
     /// Connections or sockets.
@@ -116,6 +119,21 @@ pub struct Report {
     /// With `--slo`: each objective, what was measured, and whether it held.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slo: Vec<SloCheck>,
+    /// From `upcase bench merge`: the logs added up, and how they differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
+}
+
+/// What `upcase bench merge` added up.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Merged {
+    /// How many logs.
+    pub logs: usize,
+    /// Each log's generator (its tag: host and process).
+    pub generators: Vec<String>,
+    /// How the logs' runs differ (transport, server, size, interval, shares), a sentence each;
+    /// empty when they were runs of one kind.
+    pub differ: Vec<String>,
 }
 
 impl Report {
@@ -129,6 +147,43 @@ impl Report {
             (None, true) => ", a connection per request",
             (None, false) => "",
         }
+    }
+
+    /// The logs a merged report was added up from, and how they differ.
+    fn fmt_merged(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(merged) = &self.merged {
+            writeln!(
+                f,
+                "merged {} logs: {}",
+                merged.logs,
+                merged.generators.join(", ")
+            )?;
+            for difference in &merged.differ {
+                writeln!(f, "the logs differ: {difference}")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The open loop's schedule: asked, sent, and whether it held.
+    fn fmt_rate(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(rate) = &self.rate {
+            write!(f, "rate: {:.0}/s asked", rate.asked)?;
+            if let Some(share) = &rate.share {
+                write!(f, " (share {share})")?;
+            }
+            write!(f, ", {:.0}/s sent", rate.achieved)?;
+            if rate.reached {
+                writeln!(f)?;
+            } else {
+                writeln!(
+                    f,
+                    "; the asked rate was not reached: {} requests never sent, {:.1} ms behind the schedule at the end",
+                    rate.unsent, rate.behind_ms
+                )?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -166,27 +221,13 @@ impl fmt::Display for Report {
             1 => "1 thread".to_owned(),
             n => format!("{n} threads"),
         };
+        self.fmt_merged(f)?;
         writeln!(
             f,
             "{} to {}: {} × window {}, {}-byte requests{pattern}, {threads}, {:.1}s",
             self.transport, self.server, self.conns, self.window, self.size, self.seconds
         )?;
-        if let Some(rate) = &self.rate {
-            write!(
-                f,
-                "rate: {:.0}/s asked, {:.0}/s sent",
-                rate.asked, rate.achieved
-            )?;
-            if rate.reached {
-                writeln!(f)?;
-            } else {
-                writeln!(
-                    f,
-                    "; the asked rate was not reached: {} requests never sent, {:.1} ms behind the schedule at the end",
-                    rate.unsent, rate.behind_ms
-                )?;
-            }
-        }
+        self.fmt_rate(f)?;
         writeln!(
             f,
             "replies: {} ({:.0}/s), lost {}, wrong {}",

@@ -15,7 +15,7 @@ use tokio::task::LocalSet;
 use tokio::time::{Instant, sleep_until};
 
 use crate::BenchError;
-use crate::load::Load;
+use crate::load::{Load, Rated};
 use crate::open::{Dialer, Opened, open_all, serve};
 use crate::plan::Plan;
 use crate::tally::{Shard, Tally};
@@ -88,6 +88,27 @@ pub(crate) fn run(
         }
     }
 
+    let tally = joined(plan, handles)?;
+    let ended = Instant::now();
+    let start = meet.start.get().copied().unwrap_or(ended);
+    let seconds = match plan.duration {
+        Some(duration) => duration.as_secs_f64(),
+        None => ended
+            .saturating_duration_since(start + plan.warmup)
+            .as_secs_f64(),
+    };
+    Ok(Outcome {
+        tally,
+        seconds,
+        replies_by_interval: done,
+    })
+}
+
+/// Every thread's tally, added up, once each has ended; the first failure, if any.
+fn joined(
+    plan: &Plan,
+    handles: Vec<std::thread::JoinHandle<io::Result<Tally>>>,
+) -> Result<Tally, BenchError> {
     let mut tally = Tally::new(plan.rate.is_some());
     let mut failure = None;
     for handle in handles {
@@ -97,20 +118,7 @@ pub(crate) fn run(
             Err(_) => failure = Some(BenchError::Failed("a load thread failed".into())),
         }
     }
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    let ended = Instant::now();
-    let start = meet.start.get().copied().unwrap_or(ended);
-    let seconds = match plan.duration {
-        Some(duration) => duration.as_secs_f64(),
-        None => (ended - start).as_secs_f64(),
-    };
-    Ok(Outcome {
-        tally,
-        seconds,
-        replies_by_interval: done,
-    })
+    failure.map_or(Ok(tally), Err)
 }
 
 /// Where the threads meet.
@@ -118,9 +126,10 @@ struct Meeting {
     barrier: Barrier,
     /// Some thread could not set up its connections: none starts.
     failed: AtomicBool,
-    /// When the load started, set by the first thread past the barrier.
+    /// When the load starts, set by the first thread past the barrier.
     start: OnceLock<Instant>,
-    /// The same moment by the wall clock, for logs that other machines' are merged with.
+    /// When the figures start (the warm-up over) by the wall clock, for logs that other
+    /// machines' are merged with.
     wall: OnceLock<SystemTime>,
 }
 
@@ -142,6 +151,8 @@ impl Workers<'_> {
             load,
             shard,
         } = self;
+        // With --start-at, connections are set up before the time, and load only from it.
+        sleep_until(load.start).await;
         let workers: Vec<_> = mine
             .iter()
             .zip(sockets)
@@ -160,7 +171,7 @@ impl Workers<'_> {
         };
         // The load may end on an interval's edge before the ticker has passed it.
         if let Some(deadline) = load.deadline
-            && load.start + plan.interval * next.get() <= deadline + plan.interval / 100
+            && load.from + plan.interval * next.get() <= deadline + plan.interval / 100
         {
             let _ = intervals.send(Interval {
                 index: u64::from(next.get()),
@@ -216,27 +227,31 @@ fn shard_thread(
     if meet.failed.load(Ordering::SeqCst) {
         return Ok(Tally::new(false));
     }
-    let start = *meet.start.get_or_init(|| {
-        let _ = meet.wall.set(SystemTime::now());
-        Instant::now()
-    });
+    let start = *meet.start.get_or_init(|| starting(plan, meet));
+    let from = start + plan.warmup;
     let load = Rc::new(Load {
         size: plan.size,
         window: plan.window,
         timeout: plan.timeout,
         start,
-        deadline: plan.duration.map(|duration| start + duration),
-        rate: plan.rate.map(|rate| (rate, plan.workers)),
+        from,
+        deadline: plan.duration.map(|duration| from + duration),
+        rate: plan.rate.map(|per_second| Rated {
+            per_second,
+            share: plan.share,
+            workers: plan.workers,
+        }),
     });
     let requests = plan.requests.map(|requests| {
         let (each, extra) = (requests / threads as u64, requests % threads as u64);
         each + u64::from((thread as u64) < extra)
     });
-    let shard = Rc::new(Shard::new(
-        plan.rate.is_some(),
-        requests,
-        plan.interval_latency,
-    ));
+    let shard = Shard::new(plan.rate.is_some(), requests, plan.interval_latency);
+    let shard = Rc::new(if plan.warmup.is_zero() {
+        shard
+    } else {
+        shard.warm_up_until(from, plan.timeout)
+    });
     let local = LocalSet::new();
     let workers = Workers {
         plan,
@@ -247,6 +262,18 @@ fn shard_thread(
     local.block_on(&runtime, workers.run(sockets, intervals))?;
     let shard = Rc::try_unwrap(shard).map_err(|_| io::Error::other("a worker outlived the run"))?;
     Ok(shard.whole.into_inner())
+}
+
+/// When the load starts: now, or at `--start-at` (the same moment on the monotonic clock); and
+/// by the wall clock, when its figures start, for the log.
+fn starting(plan: &Plan, meet: &Meeting) -> Instant {
+    let (now, wall_now) = (Instant::now(), SystemTime::now());
+    let (start, wall) = match plan.start_at {
+        Some(at) => (now + at.duration_since(wall_now).unwrap_or_default(), at),
+        None => (now, wall_now),
+    };
+    let _ = meet.wall.set(wall + plan.warmup);
+    start
 }
 
 /// At the end of each interval, hands the interval's tally to the main thread; stops after the
@@ -261,7 +288,7 @@ async fn tick(
 ) {
     loop {
         let index = next.get();
-        let edge = load.start + length * index;
+        let edge = load.from + length * index;
         if load
             .deadline
             .is_some_and(|deadline| edge > deadline + length / 100)

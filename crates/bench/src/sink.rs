@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::BenchError;
 use crate::hlog::Hlog;
+use crate::hlog_meta::EndLine;
 use crate::report::IntervalLine;
 use crate::run::{Interval, REST};
 
@@ -49,15 +50,15 @@ impl Sink {
         }
     }
 
-    /// Ends the progress line and the log; the first failure to write, if any.
-    pub(crate) fn finish(self) -> Result<(), BenchError> {
+    /// Ends the progress line, and the log with `end`; the first failure to write, if any.
+    pub(crate) fn finish(self, end: &EndLine) -> Result<(), BenchError> {
         if !self.lines && self.terminal {
             let _ = writeln!(std::io::stderr());
         }
         if let Some(error) = self.error {
             return Err(error);
         }
-        self.hlog.map_or(Ok(()), Hlog::finish)
+        self.hlog.map_or(Ok(()), |hlog| hlog.finish(end))
     }
 }
 

@@ -43,6 +43,8 @@ pub(crate) struct Tally {
     /// resumed a session.
     pub(crate) handshakes: u64,
     pub(crate) resumed: u64,
+    /// Wrong replies to requests of the warm-up: in no figure, and still a failed run.
+    pub(crate) warmup_wrong: u64,
 }
 
 impl Tally {
@@ -58,6 +60,7 @@ impl Tally {
             behind: Duration::ZERO,
             handshakes: 0,
             resumed: 0,
+            warmup_wrong: 0,
         }
     }
 
@@ -83,6 +86,7 @@ impl Tally {
         self.behind = self.behind.max(other.behind);
         self.handshakes += other.handshakes;
         self.resumed += other.resumed;
+        self.warmup_wrong += other.warmup_wrong;
         // Same bounds on both sides, so adding cannot fail; were it to, the samples are lost,
         // not the run.
         let _ = self.latency.add(&other.latency);
@@ -101,6 +105,7 @@ impl Tally {
         self.behind = Duration::ZERO;
         self.handshakes = 0;
         self.resumed = 0;
+        self.warmup_wrong = 0;
         self.latency.reset();
         if let Some(uncorrected) = &mut self.uncorrected {
             uncorrected.reset();
@@ -125,6 +130,9 @@ pub(crate) struct Shard {
     interval_latency: bool,
     /// Requests this thread may still send, if a count bounds the run.
     left: Cell<Option<u64>>,
+    /// With `--warmup`: when the figures start, and the reply timeout, which tells a request
+    /// lost now from one sent before then.
+    warmup: Option<(Instant, Duration)>,
 }
 
 impl Shard {
@@ -135,7 +143,15 @@ impl Shard {
             interval: RefCell::new(Tally::new(open_loop && interval_latency)),
             interval_latency,
             left: Cell::new(requests),
+            warmup: None,
         }
+    }
+
+    /// Keeps requests due before `from` out of every figure; a request counted lost sooner than
+    /// `timeout` after `from` was sent before it.
+    pub(crate) fn warm_up_until(mut self, from: Instant, timeout: Duration) -> Self {
+        self.warmup = Some((from, timeout));
+        self
     }
 
     /// Takes one request to send: `false` once the thread's count is used up.
@@ -157,9 +173,16 @@ impl Shard {
 
     pub(crate) fn sent(&self, count: u64) {
         self.whole.borrow_mut().sent += count;
+        self.interval.borrow_mut().sent += count;
     }
 
     pub(crate) fn reply(&self, right: bool, due: Instant, sent: Instant, now: Instant) {
+        if let Some((from, _)) = self.warmup
+            && due < from
+        {
+            self.whole.borrow_mut().warmup_wrong += u64::from(!right);
+            return;
+        }
         self.whole.borrow_mut().reply(right, due, sent, now);
         let mut interval = self.interval.borrow_mut();
         if self.interval_latency {
@@ -172,6 +195,11 @@ impl Shard {
     }
 
     pub(crate) fn lost(&self, count: u64) {
+        if let Some((from, timeout)) = self.warmup
+            && Instant::now() < from + timeout
+        {
+            return;
+        }
         self.whole.borrow_mut().lost += count;
         self.interval.borrow_mut().lost += count;
     }
@@ -224,6 +252,21 @@ mod tests {
         assert!(!shard.take_request() && shard.all_taken());
         let unbounded = Shard::new(false, None, true);
         assert!(unbounded.take_request() && !unbounded.all_taken());
+    }
+
+    #[test]
+    fn the_warm_up_is_in_no_figure_but_a_wrong_reply_in_it_is_kept() {
+        let start = Instant::now();
+        let from = start + Duration::from_secs(5);
+        let shard = Shard::new(true, None, true).warm_up_until(from, Duration::from_secs(1));
+        shard.reply(true, start, start, start + Duration::from_micros(5));
+        shard.reply(false, start, start, start + Duration::from_micros(5));
+        shard.lost(3);
+        shard.reply(true, from, from, from + Duration::from_micros(5));
+        let whole = shard.whole.borrow();
+        assert_eq!((whole.replies, whole.wrong, whole.lost), (1, 0, 0));
+        assert_eq!((whole.latency.len(), whole.warmup_wrong), (1, 1));
+        assert_eq!(shard.interval.borrow().replies, 1);
     }
 
     #[test]

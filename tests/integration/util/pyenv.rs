@@ -19,3 +19,15 @@ pub fn support(name: &str) -> PathBuf {
         .join("tests/support")
         .join(name)
 }
+
+/// Python's `hdrhistogram` reading of the interval logs at `paths`, added together: `count`,
+/// `p50_us`, `p99_us`, `max_us`, `intervals` and `uncorrected_count` (`hlog_read.py`).
+pub fn hlog_read(paths: &[PathBuf]) -> serde_json::Value {
+    let out = std::process::Command::new(python())
+        .arg(support("hlog_read.py"))
+        .args(paths)
+        .output()
+        .expect("the reader runs");
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
