@@ -18,6 +18,8 @@ command -v kill >/dev/null || missing+=(procps)
 command -v prlimit >/dev/null || missing+=(util-linux)
 # ip (network namespaces, for the tests of where a datagram was sent).
 command -v ip >/dev/null || missing+=(iproute2)
+# nft and tc (in iproute2): loss and a slow link in the test bed of hosts (tests/integration/fleet.rs).
+command -v nft >/dev/null || missing+=(nftables)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
 { command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || missing+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(libnginx-mod-stream)

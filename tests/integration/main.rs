@@ -9,6 +9,8 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
+//! - `fleet`: generators on hosts of a test bed (network namespaces): shares, merge, loss,
+//!   a slow link, and the Kubernetes Job of docs/deploy.
 //! - `hlog`: `upcase bench --hlog`, read back by Python's `hdrhistogram`.
 //! - `load`: `upcase bench` as an instrument: open loop, run length, its files, more peers.
 //! - `memory`: what an idle connection costs the server.
@@ -60,6 +62,7 @@ mod client_pipe;
 mod descriptors;
 mod destination;
 mod examples;
+mod fleet;
 mod generated;
 mod hlog;
 mod hostile_server;

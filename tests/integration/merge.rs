@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 
 use predicates::prelude::*;
 
-use crate::util::pyenv::hlog_read;
+use crate::util::pyenv::{assert_merged_is_the_sum, hlog_read};
 use crate::util::{binary, start_server, start_server_logged, upcase};
 
 /// A generator started now, writing its report (JSON) and its log in `dir`.
@@ -84,22 +84,7 @@ fn shares_of_one_rate_merge_into_one_run_with_the_percentiles_of_the_added_histo
         .assert()
         .success();
     let merged: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
-    let sum = |key: &str| {
-        reports
-            .iter()
-            .map(|r| r[key].as_u64().unwrap_or(0))
-            .sum::<u64>()
-    };
-    assert_eq!(merged["replies"].as_u64(), Some(sum("replies")), "{merged}");
-    assert_eq!(merged["lost"].as_u64(), Some(sum("lost")));
-    let read = hlog_read(&logs);
-    assert_eq!(read["count"], merged["replies"]);
-    for key in ["p50_us", "p99_us", "max_us"] {
-        assert_eq!(
-            read[key], merged["latency"][key],
-            "{key}: {read} against {merged}"
-        );
-    }
+    assert_merged_is_the_sum(&merged, &reports, &logs);
     assert_eq!(merged["rate"]["asked"], 1500.0);
     assert_eq!(merged["rate"]["reached"], true, "{merged}");
     assert_eq!(merged["merged"]["logs"], 3);
@@ -225,6 +210,14 @@ fn what_is_no_log_is_refused_with_its_name_and_exit_2() {
             write("base64.hlog", "Tag=a,0.000,1.000,1.0,!!!notbase64\n"),
             "not base64",
         ),
+        (
+            write(
+                "inf.hlog",
+                "#[upcase-interval: start=inf sent=1 lost=0 wrong=0]\n",
+            ),
+            "`start=inf` is no time",
+        ),
+        (PathBuf::from("/dev/zero"), "larger than 1024 MiB"),
     ];
     for (path, why) in cases {
         merge(std::slice::from_ref(&path), &[])

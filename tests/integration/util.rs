@@ -1,13 +1,18 @@
 //! Helpers shared by the integration tests: the binary and the programs beside it, servers on
 //! port 0 and their logs, signals; `net.rs`, exchanges over the network; `nginx.rs`, nginx's
-//! stream module in front of servers; `pki.rs`, certificates.
+//! stream module in front of servers; `pki.rs`, certificates; `bed.rs`, hosts in network
+//! namespaces on a bridge, with loss and a slow link.
 
+pub mod bed;
+pub mod manifest;
 mod net;
 pub mod nginx;
 pub mod pki;
 pub mod pyenv;
+mod watch;
 
 pub use net::*;
+pub use watch::LogWatch;
 
 use std::io::Write;
 use std::io::{BufRead, BufReader};
@@ -341,40 +346,6 @@ pub fn typed(program: &mut Command, line: &str) -> std::process::Output {
     child.wait_with_output().expect("its output")
 }
 
-/// A server's log, line by line as it comes, for tests that wait for a line.
-pub struct LogWatch {
-    lines: std::sync::mpsc::Receiver<String>,
-    /// Everything read so far.
-    pub seen: String,
-}
-
-impl LogWatch {
-    /// Waits until a line containing `needle` comes, or [`PATIENCE`] passes; returns the line.
-    pub fn wait_for(&mut self, needle: &str) -> String {
-        let start = std::time::Instant::now();
-        while let Some(left) = PATIENCE.checked_sub(start.elapsed()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push_str(&line);
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no line with {needle:?} in:\n{}", self.seen);
-    }
-
-    /// The whole log, once the server has exited and closed it.
-    pub fn rest(mut self) -> String {
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            self.seen.push_str(&line);
-        }
-        self.seen
-    }
-}
-
 /// As `start_server`, with its log at RUST_LOG `level` watched line by line.
 pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
     let mut command = server_command(args);
@@ -391,9 +362,5 @@ pub fn start_server_watched(args: &[&str], level: &str) -> (Server, LogWatch) {
             }
         }
     });
-    let watch = LogWatch {
-        lines,
-        seen: String::new(),
-    };
-    (server, watch)
+    (server, LogWatch::new(lines))
 }

@@ -179,8 +179,12 @@ impl<'a> Fields<'a> {
     }
 
     fn counts(&self) -> Result<CountsLine, String> {
+        let start_s: f64 = self.number("start")?;
+        if !start_s.is_finite() {
+            return Err(format!("`start={start_s}` is no time"));
+        }
         Ok(CountsLine {
-            start_s: self.number("start")?,
+            start_s,
             sent: self.number("sent")?,
             lost: self.number("lost")?,
             wrong: self.number("wrong")?,

@@ -50,8 +50,7 @@ impl Log {
             path: path.to_owned(),
             reason,
         };
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| bad(upcase_transport::describe(&error)))?;
+        let text = read_bounded(path).map_err(&bad)?;
         let mut log = Log {
             path: path.to_owned(),
             tags: Vec::new(),
@@ -140,6 +139,27 @@ impl Log {
         into.add(decoded)
             .map_err(|_| "a histogram holds values beyond a minute, or below a nanosecond".into())
     }
+}
+
+/// The most a log may hold: a day of a run's histograms, ten an interval a second, is a few
+/// hundred megabytes; past this, the file is not a log (or `/dev/zero`).
+const LARGEST: u64 = 1 << 30;
+
+/// The file's text, if it is text and no larger than [`LARGEST`].
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| upcase_transport::describe(&e))?;
+    let mut text = String::new();
+    file.take(LARGEST + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| upcase_transport::describe(&e))?;
+    if text.len() as u64 > LARGEST {
+        return Err(format!(
+            "larger than {} MiB: no interval log",
+            LARGEST >> 20
+        ));
+    }
+    Ok(text)
 }
 
 /// An interval with nothing in it yet, that started at `start_s`.

@@ -105,7 +105,8 @@ fn buckets(logs: &[Log], together: &Together) -> BTreeMap<u64, Tally> {
     let open_loop = logs.iter().any(has_uncorrected);
     for logged in logs.iter().flat_map(|log| log.intervals.values()) {
         let offset = (logged.start_s - together.origin_s) / together.length_s;
-        let index = offset.round().max(0.0) as u64 + 1;
+        // `as` saturates: a start no clock gives lands in the first or the last interval.
+        let index = (offset.round().max(0.0) as u64).saturating_add(1);
         let bucket = buckets
             .entry(index)
             .or_insert_with(|| Tally::new(open_loop));

@@ -33,6 +33,16 @@ impl Drop for Nginx {
 /// Starts nginx with its files in `dir` and `stream` as its `stream { … }` block's body, and
 /// returns once it listens.
 pub fn start_nginx(dir: &Path, stream: &str) -> Nginx {
+    start_nginx_with(dir, stream, Command::new)
+}
+
+/// As `start_nginx`, the command made by `command` from nginx's path (to run it elsewhere,
+/// like inside a network namespace).
+pub fn start_nginx_with(
+    dir: &Path,
+    stream: &str,
+    command: impl FnOnce(PathBuf) -> Command,
+) -> Nginx {
     let config = format!(
         "daemon off;\nmaster_process off;\nworker_processes 1;\n\
          error_log {dir}/error.log warn;\npid {dir}/nginx.pid;\n\
@@ -43,7 +53,7 @@ pub fn start_nginx(dir: &Path, stream: &str) -> Nginx {
     );
     let path = dir.join("nginx.conf");
     std::fs::write(&path, config).expect("write nginx.conf");
-    let child = Command::new(nginx_binary())
+    let child = command(nginx_binary())
         .arg("-p")
         .arg(dir)
         .arg("-e")
