@@ -64,8 +64,8 @@ pub fn merge(args: &MergeArgs) -> Result<(), BenchError> {
     let together = Together::of(&logs);
     let buckets = buckets(&logs, &together);
     let mut whole = Tally::new(logs.iter().any(has_uncorrected));
-    for tally in buckets.values() {
-        whole.add(tally);
+    for bucket in buckets.values() {
+        whole.add(&bucket.tally);
     }
     if args.interval {
         print_intervals(&buckets, &together, args.json)?;
@@ -73,7 +73,8 @@ pub fn merge(args: &MergeArgs) -> Result<(), BenchError> {
     let report = report(&logs, &together, &whole);
     let replies_by_interval: Vec<(u64, u64)> = buckets
         .iter()
-        .map(|(&index, tally)| (index, tally.replies))
+        .filter(|(_, bucket)| bucket.whole)
+        .map(|(&index, bucket)| (index, bucket.tally.replies))
         .collect();
     let measured = Measured {
         latency: &whole.latency,
@@ -98,18 +99,28 @@ fn has_uncorrected(log: &Log) -> bool {
     log.intervals.values().any(|i| i.uncorrected.is_some())
 }
 
+/// One interval of the merged run.
+struct Bucket {
+    tally: Tally,
+    /// Whether some log's interval here was a whole one, not only the replies that came after
+    /// a run's last whole interval (counted, but no interval line of its own).
+    whole: bool,
+}
+
 /// Every log's intervals, added into the merged run's intervals (numbered from 1) by where
 /// their start falls on the wall clock.
-fn buckets(logs: &[Log], together: &Together) -> BTreeMap<u64, Tally> {
-    let mut buckets: BTreeMap<u64, Tally> = BTreeMap::new();
+fn buckets(logs: &[Log], together: &Together) -> BTreeMap<u64, Bucket> {
+    let mut buckets: BTreeMap<u64, Bucket> = BTreeMap::new();
     let open_loop = logs.iter().any(has_uncorrected);
     for logged in logs.iter().flat_map(|log| log.intervals.values()) {
         let offset = (logged.start_s - together.origin_s) / together.length_s;
         // `as` saturates: a start no clock gives lands in the first or the last interval.
         let index = (offset.round().max(0.0) as u64).saturating_add(1);
-        let bucket = buckets
-            .entry(index)
-            .or_insert_with(|| Tally::new(open_loop));
+        let bucket = buckets.entry(index).or_insert_with(|| Bucket {
+            tally: Tally::new(open_loop),
+            whole: false,
+        });
+        bucket.whole |= logged.length_s >= together.length_s / 2.0;
         let mut tally = Tally::new(open_loop);
         tally.latency = logged.latency.clone();
         tally.uncorrected.clone_from(&logged.uncorrected);
@@ -117,20 +128,20 @@ fn buckets(logs: &[Log], together: &Together) -> BTreeMap<u64, Tally> {
         if let Some(counts) = logged.counts {
             (tally.sent, tally.lost, tally.wrong) = (counts.sent, counts.lost, counts.wrong);
         }
-        bucket.add(&tally);
+        bucket.tally.add(&tally);
     }
     buckets
 }
 
 fn print_intervals(
-    buckets: &BTreeMap<u64, Tally>,
+    buckets: &BTreeMap<u64, Bucket>,
     together: &Together,
     as_json: bool,
 ) -> Result<(), BenchError> {
-    for (&index, tally) in buckets {
+    for (&index, bucket) in buckets.iter().filter(|(_, bucket)| bucket.whole) {
         let interval = Interval {
             index,
-            tally: tally.clone(),
+            tally: bucket.tally.clone(),
         };
         let line = IntervalLine::new(&interval, together.length_s);
         print_line(&if as_json {

@@ -175,6 +175,9 @@ impl Report {
             write!(f, ", {:.0}/s sent", rate.achieved)?;
             if rate.reached {
                 writeln!(f)?;
+            } else if rate.unsent == 0 {
+                // Merged logs short of a share: every generator kept to its own schedule.
+                writeln!(f, "; the asked rate was not reached")?;
             } else {
                 writeln!(
                     f,
