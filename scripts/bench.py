@@ -16,7 +16,7 @@ TCP connection, and the client table: `upcase client`, socat and nc each streami
 --stream-gib GiB through one upcase server, and their one-shot start-up beside nc's (with
 --clients, those tables alone); and the generator table: upcase bench beside bench/loadgen.c,
 the cheapest load generator this machine can run, against the floor server (with
---generators, that table alone).
+--generators, that table alone; with --compare, the other build's generator beside it).
 Absolute figures drift between runs and machines; compare within one run.
 """
 
@@ -332,32 +332,43 @@ GENERATOR_SCENARIOS = [
     ("UDP, 2 sockets x 64", ["--udp", "--conns", "2", "--window", "64"], "udp", 2, 64),
 ]
 
-GENERATORS = [
-    # name, the command for (flags, transport, conns, window, port, seconds), how to read it
-    ("upcase bench", lambda flags, kind, conns, window, port, secs:
-        [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(port), "--duration", f"{secs}s",
-         "--json"] + flags),
-    ("upcase bench --threads 1", lambda flags, kind, conns, window, port, secs:
-        [UPCASE, "bench", "--host", "127.0.0.1", "--port", str(port), "--duration", f"{secs}s",
-         "--threads", "1", "--json"] + flags),
-    ("C generator (bench/loadgen.c)", lambda flags, kind, conns, window, port, secs:
-        [LOADGEN, kind, str(port), str(conns), str(window), str(secs)]),
-]
+def bench_command(binary, threads=None):
+    """`upcase bench` of `binary` against the floor, as (flags, transport, conns, window, port,
+    seconds) ask; with `threads`, on that many threads."""
+    extra = ["--threads", str(threads)] if threads else []
+    return lambda flags, kind, conns, window, port, secs: (
+        [binary, "bench", "--host", "127.0.0.1", "--port", str(port), "--duration", f"{secs}s",
+         "--json"] + extra + flags)
 
 
-def generator_table(duration, repeat):
+def generators(compare=""):
+    """The generators of the table, the C generator last (the ratios' base); with `compare`,
+    that build's upcase bench too."""
+    chosen = [("upcase bench", bench_command(UPCASE)),
+              ("upcase bench --threads 1", bench_command(UPCASE, 1))]
+    if compare:
+        other = os.path.abspath(compare)
+        chosen += [(f"upcase bench at {compare}", bench_command(other)),
+                   (f"upcase bench --threads 1 at {compare}", bench_command(other, 1))]
+    return chosen + [("C generator (bench/loadgen.c)", lambda flags, kind, conns, window, port,
+                      secs: [LOADGEN, kind, str(port), str(conns), str(window), str(secs)])]
+
+
+def generator_table(duration, repeat, compare=""):
     """Each generator loads the floor server for `duration` seconds, `repeat` turns in rotating
     order: the median replies/s and the generator's own CPU (user + system, from GNU time) per
-    reply, each also as the median over the turns of its ratio to the C generator's."""
+    reply, each also as the median over the turns of its ratio to the C generator's. With
+    `compare`, that build's generator takes its turns too."""
+    chosen = generators(compare)
     print("| scenario, against the floor server | generator | replies/s | generator CPU per reply |")
     print("|---|---|---|---|")
     for label, flags, kind, conns, window in GENERATOR_SCENARIOS:
-        figures = {name: [] for name, _ in GENERATORS}
+        figures = {name: [] for name, _ in chosen}
         floor = Server([FLOOR, "0"])
         try:
             for turn in range(repeat):
-                shift = turn % len(GENERATORS)
-                for name, command in GENERATORS[shift:] + GENERATORS[:shift]:
+                shift = turn % len(chosen)
+                for name, command in chosen[shift:] + chosen[:shift]:
                     timed = ["/usr/bin/time", "-f", "%U %S"] + command(
                         flags, kind, conns, window, floor.port, duration)
                     done = subprocess.run(timed, capture_output=True, text=True,
@@ -372,8 +383,8 @@ def generator_table(duration, repeat):
                     print(f"measured {name}, {label} ({turn + 1}/{repeat})", file=sys.stderr)
         finally:
             floor.stop()
-        base = figures[GENERATORS[-1][0]]
-        for name, _ in GENERATORS:
+        base = figures[chosen[-1][0]]
+        for name, _ in chosen:
             rates = [f[0] for f in figures[name]]
             cpus = [f[1] for f in figures[name]]
             rate_ratio = statistics.median(f[0] / b[0] for f, b in zip(figures[name], base))
@@ -481,7 +492,7 @@ def main():
         build()
     install_peers()
     if args.generators:
-        generator_table(args.duration, args.repeat)
+        generator_table(args.duration, args.repeat, args.compare)
         return
     if args.clients:
         if args.stream_gib > 0:
