@@ -62,3 +62,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use upcase_proto::check_growth;
+
+    /// `cargo test --example rot13_server`, run with the workspace's tests (`test = true`).
+    #[test]
+    fn rot13_keeps_to_the_growth_bound_every_transform_keeps_to() {
+        let input = "Hello, World\n ΐ straße \u{ff} ".repeat(50);
+        for chunk in [1, 2, 3, 64, input.len()] {
+            assert_eq!(check_growth(&super::Rot13, input.as_bytes(), chunk), Ok(()));
+        }
+    }
+}

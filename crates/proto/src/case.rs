@@ -8,7 +8,7 @@
 
 use std::sync::OnceLock;
 
-use crate::Transform;
+use crate::{MAX_GROWTH, Transform};
 
 /// Upper case by Unicode's full case mapping: `straße` becomes `STRASSE`. The default transform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -110,10 +110,6 @@ fn lower_ascii(bytes: &mut [u8]) {
         *b |= u8::from(b.is_ascii_uppercase()) << 5;
     }
 }
-
-/// The most bytes a case mapping makes of one byte of UTF-8: `ΐ`, two bytes, upper-cases to
-/// three characters of two bytes; no character grows more, whatever its length.
-const MAX_GROWTH: usize = 3;
 
 /// Slack at the end of the output, so that a two-byte character's mapping can be copied as a
 /// whole table entry, whatever its length, without a branch.

@@ -13,6 +13,18 @@
 /// for any cutting: keep whatever state that needs in `self`. After `finish` the transform must be
 /// ready for a new stream. The server clones one prototype for every connection and datagram.
 ///
+/// # How much it may write
+/// The server reserves room for a reply before making it and holds the replies a slow reader
+/// has not taken against one budget, so a transform answers as it reads, within a bound:
+/// - each call of `text` or `raw` writes at most [`MAX_GROWTH`](crate::MAX_GROWTH) (3) times the
+///   bytes it was given, plus [`MAX_OWED`](crate::MAX_OWED) bytes;
+/// - `finish` writes at most [`MAX_OWED`](crate::MAX_OWED) bytes;
+/// - the state kept in `self` does not grow with the input.
+///
+/// A transform that held its input until `finish` would break all three.
+/// [`check_growth`](crate::check_growth) holds a transform to the bound on an input cut as you
+/// choose; every built-in transform, and the examples', are tested with it.
+///
 /// ```
 /// use upcase_proto::{Transform, Transformer};
 ///
@@ -29,7 +41,9 @@
 /// let mut out = Vec::new();
 /// Transformer::new(SwapCase).datagram(b"Hello", &mut out)?;
 /// assert_eq!(out, b"hELLO");
-/// # Ok::<(), upcase_proto::LineTooLong>(())
+/// // It writes a byte for each it is given, within the bound every transform keeps to.
+/// upcase_proto::check_growth(&SwapCase, "Hello, ΐ".as_bytes(), 1)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub trait Transform: Clone + Send + 'static {
     /// Transforms `text`, appending the result to `out`.

@@ -54,6 +54,11 @@ impl<X: Transform> Transformer<X> {
         self
     }
 
+    /// The transform, with whatever state it holds.
+    pub fn into_inner(self) -> X {
+        self.transform
+    }
+
     /// How many bytes that were not valid UTF-8 this transformer has seen (and, for the
     /// built-in transforms, passed through unchanged).
     pub fn invalid_bytes(&self) -> u64 {
