@@ -4,7 +4,7 @@
 # (network namespaces), a C
 # compiler (a test shim), nginx with its stream module (the load-balancer test), socat and
 # xinetd (echo servers for the load generator), prometheus with promtool (the scrape test), and
-# openssl and ncat (TLS peers of the TLS tests); then, in a virtual environment of Python's
+# openssl and ncat (TLS peers of the TLS tests), nftables (loss in the test bed of hosts); then, in a virtual environment of Python's
 # (target/pyenv), aioquic and hdrhistogram from PyPI (an independent QUIC stack, and an
 # independent reader of HdrHistogram's logs).
 # Installing needs apt-get and root.
@@ -51,4 +51,11 @@ if ! target/pyenv/bin/python -c 'import aioquic, hdrh' 2>/dev/null; then
     'hdrhistogram>=0.10,<1'
 fi
 
-cargo test --workspace
+# Every test, those a plain `cargo test` leaves out (marked ignored, for needing root or the
+# peers installed above) included; a run that left any out, or skipped any, fails.
+mkdir -p target
+cargo test --workspace -- --include-ignored 2>&1 | tee target/test.log
+if grep -E 'test result: .* [1-9][0-9]* ignored' target/test.log >&2; then
+  echo "scripts/test.sh: some tests were left out (above); every test must run here" >&2
+  exit 1
+fi

@@ -29,6 +29,39 @@ fn rot13_server_serves_its_own_transform_on_both_transports() {
     assert_eq!(server.signal("INT").code(), Some(0));
 }
 
+#[test]
+fn the_tokio_server_example_answers_both_transports_and_many_clients_at_once() {
+    let server = spawn_server(
+        Command::new(example("tokio_server")).arg("0"),
+        &["udp", "tcp"],
+    );
+    let port = server.port().to_string();
+    // Two connections at once: the one left open does not hold up the other.
+    let held = std::net::TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+    upcase()
+        .args([
+            "client",
+            "--udp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "hello, world",
+        ])
+        .assert()
+        .success()
+        .stdout("HELLO, WORLD\n");
+    // Enough text, streamed, that its two-byte characters are split between reads.
+    let long = "straße ǅ\n".repeat(20_000);
+    upcase()
+        .args(["client", "--tcp", "--host", "127.0.0.1", "--port", &port])
+        .write_stdin(long.clone())
+        .assert()
+        .success()
+        .stdout(long.to_uppercase());
+    drop(held);
+}
+
 /// One of the textbook examples' servers on a free loopback port, killed when dropped, and
 /// that port (from its ready line, as the book's servers print it here).
 fn start_example_server(name: &str) -> (Killed, u16) {

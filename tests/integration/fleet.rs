@@ -88,6 +88,7 @@ fn served(server: Server) -> (u64, u64) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces), nftables, tc and nginx; `bash scripts/test.sh` runs it"]
 fn three_generators_share_one_rate_and_merge_to_the_sum_of_their_histograms() {
     let bed = Bed::new("share", 1, 3);
     let server = fleet_server(&bed.servers[0]);
@@ -128,6 +129,7 @@ fn three_generators_share_one_rate_and_merge_to_the_sum_of_their_histograms() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces), nftables, tc and nginx; `bash scripts/test.sh` runs it"]
 fn three_generators_load_three_servers_behind_nginx_as_one() {
     let bed = Bed::new("nginx", 3, 3);
     let servers: Vec<Server> = bed.servers.iter().map(fleet_server).collect();
@@ -176,6 +178,7 @@ fn three_generators_load_three_servers_behind_nginx_as_one() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces), nftables, tc and nginx; `bash scripts/test.sh` runs it"]
 fn loss_injected_by_nftables_shows_as_lost_datagrams_and_retries_get_every_answer() {
     let bed = Bed::new("loss", 1, 3);
     let host = &bed.servers[0];
@@ -244,6 +247,7 @@ fn client(host: &Host, to: &str, input: &str) -> std::process::Output {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces), nftables, tc and nginx; `bash scripts/test.sh` runs it"]
 fn a_token_bucket_on_the_servers_link_leaves_the_asked_rate_unreached() {
     let bed = Bed::new("tbf", 1, 3);
     let host = &bed.servers[0];
@@ -283,6 +287,7 @@ fn a_token_bucket_on_the_servers_link_leaves_the_asked_rate_unreached() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces), nftables, tc and nginx; `bash scripts/test.sh` runs it"]
 fn the_kubernetes_job_runs_its_own_command_lines() {
     let manifest = Manifest::read();
     let generators = manifest.job("upcase-bench");

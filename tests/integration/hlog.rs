@@ -24,6 +24,7 @@ fn bench_json(port: u16, args: &[&str]) -> serde_json::Value {
 }
 
 #[test]
+#[ignore = "needs Python's hdrhistogram in target/pyenv; `bash scripts/test.sh` makes it and runs it"]
 fn the_interval_log_holds_the_runs_counts_and_percentiles() {
     let server = start_server(&[
         "--tcp",
@@ -65,6 +66,7 @@ fn the_interval_log_holds_the_runs_counts_and_percentiles() {
 }
 
 #[test]
+#[ignore = "needs Python's hdrhistogram in target/pyenv; `bash scripts/test.sh` makes it and runs it"]
 fn a_short_closed_loop_run_is_all_in_the_log() {
     let server = start_server(&["--tcp", "--bind", "127.0.0.1"]);
     let dir = tempfile::tempdir().expect("a directory");

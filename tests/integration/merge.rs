@@ -69,6 +69,7 @@ fn three_shares(dir: &Path) -> (Vec<serde_json::Value>, Vec<PathBuf>) {
 }
 
 #[test]
+#[ignore = "needs Python's hdrhistogram in target/pyenv; `bash scripts/test.sh` makes it and runs it"]
 fn shares_of_one_rate_merge_into_one_run_with_the_percentiles_of_the_added_histograms() {
     let dir = tempfile::tempdir().expect("a directory");
     let (reports, logs) = three_shares(dir.path());
@@ -268,6 +269,7 @@ fn shares_and_start_times_that_cannot_be_are_refused() {
 }
 
 #[test]
+#[ignore = "needs Python's hdrhistogram in target/pyenv; `bash scripts/test.sh` makes it and runs it"]
 fn the_warm_up_is_sent_and_checked_but_in_no_figure() {
     let server = start_server_logged(&["--udp", "--bind", "127.0.0.1"], "info");
     let dir = tempfile::tempdir().expect("a directory");

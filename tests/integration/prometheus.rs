@@ -106,6 +106,7 @@ fn requests_by_transport(prometheus: SocketAddr) -> Vec<(String, u64)> {
 }
 
 #[test]
+#[ignore = "needs prometheus and promtool; `bash scripts/test.sh` installs them and runs it"]
 fn a_real_prometheus_reads_the_exact_counts_by_transport() {
     let mut server = start_server(&["--bind", "127.0.0.1", "--metrics", "127.0.0.1:0"]);
     let metrics = metrics_addr(&mut server);
@@ -130,6 +131,7 @@ fn a_real_prometheus_reads_the_exact_counts_by_transport() {
 }
 
 #[test]
+#[ignore = "needs prometheus and promtool; `bash scripts/test.sh` installs them and runs it"]
 fn the_scraped_text_passes_promtool() {
     let mut server = start_server(&["--bind", "127.0.0.1", "--metrics", "127.0.0.1:0"]);
     let metrics = metrics_addr(&mut server);
@@ -154,6 +156,7 @@ fn the_scraped_text_passes_promtool() {
 }
 
 #[test]
+#[ignore = "needs prometheus and promtool; `bash scripts/test.sh` installs them and runs it"]
 fn the_deploy_configuration_and_alerting_rules_pass_promtool() {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/deploy");
     for (what, file) in [("rules", "upcase-rules.yml"), ("config", "prometheus.yml")] {

@@ -68,8 +68,9 @@ fn received(victims: &[UdpSocket], spell: Duration) -> (usize, usize, usize) {
 }
 
 #[test]
+#[ignore = "needs root for a raw socket that forges sources; `bash scripts/test.sh` runs it as root"]
 fn forged_initials_get_one_small_retry_each_and_a_real_client_is_served() {
-    let Some(raw) = raw_socket() else { return };
+    let raw = raw_socket();
     let (_pki, ca, pair) = setup();
     let server = quic_server(&pair, &["--max-connections-per-source", "0"]);
     let port = server.quic().port();

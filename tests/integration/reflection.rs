@@ -132,8 +132,9 @@ impl Echo {
 }
 
 #[test]
+#[ignore = "needs root for a raw socket that forges sources; `bash scripts/test.sh` runs it as root"]
 fn a_forged_datagram_between_upcase_and_any_echo_service_starts_no_endless_loop() {
-    let Some(raw) = raw_socket() else { return };
+    let raw = raw_socket();
     let (server, metrics) = upcase_without_limits("upper");
     let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
 
@@ -224,8 +225,9 @@ fn clients_that_repeat_themselves_against_echo_are_answered_as_before() {
 }
 
 #[test]
+#[ignore = "needs root for a raw socket that forges sources; `bash scripts/test.sh` runs it as root"]
 fn a_reply_the_system_refuses_to_send_is_a_failure_not_served() {
-    let Some(raw) = raw_socket() else { return };
+    let raw = raw_socket();
     let (server, metrics) = upcase_without_limits("upper");
     let upcase_at = SocketAddrV4::new(Ipv4Addr::LOCALHOST, server.port());
     // Loopback's broadcast address: sending there is refused (EACCES) without SO_BROADCAST.

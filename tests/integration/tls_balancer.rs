@@ -136,6 +136,7 @@ fn nginx(dir: &Path, server_block: &str, upstreams: &[u16]) -> Nginx {
 }
 
 #[test]
+#[ignore = "needs nginx and its stream module; `bash scripts/test.sh` installs them and runs it"]
 fn nginx_ends_tls_in_front_of_plain_upcase_servers() {
     let (_pki, ca, pair) = setup();
     let (servers, metrics) = servers(&["--tcp"]);
@@ -156,6 +157,7 @@ fn nginx_ends_tls_in_front_of_plain_upcase_servers() {
 }
 
 #[test]
+#[ignore = "needs nginx and its stream module; `bash scripts/test.sh` installs them and runs it"]
 fn nginx_passes_tls_through_to_upcase_tls_servers_with_proxy_headers() {
     let (_pki, ca, pair) = setup();
     let (servers, metrics) =
@@ -181,6 +183,7 @@ fn nginx_passes_tls_through_to_upcase_tls_servers_with_proxy_headers() {
 }
 
 #[test]
+#[ignore = "needs nginx, socat and Python's aioquic; `bash scripts/test.sh` installs them and runs it"]
 fn nginx_relays_quic_as_udp_to_upcase_quic_servers() {
     let (_pki, ca, pair) = setup();
     let (servers, metrics) =

@@ -92,6 +92,7 @@ fn python_client(port: u16, ca: &Path, version: &str, header: &str) -> std::proc
 }
 
 #[test]
+#[ignore = "needs openssl, socat and ncat; `bash scripts/test.sh` installs them and runs it"]
 fn openssl_socat_ncat_and_python_are_served_over_tls() {
     let (_pki, ca, pair) = setup();
     let server = tls_server(&pair, &[]);
@@ -177,6 +178,7 @@ fn client_of(port: u16, ca: &Path, more: &[&str]) -> assert_cmd::Command {
 }
 
 #[test]
+#[ignore = "needs openssl, socat and ncat; `bash scripts/test.sh` installs them and runs it"]
 fn the_client_talks_to_socat_and_openssl_tls_servers() {
     let (_pki, ca, pair) = setup();
     let (_socat, port) = socat_tls_server(&pair);

@@ -45,6 +45,7 @@ fn a_lost_datagram_frees_its_slot_for_the_next_request() {
 }
 
 #[test]
+#[ignore = "needs socat; `bash scripts/test.sh` installs it and runs it"]
 fn an_rfc_862_echo_and_socat_pass() {
     let (report_udp, _) = bench_json(
         udp_echo(),
@@ -158,6 +159,7 @@ fn spawn_xinetd(dir: &Path, port: u16, log: &Path) -> Child {
 }
 
 #[test]
+#[ignore = "needs xinetd; `bash scripts/test.sh` installs it and runs it"]
 fn xinetds_internal_echo_passes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (_xinetd, port) = xinetd_echo(dir.path());

@@ -131,15 +131,13 @@ pub fn thread_server(serve: fn(TcpStream)) -> String {
 
 /// A raw IPv4 socket that writes its own headers; `None`, with the reason printed, where there
 /// can be none (it takes root), for the test to skip.
-pub fn raw_socket() -> Option<Socket> {
+pub fn raw_socket() -> Socket {
     // IPPROTO_RAW: the packet given is the whole IP packet, header included.
-    match Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255))) {
-        Ok(raw) => Some(raw),
-        Err(error) => {
-            println!("skipped: a raw socket to forge sources needs root here ({error})");
-            None
-        }
-    }
+    Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(255))).unwrap_or_else(|error| {
+        panic!(
+            "a raw socket to forge sources needs root ({error}): run `bash scripts/test.sh` as root"
+        )
+    })
 }
 
 /// Sends one UDP datagram with `payload` that claims to come from `from`, to `to`.
