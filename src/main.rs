@@ -99,37 +99,62 @@ fn main() -> ExitCode {
         }
         Err(error) => return fail(2, &usage_error(&error)),
     };
-    match &cli.command {
-        Command::Completions { shell } => return completions(*shell),
-        Command::Man { command } => return man(command.as_deref()),
-        Command::Cert(args) => {
-            return match upcase_server::cert(args) {
-                Ok(said) => print_out(said.as_bytes(), "what was written"),
-                Err(error) => fail(error.exit_code(), &error.to_string()),
-            };
+    match cli.command {
+        Command::Server(args) => {
+            init_logging(&cli.logging, &args);
+            on_runtime(Threads::Many, upcase_server::command(args))
         }
-        _ => {}
+        // The client does one thing at a time, so one thread serves it: a script that calls
+        // it in a loop pays for no worker threads it would not use.
+        Command::Client(args) => on_runtime(Threads::One, upcase_client::command(args)),
+        // The load generator runs a runtime on each of its threads, so none here.
+        Command::Bench(args) => exit(upcase_bench::command(args)),
+        Command::Cert(args) => match upcase_server::cert(&args) {
+            Ok(said) => print_out(said.as_bytes(), "what was written"),
+            Err(error) => failed(&error),
+        },
+        Command::Completions { shell } => completions(shell),
+        Command::Man { command } => man(command.as_deref()),
     }
-    if let Command::Server(args) = &cli.command {
-        init_logging(&cli.logging, args);
-    }
-    // The load generator runs a runtime on each of its threads.
-    if let Command::Bench(args) = cli.command {
-        return match upcase_bench::command(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => fail(error.exit_code(), &error.to_string()),
-        };
-    }
-    run(cli.command)
 }
 
-/// Runs the server or the client on a runtime, to the exit code.
-fn run(command: Command) -> ExitCode {
-    // The client does one thing at a time, so one thread serves it: a script that calls it in
-    // a loop pays for no worker threads it would not use.
-    let runtime = match &command {
-        Command::Client(_) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+/// A failure of one of the crates, with the exit code it maps to.
+trait Failure: std::fmt::Display {
+    fn exit_code(&self) -> u8;
+}
+
+/// Each crate's error says its own exit code; this only lets one function take any of them.
+macro_rules! failures {
+    ($($error:ty),*) => {$(
+        impl Failure for $error {
+            fn exit_code(&self) -> u8 {
+                <$error>::exit_code(self)
+            }
+        }
+    )*};
+}
+
+failures!(
+    upcase_server::ServerError,
+    upcase_server::CertError,
+    upcase_client::ClientError,
+    upcase_bench::BenchError
+);
+
+/// How many threads a command's runtime has.
+enum Threads {
+    One,
+    Many,
+}
+
+/// Runs `command` to its end on a runtime of `threads`; its exit code.
+fn on_runtime<E: Failure>(
+    threads: Threads,
+    command: impl std::future::Future<Output = Result<(), E>>,
+) -> ExitCode {
+    let runtime = match threads {
+        Threads::One => tokio::runtime::Builder::new_current_thread(),
+        Threads::Many => tokio::runtime::Builder::new_multi_thread(),
     }
     .enable_all()
     .build();
@@ -137,27 +162,22 @@ fn run(command: Command) -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(1, &format!("cannot start the runtime: {error}")),
     };
-    let outcome = runtime.block_on(async move {
-        match command {
-            Command::Server(args) => upcase_server::command(args)
-                .await
-                .map_err(|e| (e.exit_code(), e.to_string())),
-            Command::Client(args) => upcase_client::command(args)
-                .await
-                .map_err(|e| (e.exit_code(), e.to_string())),
-            // Handled before the runtime starts.
-            Command::Bench(_)
-            | Command::Cert(_)
-            | Command::Completions { .. }
-            | Command::Man { .. } => Ok(()),
-        }
-    });
+    let outcome = runtime.block_on(command);
     // A read of standard input may still be blocked in a worker thread; don't wait for it.
     runtime.shutdown_background();
+    exit(outcome)
+}
+
+/// The exit code of a command's outcome, its failure said in one line.
+fn exit<E: Failure>(outcome: Result<(), E>) -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err((code, message)) => fail(code, &message),
+        Err(error) => failed(&error),
     }
+}
+
+fn failed(error: &impl Failure) -> ExitCode {
+    fail(error.exit_code(), &error.to_string())
 }
 
 /// `upcase completions SHELL`: the completion script on stdout.
@@ -190,8 +210,10 @@ fn man(command: Option<&str>) -> ExitCode {
 }
 
 /// Parses the command line. When its first word names a command, only that command's flags
-/// are built: building all three commands' would be a quarter of the instructions a one-shot
-/// `upcase client` runs, which a script calling it in a loop pays each time.
+/// are built. This is a speed trick, worth measuring: building every command's flags cost a
+/// one-shot `upcase client` 123,000 of its 846,000 instructions (callgrind; docs/BENCHMARKS.md,
+/// "One-shot start-up"), which a script calling it in a loop pays each time. The test below
+/// holds that a command built alone reads and explains its flags as the whole line does.
 fn parse() -> Result<Cli, clap::Error> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let command = match args.get(1).and_then(|word| word.to_str()) {
