@@ -94,12 +94,12 @@ pub struct BenchArgs {
     /// With --rate: send the I-th of N shares of the rate, so that N generators, anywhere, send
     /// the rate together on one interleaved schedule (start them with one --start-at)
     #[arg(long, value_name = "I/N", requires = "rate")]
-    pub share: Option<crate::Share>,
+    pub share: Option<crate::share::Share>,
 
     /// Start the load at an RFC 3339 time (like 2026-12-07T10:00:00Z), or with +D at the next
     /// whole second at least D from now; connections are set up before
     #[arg(long, value_name = "TIME|+D")]
-    pub start_at: Option<crate::StartAt>,
+    pub start_at: Option<crate::start_at::StartAt>,
 
     /// Load for this long first, sending and checking every reply, but keep it out of every
     /// figure (the report, intervals, logs, objectives); --duration is counted after it
@@ -140,7 +140,7 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// Add up the interval logs (--hlog) of runs on one machine or many, and report them as one
     /// run: histograms added interval by interval on the wall clock, never percentiles averaged
-    Merge(crate::MergeArgs),
+    Merge(crate::merge::MergeArgs),
 }
 
 impl BenchArgs {

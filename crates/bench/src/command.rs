@@ -9,17 +9,20 @@ use upcase_transport::{
     Client, ClientOptions, Quic, Tcp, Tls, TlsWrap, Transport, TransportError, Udp, resolve,
 };
 
+use crate::args::BenchArgs;
 use crate::args::BenchCommand;
+use crate::error::BenchError;
 use crate::hlog::Hlog;
 use crate::hlog_meta::{EndLine, RunLine};
 use crate::merge::merge;
 use crate::plan::{Kind, Plan};
 use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
+use crate::report::Report;
 use crate::report::{Handshakes, Latency, Rate};
 use crate::run::{Outcome, run};
+use crate::share::Share;
 use crate::sink::Sink;
-use crate::{BenchArgs, BenchError, Report, Share};
 
 /// How long a run sends for when neither --duration nor --requests says.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);

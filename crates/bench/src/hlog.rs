@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::hlog_meta::{CountsLine, EndLine, RunLine};
 use crate::run::{Interval, REST};
 

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::hlog_meta::{CountsLine, EndLine, MetaLine, RunLine};
 use crate::tally::histogram;
 

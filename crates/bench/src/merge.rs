@@ -7,15 +7,16 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::error::BenchError;
 use crate::hlog_read::Log;
 use crate::publish::{Measured, Outputs, publish};
+use crate::report::Report;
 use crate::report::{Handshakes, IntervalLine, Latency, Merged, Rate};
 use crate::run::Interval;
 use crate::sink::{json, print_line};
 use crate::slo::Slo;
 use crate::tally::Tally;
 use crate::together::{Together, describe};
-use crate::{BenchError, Report};
 
 /// Flags of `upcase bench merge`.
 #[derive(Debug, Clone, Args)]

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 
 use hdrhistogram::Histogram;
 
+use crate::error::BenchError;
 use crate::hgrm::percentile_distribution;
 use crate::plot::{Picture, plot};
+use crate::report::Report;
 use crate::sink::{json, print_line};
 use crate::slo::Slo;
-use crate::{BenchError, Report};
 
 /// What the figures were made from, beyond the report itself.
 pub(crate) struct Measured<'a> {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::LocalSet;
 use tokio::time::{Instant, sleep_until};
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::load::{Load, Rated};
 use crate::open::{Dialer, Opened, open_all, serve};
 use crate::plan::Plan;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use crate::BenchError;
+use crate::error::BenchError;
 use crate::hlog::Hlog;
 use crate::hlog_meta::EndLine;
 use crate::report::IntervalLine;

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::Report;
+use crate::report::Report;
 use crate::report::SloCheck;
 
 /// What an objective bounds.

@@ -27,7 +27,7 @@ pub struct ClientArgs {
 
     /// The TLS flags.
     #[command(flatten)]
-    pub tls_args: crate::TlsArgs,
+    pub tls_args: crate::tls_args::TlsArgs,
 
     /// Server name or address, IPv4 or IPv6; every address it resolves to is tried
     #[arg(long, value_name = "HOST", default_value = "localhost",

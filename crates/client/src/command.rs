@@ -10,10 +10,11 @@ use upcase_transport::{
     Client, ClientOptions, Reply, ReplyEnd, Tcp, Transport, TransportError, Udp, resolve,
 };
 
+use crate::args::ClientArgs;
+use crate::error::ClientError;
 use crate::output::{Out, Show, Stdout, json_line, unmark, write_out};
 use crate::ping::ping;
 use crate::pipe::PipeError;
-use crate::{ClientArgs, ClientError};
 
 /// The textbook's prompt, shown before each line when standard input is a terminal.
 pub const PROMPT: &str = "Input lowercase sentence:";

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use tokio::io::AsyncWrite;
 use upcase_transport::{Reply, ReplyEnd};
 
-use crate::ClientError;
+use crate::error::ClientError;
 
 /// Marks an error as standard output's, inside an [`io::Error`] that passes through code that
 /// knows nothing of it.

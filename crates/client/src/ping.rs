@@ -11,10 +11,11 @@ use serde::Serialize;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 use upcase_transport::{Client, ClientOptions, Transport, TransportError};
 
+use crate::args::ClientArgs;
+use crate::error::ClientError;
 use crate::expect::Expect;
 use crate::output::{Out, json_line, write_out};
 use crate::summary::Summary;
-use crate::{ClientArgs, ClientError};
 
 /// The message of a probe when none is given.
 const DEFAULT_MESSAGE: &[u8] = b"ping";

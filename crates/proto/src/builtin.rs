@@ -3,7 +3,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Count, Echo, Lower, ParseTransformError, Transform, Upper};
+use crate::case::{Lower, Upper};
+use crate::count::Count;
+use crate::error::ParseTransformError;
+use crate::transform::{Echo, Transform};
 
 /// One of the built-in transforms, chosen by name at run time.
 ///

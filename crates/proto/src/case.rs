@@ -8,7 +8,8 @@
 
 use std::sync::OnceLock;
 
-use crate::{MAX_GROWTH, Transform};
+use crate::growth::MAX_GROWTH;
+use crate::transform::Transform;
 
 /// Upper case by Unicode's full case mapping: `straße` becomes `STRASSE`. The default transform.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! [`Count`]: the textbook's suggested variation, a server that counts one character.
 
-use crate::Transform;
+use crate::transform::Transform;
 
 /// Counts how often one character occurs in each line.
 ///

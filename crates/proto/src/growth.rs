@@ -8,7 +8,8 @@
 
 use std::fmt;
 
-use crate::{Transform, Transformer};
+use crate::transform::Transform;
+use crate::transformer::Transformer;
 
 /// The most bytes one call of [`text`](Transform::text) or [`raw`](Transform::raw) may write
 /// for each byte it is given: the case mappings' worst (`ΐ`, two bytes, upper-cases to three
@@ -127,7 +128,7 @@ impl<T: Transform> Transform for Watched<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Builtin;
+    use crate::builtin::Builtin;
 
     /// Text that reaches every bound: the worst case mappings, lines long and short, a line
     /// feed alone after a long line, bytes that are not UTF-8.

@@ -1,6 +1,7 @@
 //! [`Transformer`]: feeds a [`Transform`] from bytes cut at arbitrary places.
 
-use crate::{LineTooLong, Transform};
+use crate::error::LineTooLong;
+use crate::transform::Transform;
 
 /// Drives a [`Transform`] over a byte stream that arrives in chunks of any size.
 ///

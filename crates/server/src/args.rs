@@ -7,7 +7,7 @@ use clap::Args;
 use ipnet::IpNet;
 use upcase_proto::Builtin;
 
-use crate::parse_network;
+use crate::access::parse_network;
 
 /// Flags of `upcase server`. Each but `--log-format` has a key of the same name in the config
 /// file; a flag given on the command line wins over the file.
@@ -109,7 +109,7 @@ pub struct ServerArgs {
     /// Most bytes of replies not yet taken that all TCP connections together may hold; a
     /// connection that finds it spent reads nothing more until others' replies leave
     /// [default: 100663296, 96 MiB; at least 65536]
-    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(crate::MIN_BUDGET as u64..))]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(crate::budget::MIN_BUDGET as u64..))]
     pub buffer_budget: Option<u64>,
 
     /// Threads that serve, each with its own sockets on the shared port (SO_REUSEPORT); the

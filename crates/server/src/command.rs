@@ -12,10 +12,14 @@ use tracing::{info, warn};
 use upcase_transport::{TlsKeys, TransportError};
 
 use crate::access::shown_networks;
+use crate::args::ServerArgs;
+use crate::config::Settings;
+use crate::endpoint::serve_metrics;
+use crate::error::ServerError;
 use crate::served::Served;
+use crate::service::Service;
 use crate::sockets::{Sockets, bind};
 use crate::worker::{Worker, join_workers};
-use crate::{ServerArgs, ServerError, Service, Settings, serve_metrics};
 
 /// The signals the server answers.
 struct Signals {

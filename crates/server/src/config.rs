@@ -34,7 +34,10 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use upcase_proto::Builtin;
 
-use crate::{Access, ConfigError, Options, ServerArgs, parse_network};
+use crate::access::{Access, parse_network};
+use crate::args::ServerArgs;
+use crate::error::ConfigError;
+use crate::options::Options;
 
 mod transports;
 use transports::secure_files;
@@ -233,10 +236,10 @@ fn options(args: &ServerArgs, file: File, bad: &Bad<'_>) -> Result<Options, Conf
         bad.key("drain-timeout"),
     )?;
     let buffer_budget = match args.buffer_budget.or(file.buffer_budget) {
-        Some(bytes) if bytes < crate::MIN_BUDGET as u64 => {
+        Some(bytes) if bytes < crate::budget::MIN_BUDGET as u64 => {
             return Err(bad.key("buffer-budget")(format!(
                 "at least {} bytes, one largest reply",
-                crate::MIN_BUDGET
+                crate::budget::MIN_BUDGET
             )));
         }
         Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),

@@ -16,9 +16,9 @@ use tokio::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
-use crate::Service;
 use crate::metrics::{Format, encode};
 use crate::service::ACCEPT_BACKOFF;
+use crate::service::Service;
 use crate::sources::SourceConnections;
 use crate::stats::Trouble;
 

@@ -11,9 +11,13 @@ use tokio::time::sleep;
 use tracing::info;
 use upcase_transport::{Accepted, BoundSocket, Tcp, Transport, Udp};
 
+use crate::accept::serve_connection;
+use crate::config::Settings;
+use crate::error::ServerError;
+use crate::run::serve;
 use crate::served::Served;
+use crate::service::Service;
 use crate::sockets::Sockets;
-use crate::{ServerError, Service, Settings, serve, serve_connection};
 
 /// The sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), if it passed any: a listening TCP
 /// socket, a UDP socket, or one of each.

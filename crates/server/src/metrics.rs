@@ -12,8 +12,9 @@ use prometheus_client::registry::Registry;
 
 use upcase_transport::HandshakeFailure;
 
+use crate::service::Service;
+use crate::totals::Event;
 use crate::totals::{Totals, Via};
-use crate::{Event, Service};
 
 /// The exposition formats a scraper may ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,7 +255,7 @@ impl Collector for ProcessMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Options;
+    use crate::options::Options;
 
     #[test]
     fn every_counter_is_exposed_with_its_type_and_labels() {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use upcase_transport::{FileProblem, read_operator_file};
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// The largest config file read: every key with a long access list fits in far less.
 pub(crate) const MAX_CONFIG: u64 = 1024 * 1024;

@@ -9,7 +9,9 @@ use tracing::{info, warn};
 use upcase_transport::TlsKeys;
 
 use crate::access::shown_networks;
-use crate::{ServerArgs, Service, Settings};
+use crate::args::ServerArgs;
+use crate::config::Settings;
+use crate::service::Service;
 
 /// Reads TLS's files and the config file again, applies what can be to `service`, and logs
 /// what changed. A file that cannot be read or is wrong leaves everything as it was.

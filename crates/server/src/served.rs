@@ -14,7 +14,10 @@ use upcase_transport::{
     TransportError, Udp,
 };
 
-use crate::{Serve, ServerError, Service, Settings, serve};
+use crate::config::Settings;
+use crate::error::ServerError;
+use crate::run::{Serve, serve};
+use crate::service::Service;
 
 /// A transport the server serves.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use upcase_transport::{BoundSocket, Sharing, TransportError};
 
-use crate::Settings;
+use crate::config::Settings;
 use crate::served::Served;
 
 /// How many times to look for a port free for both UDP and TCP when port 0 is asked for.

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use upcase_transport::TlsServerFiles;
 
-use crate::{ConfigError, ServerArgs};
+use crate::args::ServerArgs;
+use crate::error::ConfigError;
 
 /// TLS's port unless told otherwise.
 pub(crate) const DEFAULT_TLS_PORT: u16 = upcase_transport::TLS_PORT;

@@ -8,9 +8,10 @@ use tokio_util::sync::CancellationToken;
 use upcase_proto::Builtin;
 use upcase_transport::BoundSocket;
 
+use crate::error::ServerError;
 use crate::served::Served;
+use crate::service::Service;
 use crate::sockets::Sockets;
-use crate::{ServerError, Service};
 
 /// Waits for the worker threads to end, with the first error any of them had.
 pub(crate) async fn join_workers(
@@ -140,7 +141,7 @@ impl UdpThread {
         };
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || crate::serve_blocking_udp(socket, transform, &service))
+            .spawn(move || crate::datagram::serve_blocking_udp(socket, transform, &service))
             .map_err(ServerError::Worker)?;
         Ok(Self {
             stopper,

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
-use crate::TransportError;
+use crate::error::TransportError;
 use crate::proxy::{self, Parsed};
 
 /// A TCP connection just accepted: its stream, its client's address, and the bytes read past a

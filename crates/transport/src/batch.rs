@@ -18,7 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use upcase_proto::max_datagram;
 
-use crate::TransportError;
+use crate::error::TransportError;
 
 #[cfg(target_os = "linux")]
 #[path = "batch/linux.rs"]

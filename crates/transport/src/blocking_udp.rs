@@ -18,7 +18,10 @@ use std::sync::{Arc, Weak};
 use socket2::SockRef;
 
 use crate::batch::{Batch, Datagram, FIRST_WAITS};
-use crate::{BatchError, BoundSocket, ServerSocket, TransportError, Udp};
+use crate::error::TransportError;
+use crate::server::ServerSocket;
+use crate::udp_server::BatchError;
+use crate::{BoundSocket, Udp};
 
 /// A bound UDP socket answered batch by batch on the calling thread; see the module docs.
 #[derive(Debug)]

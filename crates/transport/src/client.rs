@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-use crate::TransportError;
+use crate::error::TransportError;
 
 /// How long to wait, and how often to try again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

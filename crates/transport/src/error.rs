@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::describe;
+use crate::describe::describe;
 
 /// An error of a transport, server side or client side.
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +87,13 @@ pub enum TransportError {
         /// The other side.
         addr: SocketAddr,
         /// The kind of failure.
-        failure: crate::HandshakeFailure,
+        failure: crate::tls_failure::HandshakeFailure,
         /// What went wrong, in words.
         detail: String,
     },
     /// A certificate, key or CA file that cannot be used.
     #[error(transparent)]
-    TlsFile(#[from] crate::TlsFileError),
+    TlsFile(#[from] crate::tls_files::TlsFileError),
     /// A name for `--servername` that is neither a host name nor an IP address.
     #[error("`{0}` is not a server name (a host name or an IP address)")]
     ServerName(String),

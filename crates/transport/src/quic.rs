@@ -9,11 +9,14 @@ use std::time::Duration;
 use quinn::crypto::rustls::QuicClientConfig;
 use quinn::{Endpoint, EndpointConfig, IdleTimeout, ServerConfig, TokioRuntime, TransportConfig};
 
+use crate::client::ClientOptions;
+use crate::error::TransportError;
 use crate::quic_client::QuicClient;
 use crate::quic_server::QuicListener;
+use crate::tls::TlsClientOptions;
 use crate::tls::{DEFAULT_HANDSHAKE_TIMEOUT, client_config, server_name};
 use crate::tls_keys::TlsKeys;
-use crate::{BoundSocket, ClientOptions, Sharing, TlsClientOptions, Transport, TransportError};
+use crate::{BoundSocket, Sharing, Transport};
 
 /// Streams one QUIC connection may have open at once unless told otherwise: each is a request
 /// in flight, as a connection is over TCP.

@@ -11,11 +11,12 @@ use std::time::Duration;
 use quinn::{Endpoint, RecvStream, SendStream, ServerConfig};
 use tokio::time::timeout;
 
+use crate::error::TransportError;
 use crate::quic_failure::classify;
+use crate::server::{Peer, ServerSocket};
 use crate::tcp_read::CHUNK;
 use crate::tls_failure::HandshakeFailure;
 use crate::tls_keys::TlsKeys;
-use crate::{Peer, ServerSocket, TransportError};
 
 /// An endpoint serving QUIC on one UDP socket.
 #[derive(Debug)]

@@ -2,7 +2,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::{TransportError, describe};
+use crate::describe::describe;
+use crate::error::TransportError;
 
 /// Checks a `--host` value: a name or an address, without a port. `localhost:12000`,
 /// `127.0.0.1:12000` and `[::1]:12000` are refused with the port to give to `--port` instead,

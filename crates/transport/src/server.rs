@@ -7,7 +7,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 
-use crate::{Accepted, TransportError};
+use crate::accepted::Accepted;
+use crate::error::TransportError;
 
 /// A bound server socket of either transport.
 pub trait ServerSocket: Send + 'static {

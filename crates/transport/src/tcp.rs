@@ -11,11 +11,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+use crate::accepted::Accepted;
+use crate::client::ClientOptions;
+use crate::error::TransportError;
+use crate::server::{Incoming, Listener, Peer, ServerSocket};
+use crate::stream_client::TcpClient;
 use crate::tcp_read::Chunks;
-use crate::{
-    Accepted, BoundSocket, ClientOptions, Incoming, Listener, Peer, ServerSocket, Sharing, Tcp,
-    TcpClient, Transport, TransportError, socket,
-};
+use crate::{BoundSocket, Sharing, Tcp, Transport, socket};
 
 /// How many connections the kernel may hold ready before they are accepted (capped by the
 /// system's `net.core.somaxconn`).

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 
+use crate::client::ClientOptions;
+use crate::error::TransportError;
+use crate::stream_client::StreamClient;
 use crate::tls_client::{Insecure, TlsWrap};
 use crate::tls_files;
 use crate::tls_keys::{ALPN, TlsKeys};
 use crate::tls_provider::{VERSIONS, provider};
 use crate::tls_server::TlsListener;
-use crate::{BoundSocket, ClientOptions, Sharing, StreamClient, Transport, TransportError, tcp};
+use crate::{BoundSocket, Sharing, Transport, tcp};
 
 /// How long a server waits for a connection's handshake unless told otherwise.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);

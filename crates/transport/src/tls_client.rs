@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::TransportError;
+use crate::error::TransportError;
 use crate::handshake::Handshake;
 use crate::stream_client::Wrap;
 use crate::tls_deadline::within;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::timeout;
 
-use crate::TransportError;
+use crate::error::TransportError;
 use crate::tls_failure::{HandshakeFailure, classify};
 
 /// The handshake `shaking` with `addr`, given `limit`: its stream, or its failure by kind and

@@ -67,7 +67,7 @@ pub(crate) fn classify(error: &io::Error) -> (HandshakeFailure, String) {
                 HandshakeFailure::Closed,
                 "the connection closed during the TLS handshake".into(),
             ),
-            _ => (HandshakeFailure::Other, crate::describe(error)),
+            _ => (HandshakeFailure::Other, crate::describe::describe(error)),
         };
     };
     (kind(tls), words(tls))

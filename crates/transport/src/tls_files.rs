@@ -42,9 +42,9 @@ pub enum TlsFileError {
 /// The bytes of the PEM file at `path`: a regular file of at most a mebibyte, read so that a
 /// FIFO or a device named in its place cannot block a reload.
 fn read(path: &Path) -> Result<Vec<u8>, TlsFileError> {
-    crate::read_operator_file(path, MAX_PEM, "a PEM file").map_err(|problem| {
+    crate::operator_file::read_operator_file(path, MAX_PEM, "a PEM file").map_err(|problem| {
         let reason = match problem {
-            crate::FileProblem::Read(error) => crate::describe(&error),
+            crate::FileProblem::Read(error) => crate::describe::describe(&error),
             crate::FileProblem::NotAFile(why) => why,
         };
         TlsFileError::Read {

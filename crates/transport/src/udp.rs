@@ -16,10 +16,10 @@ use tokio::net::UdpSocket;
 use tokio::time::timeout;
 use upcase_proto::{line_message, max_datagram, reply_line};
 
-use crate::{
-    BoundSocket, Client, ClientOptions, Reply, ReplyEnd, Sharing, Transport, TransportError, Udp,
-    UdpServer, socket,
-};
+use crate::client::{Client, ClientOptions, Reply, ReplyEnd};
+use crate::error::TransportError;
+use crate::udp_server::UdpServer;
+use crate::{BoundSocket, Sharing, Transport, Udp, socket};
 
 /// A UDP socket bound to `addr` for the transport `name` (UDP, or QUIC over it).
 pub(crate) fn datagram_socket(

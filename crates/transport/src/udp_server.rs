@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use crate::ServerSocket;
 use crate::batch::{Batch, Datagram, NO_WAIT};
+use crate::server::ServerSocket;
 
 /// A bound UDP server socket on the event loop: each [`answer_batch`](Self::answer_batch)
 /// takes the datagrams queued on it, up to a batch, and sends their replies together.

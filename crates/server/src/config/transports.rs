@@ -3,8 +3,9 @@
 use upcase_transport::TlsServerFiles;
 
 use super::{Bad, File};
+use crate::args::ServerArgs;
+use crate::error::ConfigError;
 use crate::tls_settings::FileTls;
-use crate::{ConfigError, ServerArgs};
 
 /// Whether to serve UDP, TCP, TLS and QUIC: the flags', else the file's, else UDP and TCP.
 /// Naming any transport serves exactly those named.
