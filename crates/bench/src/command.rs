@@ -15,7 +15,7 @@ use crate::error::BenchError;
 use crate::hlog::Hlog;
 use crate::hlog_meta::{EndLine, RunLine};
 use crate::merge::merge;
-use crate::plan::{Kind, Plan};
+use crate::plan::{Plan, Scenario};
 use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
 use crate::report::Report;
@@ -239,10 +239,10 @@ fn plan(
         .map(|at| at.resolve(std::time::SystemTime::now()))
         .transpose()
         .map_err(BenchError::Usage)?;
-    let kind = match (args.udp, args.reconnect) {
-        (true, _) => Kind::Udp,
-        (false, true) => Kind::Reconnect,
-        (false, false) => Kind::Tcp,
+    let scenario = match (args.udp, args.reconnect) {
+        (true, _) => Scenario::Udp,
+        (false, true) => Scenario::Reconnect,
+        (false, false) => Scenario::Tcp,
     };
     let conns = args.conns as usize;
     let window = args.window as usize;
@@ -253,19 +253,23 @@ fn plan(
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     Ok(Plan {
-        kind,
+        scenario,
         addr,
         tls,
         quic,
         // A connection per request keeps `window` of them going at once for each of `conns`.
-        workers: if kind == Kind::Reconnect {
+        workers: if scenario == Scenario::Reconnect {
             conns * window
         } else {
             conns
         },
         threads: args.threads.map_or(cores, |threads| threads as usize),
         size: args.size as usize,
-        window: if kind == Kind::Reconnect { 1 } else { window },
+        window: if scenario == Scenario::Reconnect {
+            1
+        } else {
+            window
+        },
         timeout: args.timeout.into(),
         duration,
         requests: args.requests.map(u64::from),
@@ -316,7 +320,8 @@ fn report(
             behind_ms: tally.behind.as_secs_f64() * 1e3,
             reached: tally.unsent <= plan.workers as u64,
         }),
-        handshakes: ((plan.tls.is_some() || plan.quic.is_some()) && plan.kind == Kind::Reconnect)
+        handshakes: ((plan.tls.is_some() || plan.quic.is_some())
+            && plan.scenario == Scenario::Reconnect)
             .then(|| Handshakes {
                 resume: args.resume,
                 full: tally.handshakes - tally.resumed,

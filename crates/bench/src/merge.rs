@@ -12,7 +12,7 @@ use crate::hlog_read::Log;
 use crate::publish::{Measured, Outputs, publish};
 use crate::report::Report;
 use crate::report::{Handshakes, IntervalLine, Latency, Merged, Rate};
-use crate::run::Interval;
+use crate::run::{Interval, IntervalReplies};
 use crate::sink::{json, print_line};
 use crate::slo::Slo;
 use crate::tally::Tally;
@@ -72,10 +72,13 @@ pub fn merge(args: &MergeArgs) -> Result<(), BenchError> {
         print_intervals(&buckets, &together, args.json)?;
     }
     let report = report(&logs, &together, &whole);
-    let replies_by_interval: Vec<(u64, u64)> = buckets
+    let replies_by_interval: Vec<IntervalReplies> = buckets
         .iter()
         .filter(|(_, bucket)| bucket.whole)
-        .map(|(&index, bucket)| (index, bucket.tally.replies))
+        .map(|(&index, bucket)| IntervalReplies {
+            index,
+            replies: bucket.tally.replies,
+        })
         .collect();
     let measured = Measured {
         latency: &whole.latency,

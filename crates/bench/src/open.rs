@@ -10,7 +10,7 @@ use tokio::time::timeout;
 use upcase_transport::{Plain, TlsWrap, Wrap};
 
 use crate::load::Load;
-use crate::plan::{Kind, Plan};
+use crate::plan::{Plan, Scenario};
 use crate::quic::QuicDial;
 use crate::reconnect::reconnecting;
 use crate::tally::Shard;
@@ -28,8 +28,8 @@ pub(crate) enum Opened {
     /// Kept beside its connection, which it drives.
     Quic(quinn::Endpoint, quinn::Connection),
     Udp(UdpSocket),
-    /// A connection-per-request loop makes its own.
-    Nothing,
+    /// Nothing yet: a connection-per-request loop makes a connection for each request.
+    PerRequest,
 }
 
 pub(crate) async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened>> {
@@ -41,8 +41,8 @@ pub(crate) async fn open_all(plan: &Plan, count: usize) -> io::Result<Vec<Opened
 }
 
 async fn open(plan: &Plan) -> io::Result<Opened> {
-    match plan.kind {
-        Kind::Tcp if plan.quic.is_some() => {
+    match plan.scenario {
+        Scenario::Tcp if plan.quic.is_some() => {
             let dial = plan
                 .quic
                 .as_ref()
@@ -50,7 +50,7 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
             let (endpoint, connection) = dial.connect(plan.addr, CONNECT_PATIENCE).await?;
             Ok(Opened::Quic(endpoint, connection))
         }
-        Kind::Tcp => {
+        Scenario::Tcp => {
             let late = || {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -70,7 +70,7 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
                 .map_err(|error| io::Error::other(error.to_string()))?;
             Ok(Opened::Tls(Box::new(TlsWire::new(stream))))
         }
-        Kind::Udp => {
+        Scenario::Udp => {
             let local: SocketAddr = match plan.addr {
                 SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
                 SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
@@ -79,7 +79,7 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
             socket.connect(plan.addr).await?;
             Ok(Opened::Udp(socket))
         }
-        Kind::Reconnect => Ok(Opened::Nothing),
+        Scenario::Reconnect => Ok(Opened::PerRequest),
     }
 }
 
@@ -120,7 +120,7 @@ pub(crate) async fn serve(
             loaded
         }
         Opened::Udp(socket) => udp::socket(socket, load, schedule, shard).await,
-        Opened::Nothing => match dial {
+        Opened::PerRequest => match dial {
             Dialer::Quic(quic) => reconnecting(quic, addr, load, schedule, shard).await,
             Dialer::Tls(tls) => reconnecting(tls, addr, load, schedule, shard).await,
             Dialer::Tcp => reconnecting(&Plain, addr, load, schedule, shard).await,

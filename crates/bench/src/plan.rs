@@ -1,4 +1,4 @@
-//! [`Plan`]: a run to make, and [`Kind`], what its workers are.
+//! [`Plan`]: a run to make, and [`Scenario`], what its workers are.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -10,7 +10,7 @@ use crate::share::Share;
 
 /// What the workers are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum Scenario {
     /// Persistent stream connections, TCP or TLS.
     Tcp,
     /// A stream connection per request.
@@ -22,7 +22,7 @@ pub(crate) enum Kind {
 /// A run to make.
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
-    pub(crate) kind: Kind,
+    pub(crate) scenario: Scenario,
     pub(crate) addr: SocketAddr,
     /// TLS over the stream connections, or plain TCP.
     pub(crate) tls: Option<TlsWrap>,

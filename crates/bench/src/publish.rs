@@ -9,6 +9,7 @@ use crate::error::BenchError;
 use crate::hgrm::percentile_distribution;
 use crate::plot::{Picture, plot};
 use crate::report::Report;
+use crate::run::IntervalReplies;
 use crate::sink::{json, print_line};
 use crate::slo::Slo;
 
@@ -17,7 +18,7 @@ pub(crate) struct Measured<'a> {
     pub(crate) latency: &'a Histogram<u64>,
     pub(crate) uncorrected: Option<&'a Histogram<u64>>,
     /// Each interval's number (from 1) and its good replies.
-    pub(crate) replies_by_interval: &'a [(u64, u64)],
+    pub(crate) replies_by_interval: &'a [IntervalReplies],
     /// The intervals' length, in seconds.
     pub(crate) interval_s: f64,
 }
@@ -71,9 +72,9 @@ fn picture(report: &Report, measured: &Measured<'_>) -> Result<String, BenchErro
         throughput: measured
             .replies_by_interval
             .iter()
-            .flat_map(|&(index, replies)| {
-                let rate = replies as f64 / length;
-                let end = index as f64 * length;
+            .flat_map(|interval| {
+                let rate = interval.replies as f64 / length;
+                let end = interval.index as f64 * length;
                 [(end - length, rate), (end, rate)]
             })
             .collect(),

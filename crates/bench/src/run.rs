@@ -30,6 +30,14 @@ pub(crate) struct Interval {
     pub(crate) tally: Tally,
 }
 
+/// One whole interval's good replies, for the picture of replies over time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IntervalReplies {
+    /// The interval's number, from 1.
+    pub(crate) index: u64,
+    pub(crate) replies: u64,
+}
+
 /// What a run measured.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -37,7 +45,7 @@ pub(crate) struct Outcome {
     /// How long the load was on.
     pub(crate) seconds: f64,
     /// Each interval's number and good replies (not its histogram: a long run has many).
-    pub(crate) replies_by_interval: Vec<(u64, u64)>,
+    pub(crate) replies_by_interval: Vec<IntervalReplies>,
 }
 
 /// Makes the run, calling `each_interval` as each interval ends.
@@ -83,7 +91,10 @@ pub(crate) fn run(
             let began = meet.wall.get().copied().unwrap_or_else(SystemTime::now);
             each_interval(&interval, began);
             if index != REST {
-                done.push((index, interval.tally.replies));
+                done.push(IntervalReplies {
+                    index,
+                    replies: interval.tally.replies,
+                });
             }
         }
     }

@@ -2,7 +2,7 @@
 //! output as they come, on one thread that waits in `poll` as socat waits in `select`.
 //!
 //! Both directions move at once, so that neither side ever waits on the other and a stream of
-//! any size passes in bounded memory: one buffer of [`CHUNK`] bytes each way. Going through
+//! any size passes in bounded memory: one buffer of [`PIPE_CHUNK`] bytes each way. Going through
 //! the runtime instead, every read of stdin and write of stdout was handed to a blocking thread
 //! and back, two futex wake-ups for each 8 KiB; and a thread per direction, on a machine whose
 //! cores the server needs too, costs switches between them.
@@ -20,7 +20,7 @@ use crate::visible::Visible;
 
 /// Bytes moved by one read: large enough that a gigabyte costs few system calls, small enough
 /// to sit in the cache.
-const CHUNK: usize = 128 * 1024;
+const PIPE_CHUNK: usize = 128 * 1024;
 
 /// Why the pipe stopped early.
 #[derive(Debug)]
@@ -47,8 +47,8 @@ pub(crate) fn stream_stdio(mut stream: TcpStream, show: Show) -> Result<(), Pipe
     stream.set_nonblocking(true).map_err(network)?;
     let stdin = io::stdin();
     let stdout = io::stdout();
-    let mut input = vec![0; CHUNK];
-    let mut replies = vec![0; CHUNK];
+    let mut input = vec![0; PIPE_CHUNK];
+    let mut replies = vec![0; PIPE_CHUNK];
     // Input read and not yet sent: `input[sent..read]`.
     let (mut read, mut sent) = (0, 0);
     let mut input_open = true;
@@ -104,7 +104,7 @@ impl Shown {
     fn new(show: Show) -> Self {
         Shown(match show {
             Show::Raw => None,
-            Show::Visible => Some((Visible::default(), Vec::with_capacity(2 * CHUNK))),
+            Show::Visible => Some((Visible::default(), Vec::with_capacity(2 * PIPE_CHUNK))),
         })
     }
 

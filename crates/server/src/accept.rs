@@ -11,29 +11,42 @@ use upcase_proto::Transform;
 use upcase_transport::{Accepted, Incoming, Listener};
 
 use crate::proxy::serve_proxied;
-use crate::service::{ACCEPT_BACKOFF, Place, Service, shown};
+use crate::service::{ACCEPT_BACKOFF, Admission, Service, shown};
 use crate::sources::SourceFull;
 use crate::start::start_and_serve;
 use crate::stats::Trouble;
-use crate::timers::Ahead;
+use crate::timers::AcceptTimer;
 use crate::totals::{Event, Via};
 
 impl Service {
     /// Checks a new connection from `addr` against the access lists and its source's limit;
-    /// counts and logs a refusal. `Some`: admitted, counted against its source in `place`.
-    pub(crate) fn admit_connection(&self, addr: SocketAddr, place: Place) -> Option<Place> {
+    /// counts and logs a refusal. `Some`: admitted, counted against its source in `admission`.
+    pub(crate) fn admit_connection(
+        &self,
+        addr: SocketAddr,
+        admission: Admission,
+    ) -> Option<Admission> {
         let permitted = self.permits(addr.ip());
-        self.admit(addr, place, permitted)
+        self.admit(addr, admission, permitted)
     }
 
     /// [`admit_connection`](Self::admit_connection) for a balancer named by `--proxy-from`,
     /// before its PROXY header: naming it allows it, so only `--deny` can refuse it.
-    pub(crate) fn admit_balancer(&self, addr: SocketAddr, place: Place) -> Option<Place> {
+    pub(crate) fn admit_balancer(
+        &self,
+        addr: SocketAddr,
+        admission: Admission,
+    ) -> Option<Admission> {
         let permitted = !self.denies(addr.ip());
-        self.admit(addr, place, permitted)
+        self.admit(addr, admission, permitted)
     }
 
-    fn admit(&self, addr: SocketAddr, mut place: Place, permitted: bool) -> Option<Place> {
+    fn admit(
+        &self,
+        addr: SocketAddr,
+        mut admission: Admission,
+        permitted: bool,
+    ) -> Option<Admission> {
         let refuse = |event, why: String| {
             self.log_throttled(event, || {
                 format!("refused connection from {}: {why}", shown(addr))
@@ -45,8 +58,8 @@ impl Service {
         }
         match self.sources.enter(addr.ip()) {
             Ok(slot) => {
-                place.count_against_source(slot);
-                Some(place)
+                admission.count_against_source(slot);
+                Some(admission)
             }
             Err(SourceFull) => refuse(
                 Event::SourceLimit,
@@ -72,7 +85,7 @@ pub(crate) async fn serve_listener<L, X>(
     X: Transform,
 {
     let tasks = TaskTracker::new();
-    let ahead = Ahead::new(service.options.idle_timeout);
+    let ahead = AcceptTimer::new(service.options.idle_timeout);
     tokio::pin!(shutdown, ahead);
     loop {
         // The permit is taken before accepting, so that a full server leaves new connections
@@ -99,22 +112,27 @@ pub(crate) async fn serve_listener<L, X>(
                 continue;
             }
         };
-        let place = Place::new(Some(permit), service);
+        let admission = Admission::new(Some(permit), service);
         if service.options.proxy_protocol {
             // The client's address comes with the header, which may take a while: its
             // admission waits for it on the connection's own task.
-            let proxied =
-                serve_proxied(incoming, via, transform.clone(), Arc::clone(service), place);
+            let proxied = serve_proxied(
+                incoming,
+                via,
+                transform.clone(),
+                Arc::clone(service),
+                admission,
+            );
             drop(tasks.spawn(proxied));
             continue;
         }
-        let Some(place) = service.admit_connection(incoming.addr(), place) else {
+        let Some(admission) = service.admit_connection(incoming.addr(), admission) else {
             continue; // Dropping the connection closes it.
         };
         // Admitted before its handshake, so that `--max-connections` and the per-source limit
         // bound the handshakes too.
         let service = Arc::clone(service);
-        crate::start::spawn(&tasks, incoming, via, transform.clone(), service, place);
+        crate::start::spawn(&tasks, incoming, via, transform.clone(), service, admission);
     }
     // Close the port now: new clients are refused at once instead of queued for the drain.
     drop(listener);
@@ -153,14 +171,14 @@ pub async fn serve_connection<X>(incoming: Accepted, transform: X, service: &Arc
 where
     X: Transform,
 {
-    let place = Place::new(None, service);
+    let admission = Admission::new(None, service);
     let service = Arc::clone(service);
     if service.options.proxy_protocol {
-        serve_proxied(incoming, Via::Tcp, transform, service, place).await;
+        serve_proxied(incoming, Via::Tcp, transform, service, admission).await;
         return;
     }
-    let Some(place) = service.admit_connection(incoming.addr(), place) else {
+    let Some(admission) = service.admit_connection(incoming.addr(), admission) else {
         return;
     };
-    start_and_serve(incoming, Via::Tcp, transform, service, place).await;
+    start_and_serve(incoming, Via::Tcp, transform, service, admission).await;
 }

@@ -100,7 +100,7 @@ pub struct Settings {
     pub bind: Option<IpAddr>,
     /// The port to listen on; 0 for any free one.
     pub port: u16,
-    /// The transform.
+    /// What every reply is made with (`--transform`, upper case unless it says).
     pub transform: Builtin,
     /// Worker threads, each with sockets of its own on the shared port.
     pub workers: usize,

@@ -1,6 +1,6 @@
 //! [`Connection`]: one TCP connection served to its end, in the shape of mini-redis's
 //! `Handler`: made in the accept loop and moved into a task of its own, it owns its peer, its
-//! transform's state, its [`Deadline`] and its place among the open connections, and
+//! transform's state, its [`Deadline`] and its admission among the open connections, and
 //! `Connection::run` reads a chunk, answers it and writes the answer back, until the
 //! client finishes, a limit ends it, or the drain does.
 
@@ -13,8 +13,8 @@ use tracing::debug;
 use upcase_proto::{LineTooLong, Transform, Transformer};
 use upcase_transport::{Peer, TransportError, pool};
 
-use crate::service::{CUT_GRACE, Place, Service};
-use crate::timers::{Deadline, Expired, Woke};
+use crate::service::{Admission, CUT_GRACE, Service};
+use crate::timers::{Deadline, Expired, WakeReason};
 use crate::totals::{Event, Via};
 
 /// How a connection ended, when it ended well.
@@ -70,7 +70,7 @@ pub(crate) struct Connection<P, X> {
     bytes_in: usize,
     bytes_out: usize,
     /// Let go when the connection ends.
-    _place: Place,
+    _admission: Admission,
 }
 
 impl<P: Peer, X: Transform> Connection<P, X> {
@@ -79,7 +79,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
         via: Via,
         transform: X,
         service: Arc<Service>,
-        place: Place,
+        admission: Admission,
     ) -> Self {
         Self {
             peer,
@@ -90,7 +90,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
             end: End::Finished,
             bytes_in: 0,
             bytes_out: 0,
-            _place: place,
+            _admission: admission,
         }
     }
 
@@ -162,10 +162,10 @@ impl<P: Peer, X: Transform> Connection<P, X> {
                     got = Some(read.map_err(Stop::Io)?);
                 }
                 woke = wait => match woke? {
-                    Woke::Retry => {}
+                    WakeReason::Retry => {}
                     // At the end of the drain, the stream ends as if the client had finished:
                     // what it sent is answered.
-                    Woke::Cut => {
+                    WakeReason::Cut => {
                         *end = End::Cut;
                         break got.unwrap_or(&[]);
                     }
@@ -219,7 +219,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
                         reserved = Some(service.budget.reserve(reply.capacity()));
                     }
                     woke = wait => {
-                        let (Woke::Retry | Woke::Cut) = woke?;
+                        let (WakeReason::Retry | WakeReason::Cut) = woke?;
                     }
                 }
             }

@@ -1,4 +1,4 @@
-//! [`Cut`]: the signal, at the end of a drain, for every open connection to answer what it was
+//! [`DrainEnd`]: the signal, at the end of a drain, for every open connection to answer what it was
 //! sent and close.
 
 use std::future::Future;
@@ -14,12 +14,12 @@ use tokio::sync::futures::OwnedNotified;
 /// client sends without pause may never wait on its read, so it looks at the flag before each
 /// read: a load, where polling the notification would take a lock.
 #[derive(Debug, Default)]
-pub(crate) struct Cut {
+pub(crate) struct DrainEnd {
     raised: AtomicBool,
     notify: Arc<Notify>,
 }
 
-impl Cut {
+impl DrainEnd {
     pub(crate) fn raise(&self) {
         self.raised.store(true, Ordering::Release);
         self.notify.notify_waiters();

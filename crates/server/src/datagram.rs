@@ -3,7 +3,7 @@
 //! [`serve_blocking_udp`] on a thread of its own).
 //!
 //! A datagram is answered whole and at once, so the rules for one are a plain function,
-//! [`Answering::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
+//! [`Answerer::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
 //! per source, the line limit, the protocol's amplification bound
 //! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)), the datagram size, and the echo
 //! loop rule. A datagram counts as served only once its reply has left: one the system refuses
@@ -76,7 +76,7 @@ impl Refusal {
 }
 
 /// One UDP socket's answers under `service`'s rules, batch by batch.
-struct Answering<'a, X> {
+struct Answerer<'a, X> {
     service: &'a Service,
     transform: X,
     /// The socket's own port, which the reflection rules compare sources with.
@@ -88,14 +88,14 @@ struct Answering<'a, X> {
 }
 
 /// After a batch: go on, wait a moment first, or stop serving.
-enum Next {
+enum AfterBatch {
     Go,
     /// The receive failed; retrying at once would only spin.
     Backoff,
     Stop,
 }
 
-impl<'a, X: Transform> Answering<'a, X> {
+impl<'a, X: Transform> Answerer<'a, X> {
     fn new(service: &'a Service, transform: X, socket: &impl ServerSocket) -> Self {
         Self {
             service,
@@ -167,7 +167,7 @@ impl<'a, X: Transform> Answering<'a, X> {
 
     /// Counts the batch's replies once `answered` says how they went (`unsent`: the clients
     /// whose replies the system refused), and says whether to go on.
-    fn account(&mut self, answered: Result<bool, BatchError>, unsent: &[SocketAddr]) -> Next {
+    fn account(&mut self, answered: Result<bool, BatchError>, unsent: &[SocketAddr]) -> AfterBatch {
         let refusal = match &answered {
             Err(BatchError::Send(error)) => Some(error),
             _ => None,
@@ -179,13 +179,13 @@ impl<'a, X: Transform> Answering<'a, X> {
             }
         }
         match answered {
-            Ok(true) | Err(BatchError::Send(_)) => Next::Go,
-            Ok(false) => Next::Stop,
+            Ok(true) | Err(BatchError::Send(_)) => AfterBatch::Go,
+            Ok(false) => AfterBatch::Stop,
             Err(error @ BatchError::Receive(_)) => {
                 self.service.log_trouble(Trouble::Receive, || {
                     format!("{error}; retrying in {ACCEPT_BACKOFF:?}")
                 });
-                Next::Backoff
+                AfterBatch::Backoff
             }
         }
     }
@@ -275,7 +275,7 @@ pub(crate) async fn serve_datagrams<X: Transform>(
     service: &Service,
     shutdown: impl Future,
 ) {
-    let mut answering = Answering::new(service, transform, &socket);
+    let mut answering = Answerer::new(service, transform, &socket);
     tokio::pin!(shutdown);
     loop {
         let answered = tokio::select! {
@@ -285,9 +285,9 @@ pub(crate) async fn serve_datagrams<X: Transform>(
             }
         };
         match answering.account(answered, socket.unsent()) {
-            Next::Go => {}
-            Next::Backoff => tokio::time::sleep(ACCEPT_BACKOFF).await,
-            Next::Stop => break,
+            AfterBatch::Go => {}
+            AfterBatch::Backoff => tokio::time::sleep(ACCEPT_BACKOFF).await,
+            AfterBatch::Stop => break,
         }
     }
     // Stopped while a batch waited for room to send: its replies go as the socket closes.
@@ -303,13 +303,13 @@ pub fn serve_blocking_udp<X: Transform>(
     transform: X,
     service: &Service,
 ) {
-    let mut answering = Answering::new(service, transform, &socket);
+    let mut answering = Answerer::new(service, transform, &socket);
     loop {
         let answered = socket.answer_batch(|datagram| answering.answer(datagram));
         match answering.account(answered, socket.unsent()) {
-            Next::Go => {}
-            Next::Backoff => std::thread::sleep(ACCEPT_BACKOFF),
-            Next::Stop => return,
+            AfterBatch::Go => {}
+            AfterBatch::Backoff => std::thread::sleep(ACCEPT_BACKOFF),
+            AfterBatch::Stop => return,
         }
     }
 }

@@ -25,7 +25,7 @@ use tokio::time::timeout;
 use upcase_proto::Transform;
 use upcase_transport::Incoming;
 
-use crate::service::{Place, Service, shown};
+use crate::service::{Admission, Service, shown};
 use crate::start::start_and_serve;
 use crate::totals::{Event, Via};
 
@@ -40,10 +40,10 @@ pub(crate) async fn serve_proxied<I: Incoming, X: Transform>(
     via: Via,
     transform: X,
     service: Arc<Service>,
-    place: Place,
+    admission: Admission,
 ) {
     let balancer = peer.addr();
-    let Some(place) = admit_before_header(&service, balancer, place) else {
+    let Some(admission) = admit_before_header(&service, balancer, admission) else {
         return;
     };
     if let Err(why) = read_header(&mut peer, &service).await {
@@ -53,16 +53,20 @@ pub(crate) async fn serve_proxied<I: Incoming, X: Transform>(
         return;
     }
     // The balancer's count ends here: from now on the connection is its client's.
-    let place = place.uncounted();
-    let Some(place) = service.admit_connection(peer.addr(), place) else {
+    let admission = admission.uncounted();
+    let Some(admission) = service.admit_connection(peer.addr(), admission) else {
         return;
     };
-    start_and_serve(peer, via, transform, service, place).await;
+    start_and_serve(peer, via, transform, service, admission).await;
 }
 
 /// The admission of a connection before its header: from a named balancer, not denied, and
 /// within its source's connections.
-fn admit_before_header(service: &Service, from: SocketAddr, place: Place) -> Option<Place> {
+fn admit_before_header(
+    service: &Service,
+    from: SocketAddr,
+    admission: Admission,
+) -> Option<Admission> {
     if !service.options.is_balancer(from.ip()) {
         let named = if service.options.proxy_from.is_empty() {
             "loopback, as --proxy-from names none"
@@ -79,7 +83,7 @@ fn admit_before_header(service: &Service, from: SocketAddr, place: Place) -> Opt
         return None;
     }
     // Its per-source limit bounds the connections waiting for their headers.
-    service.admit_balancer(from, place)
+    service.admit_balancer(from, admission)
 }
 
 /// Waits for `peer`'s PROXY header, within [`HEADER_TIMEOUT`], the idle timeout and the drain.

@@ -17,7 +17,7 @@ use upcase_proto::Transform;
 use upcase_transport::{QuicIncoming, QuicListener, TransportError};
 
 use crate::connection::Connection;
-use crate::service::{Place, Service, shown};
+use crate::service::{Admission, Service, shown};
 use crate::totals::{Event, Via};
 
 /// Serves the connections of `listener` until `shutdown` completes, then drains them.
@@ -38,7 +38,7 @@ pub(crate) async fn serve_quic<X: Transform>(
                 None => break,
             },
         };
-        let Some((incoming, place)) = admit(incoming, service) else {
+        let Some((incoming, admission)) = admit(incoming, service) else {
             continue;
         };
         let connection = ConnectionTask {
@@ -46,7 +46,7 @@ pub(crate) async fn serve_quic<X: Transform>(
             transform: transform.clone(),
             stopping: stopping.clone(),
         };
-        drop(tasks.spawn(connection.run(incoming, place)));
+        drop(tasks.spawn(connection.run(incoming, admission)));
     }
     stopping.cancel();
     crate::accept::drain(tasks, service).await;
@@ -55,7 +55,7 @@ pub(crate) async fn serve_quic<X: Transform>(
 }
 
 /// Admits `incoming`, or asks it to prove its address, or refuses it.
-fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming, Place)> {
+fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming, Admission)> {
     if !incoming.validated() {
         // Asked once already, and still not proven: a token that is forged or too old.
         incoming.retry()?.refuse();
@@ -66,9 +66,9 @@ fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming
         incoming.refuse();
         return None;
     };
-    let place = Place::new(Some(permit), service);
-    match service.admit_connection(incoming.addr(), place) {
-        Some(place) => Some((incoming, place)),
+    let admission = Admission::new(Some(permit), service);
+    match service.admit_connection(incoming.addr(), admission) {
+        Some(admission) => Some((incoming, admission)),
         None => {
             incoming.refuse();
             None
@@ -86,8 +86,8 @@ struct ConnectionTask<X> {
 
 impl<X: Transform> ConnectionTask<X> {
     /// Shakes hands, then serves each stream on a task of its own until the connection ends
-    /// or the server stops; `place` holds the connection's admission until then.
-    async fn run(self, incoming: QuicIncoming, place: Place) {
+    /// or the server stops; `admission` holds the connection's admission until then.
+    async fn run(self, incoming: QuicIncoming, admission: Admission) {
         let addr = shown(incoming.addr());
         let started = tokio::select! {
             started = incoming.start() => Some(started),
@@ -120,19 +120,19 @@ impl<X: Transform> ConnectionTask<X> {
                 () = self.stopping.cancelled() => None,
             };
             let Some(stream) = stream else { break };
-            let place = Place::new(None, &self.service);
+            let admission = Admission::new(None, &self.service);
             let exchange = Connection::new(
                 stream,
                 Via::Quic,
                 self.transform.clone(),
                 Arc::clone(&self.service),
-                place,
+                admission,
             );
             drop(streams.spawn(exchange.serve()));
         }
         streams.close();
         streams.wait().await;
         connection.close("done");
-        drop(place);
+        drop(admission);
     }
 }

@@ -15,7 +15,7 @@ use tracing::warn;
 
 use crate::access::Access;
 use crate::budget::Budget;
-use crate::cut::Cut;
+use crate::cut::DrainEnd;
 use crate::options::Options;
 use crate::sources::{DatagramRate, SourceConnections, SourceSlot};
 use crate::stats::{Stats, Trouble};
@@ -32,7 +32,7 @@ pub(crate) const CUT_GRACE: Duration = Duration::from_secs(1);
 /// What the listeners of one server share: its limits, its counters, and the signal that ends
 /// the drain.
 pub struct Service {
-    /// The limits.
+    /// The limits every connection and datagram is held to, set once at start.
     pub(crate) options: Options,
     /// One permit per TCP connection that may be open.
     pub(crate) connections: Arc<Semaphore>,
@@ -40,13 +40,14 @@ pub struct Service {
     pub(crate) sources: SourceConnections,
     /// Datagrams per source this second.
     pub(crate) rate: Mutex<DatagramRate>,
-    /// Counters.
+    /// What was served and refused, a shard per thread, for the log line at exit and
+    /// `--metrics`.
     pub(crate) stats: Stats,
     /// Connections being served (the semaphore counts one more per listener: the permit taken
     /// before each accept).
     pub(crate) open: AtomicUsize,
     /// Raised when the drain timeout runs out: open connections then finish at once.
-    pub(crate) cut: Cut,
+    pub(crate) cut: DrainEnd,
     /// Reply bytes held by all connections, against [`Options::buffer_budget`].
     pub(crate) budget: Budget,
     /// Who may be served: [`Options::access`] until [`set_access`](Service::set_access)
@@ -59,16 +60,16 @@ pub struct Service {
 }
 
 /// One open connection, counted in [`Service::open_connections`] while it lives.
-pub(crate) struct Open(Arc<Service>);
+pub(crate) struct OpenCount(Arc<Service>);
 
-impl Open {
+impl OpenCount {
     pub(crate) fn new(service: &Arc<Service>) -> Self {
         service.open.fetch_add(1, Ordering::Relaxed);
         Self(Arc::clone(service))
     }
 }
 
-impl Drop for Open {
+impl Drop for OpenCount {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
@@ -76,30 +77,30 @@ impl Drop for Open {
 
 /// What an admitted connection holds while it is open: its permit, its count among the open
 /// connections and against its source. Dropped when the connection ends, which frees them.
-pub(crate) struct Place {
+pub(crate) struct Admission {
     _permit: Option<OwnedSemaphorePermit>,
-    _open: Open,
+    _open: OpenCount,
     _source: Option<SourceSlot>,
 }
 
-impl Place {
+impl Admission {
     /// Counts the connection against its source too, until it ends.
     pub(crate) fn count_against_source(&mut self, slot: Option<SourceSlot>) {
         self._source = slot;
     }
 
-    /// This place, no longer counted against the source it was: a proxied connection's
+    /// This admission, no longer counted against the source it was: a proxied connection's
     /// balancer, once the header has named its client.
     pub(crate) fn uncounted(mut self) -> Self {
         self._source = None;
         self
     }
 
-    /// A place among the open connections, not yet admitted by source.
+    /// An admission among the open connections, not yet admitted by source.
     pub(crate) fn new(permit: Option<OwnedSemaphorePermit>, service: &Arc<Service>) -> Self {
         Self {
             _permit: permit,
-            _open: Open::new(service),
+            _open: OpenCount::new(service),
             _source: None,
         }
     }
@@ -123,7 +124,7 @@ impl Service {
             options,
             stats: Stats::default(),
             open: AtomicUsize::new(0),
-            cut: Cut::default(),
+            cut: DrainEnd::default(),
             draining: AtomicBool::new(false),
         })
     }

@@ -9,7 +9,7 @@ use upcase_proto::Transform;
 use upcase_transport::{Incoming, TransportError};
 
 use crate::connection::Connection;
-use crate::service::{Place, Service, shown};
+use crate::service::{Admission, Service, shown};
 use crate::totals::{Event, Via};
 
 /// Serves `incoming` over `via` on a task of `tasks`: at once when its transport has nothing to
@@ -20,15 +20,15 @@ pub(crate) fn spawn<I: Incoming, X: Transform>(
     via: Via,
     transform: X,
     service: Arc<Service>,
-    place: Place,
+    admission: Admission,
 ) {
     match incoming.start_now() {
         Ok(peer) => {
-            let connection = Connection::new(peer, via, transform, service, place);
+            let connection = Connection::new(peer, via, transform, service, admission);
             drop(tasks.spawn(connection.serve()));
         }
         Err(incoming) => {
-            let started = start_and_serve(incoming, via, transform, service, place);
+            let started = start_and_serve(incoming, via, transform, service, admission);
             drop(tasks.spawn(started));
         }
     }
@@ -40,12 +40,12 @@ pub(crate) async fn start_and_serve<I: Incoming, X: Transform>(
     via: Via,
     transform: X,
     service: Arc<Service>,
-    place: Place,
+    admission: Admission,
 ) {
     let Some(peer) = start(incoming, &service).await else {
         return;
     };
-    Connection::new(peer, via, transform, service, place)
+    Connection::new(peer, via, transform, service, admission)
         .serve()
         .await;
 }

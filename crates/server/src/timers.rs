@@ -5,7 +5,7 @@
 //! request. The timer fires at most once per idle period and is then set again from the last
 //! progress; with no idle timeout it is never polled, so never registered.
 //!
-//! The accept loop keeps a timer of its own ahead of them, [`Ahead`]: each new connection sets
+//! The accept loop keeps a timer of its own ahead of them, [`AcceptTimer`]: each new connection sets
 //! its timer, and when that would be the runtime's earliest, tokio wakes its driver to take it
 //! into account (a write to an eventfd, and one more `epoll_wait`), which on short connections
 //! is a wake-up per connection. With the listener's always earlier, a connection's never is.
@@ -37,7 +37,7 @@ pin_project! {
 }
 
 /// Why [`Deadline::poll_wait`] returned.
-pub(crate) enum Woke {
+pub(crate) enum WakeReason {
     /// The budget's retry came: look again whether it has room.
     Retry,
     /// The drain ended.
@@ -89,19 +89,19 @@ impl Deadline {
         service: &Service,
         watch_cut: bool,
         room: bool,
-    ) -> Poll<Result<Woke, Expired>> {
+    ) -> Poll<Result<WakeReason, Expired>> {
         let idle = service.options.idle_timeout;
         let armed = !idle.is_zero() || self.cut_seen || !room;
         while armed && self.as_mut().project().timer.poll(cx).is_ready() {
             if !room && !self.cut_seen {
-                return Poll::Ready(Ok(Woke::Retry));
+                return Poll::Ready(Ok(WakeReason::Retry));
             }
             self.as_mut().rearm_or_expire(idle)?;
         }
         if watch_cut && (service.cut.is_raised() || self.as_mut().project().cut.poll(cx).is_ready())
         {
             self.see_cut();
-            return Poll::Ready(Ok(Woke::Cut));
+            return Poll::Ready(Ok(WakeReason::Cut));
         }
         Poll::Pending
     }
@@ -138,14 +138,14 @@ impl Deadline {
 
 pin_project! {
     /// The accept loop's timer, kept `idle` ahead of the connections' (see the module docs).
-    pub(crate) struct Ahead {
+    pub(crate) struct AcceptTimer {
         #[pin]
         timer: Sleep,
         idle: Duration,
     }
 }
 
-impl Ahead {
+impl AcceptTimer {
     pub(crate) fn new(idle: Duration) -> Self {
         Self {
             timer: sleep(idle),

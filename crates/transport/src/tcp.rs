@@ -87,7 +87,7 @@ pub(crate) fn listener(
 /// A listening TCP socket.
 #[derive(Debug)]
 pub struct TcpListener {
-    /// The socket.
+    /// tokio's listener; accepts go through it so that the runtime wakes them.
     inner: tokio::net::TcpListener,
 }
 

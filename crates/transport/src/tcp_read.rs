@@ -52,12 +52,12 @@ pub fn read_now(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<usiz
 
 /// Where the next chunk comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Next {
+enum ChunkSource {
     /// Nothing was read yet: the first request is usually there already.
     First,
     /// Bytes that came after a PROXY header wait in the buffer.
     Carried,
-    /// The socket.
+    /// The socket: a read, which may have to wait.
     Socket,
 }
 
@@ -67,7 +67,7 @@ pub(crate) struct Chunks {
     /// Where reads land; a slice of it is lent out. Empty, with no memory, while the
     /// connection waits for its client.
     buf: Vec<u8>,
-    next: Next,
+    next: ChunkSource,
     /// Whether the client has finished sending (a read returned end of stream).
     finished: bool,
 }
@@ -76,7 +76,7 @@ impl Chunks {
     pub(crate) fn new() -> Self {
         Self {
             buf: Vec::new(),
-            next: Next::First,
+            next: ChunkSource::First,
             finished: false,
         }
     }
@@ -91,19 +91,19 @@ impl Chunks {
         // The header's reads waited for the socket to be readable and took what it held, so a
         // read tried at once after them would most likely find nothing.
         self.next = if bytes.is_empty() {
-            Next::Socket
+            ChunkSource::Socket
         } else {
-            Next::Carried
+            ChunkSource::Carried
         };
         self.buf = bytes;
     }
 
     /// The next chunk of the stream; empty once the client has finished sending.
     pub(crate) async fn read(&mut self, stream: &TcpStream) -> io::Result<&[u8]> {
-        match std::mem::replace(&mut self.next, Next::Socket) {
-            Next::Carried => return Ok(&self.buf),
-            Next::First if self.read_at_once(stream)? => return Ok(&self.buf),
-            Next::First | Next::Socket => {}
+        match std::mem::replace(&mut self.next, ChunkSource::Socket) {
+            ChunkSource::Carried => return Ok(&self.buf),
+            ChunkSource::First if self.read_at_once(stream)? => return Ok(&self.buf),
+            ChunkSource::First | ChunkSource::Socket => {}
         }
         loop {
             if self.buf.len() < self.buf.capacity() {
