@@ -26,9 +26,10 @@
 //!   handshakes are under way), its handshake, then each stream served as a connection.
 //! - `proxy.rs`: `--proxy-protocol`: whom a PROXY header is believed from (`--proxy-from`),
 //!   and a proxied connection's admission before and after its header.
-//! - `connection.rs`: one connection's loop, read, answer, write, to its end.
-//! - `timers.rs`: where a connection's idle timeout is: its one timer for the idle timeout,
-//!   the budget's retry and the drain's end, and the accept loop's timer kept ahead of it.
+//! - `connection.rs`: one connection's loop, read, answer, write, to its end, and how it ended.
+//! - `door.rs`: the connection's peer behind its idle deadline, the reply budget and the
+//!   drain's end, on one timer: a read that yields a chunk or the reason to stop, a write.
+//! - `timers.rs`: the accept loop's timer, kept ahead of the connections'.
 //! - `reflection.rs`: the sources a datagram must never be answered at (small services' ports,
 //!   this service's own, broadcast and multicast).
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
@@ -70,6 +71,7 @@ mod config;
 mod connection;
 mod cut;
 mod datagram;
+mod door;
 mod echo;
 mod endpoint;
 mod error;
