@@ -7,16 +7,10 @@ use std::io;
 
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use upcase_transport::gso;
 
-/// Most datagrams moved by one system call (the kernel's `UDP_MAX_SEGMENTS` on older kernels).
-pub(crate) const BATCH: usize = 64;
-
-/// The largest request sent segmented: a segment must fit the path's MTU, and this one fits
-/// Ethernet's over IPv4 and IPv6 alike.
-const MAX_SEGMENT: usize = 1_452;
-
-/// The most bytes one segmented send may carry.
-const MAX_SEGMENTED: usize = 65_000;
+/// Most datagrams moved by one system call: as many as one segmented send makes.
+pub(crate) const BATCH: usize = gso::MAX_SEGMENTS;
 
 /// Sends requests of one size, many to a call where it can.
 #[derive(Debug)]
@@ -29,8 +23,8 @@ pub(crate) struct Sender {
 impl Sender {
     /// Sets `socket` up to cut sends into datagrams of `size` bytes, where the kernel can.
     pub(crate) fn new(socket: &UdpSocket, size: usize) -> Self {
-        let per_call = if size <= MAX_SEGMENT && sys::segment(socket, size) {
-            BATCH.min(MAX_SEGMENTED / size).max(1)
+        let per_call = if gso::segment_sends(socket, size) {
+            gso::per_send(size)
         } else {
             1
         };
@@ -114,7 +108,7 @@ mod sys {
     use std::io::{self, IoSliceMut};
     use std::os::fd::{AsFd, AsRawFd};
 
-    use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg, setsockopt, sockopt};
+    use nix::sys::socket::{MsgFlags, MultiHeaders, recvmmsg};
     use tokio::net::UdpSocket;
 
     use super::BATCH;
@@ -123,12 +117,6 @@ mod sys {
 
     pub(super) fn headers() -> Headers {
         MultiHeaders::preallocate(BATCH, None)
-    }
-
-    /// Asks the kernel to cut every send into datagrams of `size` bytes.
-    pub(super) fn segment(socket: &UdpSocket, size: usize) -> bool {
-        i32::try_from(size)
-            .is_ok_and(|size| setsockopt(&socket.as_fd(), sockopt::UdpGsoSegment, &size).is_ok())
     }
 
     /// One `recvmmsg` into the slots of `buffer`.
@@ -163,10 +151,6 @@ mod sys {
     pub(super) type Headers = ();
 
     pub(super) fn headers() {}
-
-    pub(super) fn segment(_: &UdpSocket, _: usize) -> bool {
-        false
-    }
 
     pub(super) fn receive(
         socket: &UdpSocket,

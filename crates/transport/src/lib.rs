@@ -63,6 +63,7 @@
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
 //! - `handshake.rs`: [`Handshake`], what a client's TLS handshake agreed.
 //! - `pool.rs`: [`pool`], the one pool of read and reply buffers per thread.
+//! - `gso.rs`: [`gso`], the limits of a segmented UDP send, for the server and its clients alike.
 //! - `proxy.rs`: the PROXY protocol header that load balancers send first, versions 1 and 2.
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
@@ -110,6 +111,7 @@ mod blocking_udp;
 mod client;
 mod describe;
 mod error;
+pub mod gso;
 mod handshake;
 mod operator_file;
 pub mod pool;

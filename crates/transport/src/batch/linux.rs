@@ -73,18 +73,6 @@ pub(super) fn recv(
     Ok(())
 }
 
-/// The most datagrams one segmented send may make (the kernel's `UDP_MAX_SEGMENTS`, which
-/// is 64 on older kernels).
-const MAX_SEGMENTS: usize = 64;
-
-/// The most bytes one segmented send may carry: a datagram's limit, less the headers.
-const MAX_SEGMENTED: usize = 65_000;
-
-/// The largest reply sent segmented: a segment must fit the path's MTU, and this one fits
-/// Ethernet's over IPv4 and IPv6 alike. Larger replies go one by one, where the kernel may
-/// fragment them.
-const MAX_SEGMENT: usize = 1_452;
-
 /// Whether the kernel offers UDP segmentation offload on `socket`.
 pub(super) fn can_segment(socket: &impl Socket) -> bool {
     getsockopt(socket, sockopt::UdpGsoSegment).is_ok()
@@ -146,7 +134,8 @@ pub(super) fn segmentable(replies: &[Transmit]) -> usize {
         return 0;
     };
     let size = first.len();
-    if size == 0 || size > MAX_SEGMENT {
+    let most = crate::gso::per_send(size);
+    if most == 0 {
         return 0;
     }
     let mut count = 0;
@@ -154,7 +143,7 @@ pub(super) fn segmentable(replies: &[Transmit]) -> usize {
         to: next_to,
         payload: bytes,
         ..
-    } in replies.iter().take(MAX_SEGMENTS.min(MAX_SEGMENTED / size))
+    } in replies.iter().take(most)
     {
         if next_to != to || bytes.len() > size || bytes.is_empty() {
             break;
