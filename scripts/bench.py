@@ -14,7 +14,7 @@ turns, and the run with the median replies/s is shown; its ratio is the median, 
 turns, of the figure over the floor's in the same turn. Then the server memory held per idle
 TCP connection, and the client table: `upcase client`, socat and nc each streaming a file of
 --stream-gib GiB through one upcase server, and their one-shot start-up beside nc's (with
---clients, those tables alone); and the generator table: upcase bench beside bench/loadgen.c,
+--clients, those tables alone); and the generator table: upcase bench beside floor/loadgen.c,
 the cheapest load generator this machine can run, against the floor server (with
 --generators, that table alone; with --compare, the other build's generator beside it).
 Absolute figures drift between runs and machines; compare within one run.
@@ -71,8 +71,8 @@ def run(cmd, **kw):
 
 def build():
     run(["cargo", "build", "--release", "--quiet", "--bin", "upcase", "--example", "naive_server"])
-    run(["cc", "-O2", "-o", FLOOR, "bench/floor.c"])
-    run(["cc", "-O2", "-o", LOADGEN, "bench/loadgen.c"])
+    run(["cc", "-O2", "-o", FLOOR, "floor/server.c"])
+    run(["cc", "-O2", "-o", LOADGEN, "floor/loadgen.c"])
 
 
 def install_peers():
@@ -350,7 +350,7 @@ def generators(compare=""):
         other = os.path.abspath(compare)
         chosen += [(f"upcase bench at {compare}", bench_command(other)),
                    (f"upcase bench --threads 1 at {compare}", bench_command(other, 1))]
-    return chosen + [("C generator (bench/loadgen.c)", lambda flags, kind, conns, window, port,
+    return chosen + [("C generator (floor/loadgen.c)", lambda flags, kind, conns, window, port,
                       secs: [LOADGEN, kind, str(port), str(conns), str(window), str(secs)])]
 
 
@@ -481,7 +481,7 @@ def main():
     parser.add_argument("--stream-gib", type=float, default=1,
                         help="GiB each client streams in the client table (0 to skip it)")
     parser.add_argument("--generators", action="store_true",
-                        help="only the generator table: upcase bench and bench/loadgen.c "
+                        help="only the generator table: upcase bench and floor/loadgen.c "
                              "against the floor server")
     parser.add_argument("--start-runs", type=int, default=200,
                         help="hyperfine runs of each one-shot client a turn (0 to skip them)")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """QUIC measured side by side in one run: upcase over QUIC beside a naive quinn server
 (`examples/naive_quic_server.rs`), beside upcase over TLS, and beside the plain UDP floor
-(`bench/floor.c`), all loaded by `upcase bench`.
+(`floor/server.c`), all loaded by `upcase bench`.
 
     python3 scripts/quic_bench.py [--duration 3] [--repeat 3] [--stream-gib 1] [--no-build]
 
@@ -33,7 +33,7 @@ NAIVE_QUIC = os.path.join(bench.ROOT, "target/release/examples/naive_quic_server
 def build():
     bench.run(["cargo", "build", "--release", "--quiet", "--bin", "upcase",
                "--example", "naive_quic_server"])
-    bench.run(["cc", "-O2", "-o", bench.FLOOR, "bench/floor.c"])
+    bench.run(["cc", "-O2", "-o", bench.FLOOR, "floor/server.c"])
 
 
 def upcase(pki, transport, more=()):

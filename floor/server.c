@@ -3,7 +3,7 @@
  * are). UDP: recvmmsg and sendmmsg in batches of 64. TCP: epoll and one shared buffer; a reply
  * that does not fit in the socket at once waits, blocking everything, for the socket to drain.
  *
- *   cc -O2 -o floor bench/floor.c && ./floor PORT
+ *   cc -O2 -o floor floor/server.c && ./floor PORT
  *
  * Prints "listening on udp 127.0.0.1:PORT" and the same for tcp, like upcase. Loopback only. */
 #define _GNU_SOURCE

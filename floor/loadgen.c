@@ -6,7 +6,7 @@
  * sent by sendmmsg and received by recvmmsg in batches of 64; a reply that does not come within
  * a second is counted lost and sent again. No latency is measured.
  *
- *   cc -O2 -o loadgen bench/loadgen.c
+ *   cc -O2 -o loadgen floor/loadgen.c
  *   ./loadgen tcp|udp PORT CONNS WINDOW SECONDS [SIZE]
  *
  * Prints one JSON line: {"replies":N,"seconds":S,"replies_per_second":R,"wrong":W,"lost":L}.
