@@ -2,7 +2,6 @@
 //! its PROXY header, and the drain of the connections still open at shutdown.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio_util::task::TaskTracker;
@@ -11,66 +10,11 @@ use upcase_proto::Transform;
 use upcase_transport::{Accepted, Incoming, Listener};
 
 use crate::proxy::serve_proxied;
-use crate::service::{ACCEPT_BACKOFF, Admission, Service, shown};
-use crate::sources::SourceFull;
+use crate::service::{ACCEPT_BACKOFF, Admission, Service};
 use crate::start::start_and_serve;
 use crate::stats::Trouble;
 use crate::timers::AcceptTimer;
-use crate::totals::{Event, Via};
-
-impl Service {
-    /// Checks a new connection from `addr` against the access lists and its source's limit;
-    /// counts and logs a refusal. `Some`: admitted, counted against its source in `admission`.
-    pub(crate) fn admit_connection(
-        &self,
-        addr: SocketAddr,
-        admission: Admission,
-    ) -> Option<Admission> {
-        let permitted = self.permits(addr.ip());
-        self.admit(addr, admission, permitted)
-    }
-
-    /// [`admit_connection`](Self::admit_connection) for a balancer named by `--proxy-from`,
-    /// before its PROXY header: naming it allows it, so only `--deny` can refuse it.
-    pub(crate) fn admit_balancer(
-        &self,
-        addr: SocketAddr,
-        admission: Admission,
-    ) -> Option<Admission> {
-        let permitted = !self.denies(addr.ip());
-        self.admit(addr, admission, permitted)
-    }
-
-    fn admit(
-        &self,
-        addr: SocketAddr,
-        mut admission: Admission,
-        permitted: bool,
-    ) -> Option<Admission> {
-        let refuse = |event, why: String| {
-            self.log_throttled(event, || {
-                format!("refused connection from {}: {why}", shown(addr))
-            });
-            None
-        };
-        if !permitted {
-            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
-        }
-        match self.sources.enter(addr.ip()) {
-            Ok(slot) => {
-                admission.count_against_source(slot);
-                Some(admission)
-            }
-            Err(SourceFull) => refuse(
-                Event::SourceLimit,
-                format!(
-                    "its source has {} connections open already (--max-connections-per-source)",
-                    self.options.max_connections_per_source
-                ),
-            ),
-        }
-    }
-}
+use crate::totals::Via;
 
 /// Serves the connections of `listener`, a socket of the transport `via`, until `shutdown`
 /// completes, then drains them.
@@ -92,7 +36,7 @@ pub(crate) async fn serve_listener<L, X>(
         // in the kernel's queue instead of accepting them and making them wait.
         let permit = tokio::select! {
             _ = &mut shutdown => break,
-            permit = Arc::clone(&service.connections).acquire_owned() => match permit {
+            permit = Arc::clone(service.gate.connections()).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_closed) => break,
             },

@@ -11,17 +11,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::PoisonError;
 
-use tokio::time::Instant;
 use tracing::debug;
 use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, max_datagram, within_amplification};
-use upcase_transport::{
-    BatchError, Datagram, Destination, ServerSocket, TransportError, UdpServer,
-};
+use upcase_transport::{BatchError, Datagram, ServerSocket, TransportError, UdpServer};
 
 use crate::echo::{EchoLoops, LOOP_STREAK, LOOP_WINDOW};
-use crate::reflection::reflection_risk;
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
 use crate::stats::Trouble;
 use crate::totals::{Event, Via};
@@ -192,56 +187,6 @@ impl<'a, X: Transform> Answerer<'a, X> {
 }
 
 impl Service {
-    /// Checks a datagram from `from` to `to` on the port `own_port` against the access lists,
-    /// the reflection rules and its source's rate; counts and logs a refusal.
-    fn admit_datagram(&self, from: SocketAddr, to: Destination, own_port: u16) -> Option<()> {
-        let refuse = |event, why: String| {
-            self.log_throttled(event, || {
-                format!("refused datagram from {}: {why}", shown(from))
-            });
-            None
-        };
-        if let Destination::Group(group) = to {
-            // Every server that heard it would answer: one datagram, many replies, all to a
-            // source that may be forged (the Fraggle attack).
-            return refuse(
-                Event::NotUnicast,
-                format!(
-                    "sent to {}, a broadcast or multicast address, not to this host's own",
-                    group.to_canonical()
-                ),
-            );
-        }
-        if !self.permits(from.ip()) {
-            return refuse(Event::Denied, "not allowed by --allow/--deny".into());
-        }
-        if let Some(risk) = reflection_risk(from, own_port) {
-            return refuse(
-                Event::Reflection,
-                format!("{risk}; a reply could be reflected at a third party"),
-            );
-        }
-        // A balancer's datagrams relay many clients (nginx sends no PROXY header for UDP): the
-        // balancer limits them itself, and one source's rate would starve them all.
-        if self.options.max_datagrams_per_source > 0
-            && !self.options.relays_datagrams(from.ip())
-            && !self
-                .rate
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .admit(from.ip(), Instant::now().into_std())
-        {
-            return refuse(
-                Event::RateLimit,
-                format!(
-                    "its source sent over {} datagrams this second (--max-datagrams-per-source)",
-                    self.options.max_datagrams_per_source
-                ),
-            );
-        }
-        Some(())
-    }
-
     /// Counts and logs a reply that has left: served, or, with the system's `refusal`, failed.
     fn sent(&self, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
         let client = shown(sent.from);

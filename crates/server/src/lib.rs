@@ -30,6 +30,8 @@
 //! - `door.rs`: the connection's peer behind its idle deadline, the reply budget and the
 //!   drain's end, on one timer: a read that yields a chunk or the reason to stop, a write.
 //! - `timers.rs`: the accept loop's timer, kept ahead of the connections'.
+//! - `gate.rs`: who may be served, and the one place a connection, a balancer or a datagram
+//!   is let in or refused.
 //! - `reflection.rs`: the sources a datagram must never be answered at (small services' ports,
 //!   this service's own, broadcast and multicast).
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
@@ -75,6 +77,7 @@ mod door;
 mod echo;
 mod endpoint;
 mod error;
+mod gate;
 mod inherit;
 mod log;
 mod metrics;

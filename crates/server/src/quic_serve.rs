@@ -62,7 +62,7 @@ fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming
         return None;
     }
     // Full: refused at once, as QUIC can say so (TCP's are left in the kernel's queue).
-    let Ok(permit) = Arc::clone(&service.connections).try_acquire_owned() else {
+    let Ok(permit) = Arc::clone(service.gate.connections()).try_acquire_owned() else {
         incoming.refuse();
         return None;
     };

@@ -1,23 +1,23 @@
 //! [`Service`]: what the listeners of one server share (its limits, its counters, the drain),
-//! and the drain. Each transport's admission of a peer is with its serving: `accept.rs`
-//! for connections, `datagram.rs` for datagrams.
+//! and the drain. Who is let in is the [`Gate`]'s to say; the service counts and logs each
+//! refusal.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, timeout};
 use tracing::warn;
 
 use crate::access::Access;
 use crate::budget::Budget;
 use crate::cut::DrainEnd;
+use crate::gate::{Gate, Refusal};
 use crate::options::Options;
-use crate::sources::{DatagramRate, SourceConnections, SourceSlot};
+use crate::sources::SourceSlot;
 use crate::stats::{Stats, Trouble};
 use crate::totals::{Event, Totals};
 
@@ -34,12 +34,8 @@ pub(crate) const CUT_GRACE: Duration = Duration::from_secs(1);
 pub struct Service {
     /// The limits every connection and datagram is held to, set once at start.
     pub(crate) options: Options,
-    /// One permit per TCP connection that may be open.
-    pub(crate) connections: Arc<Semaphore>,
-    /// Open connections per source.
-    pub(crate) sources: SourceConnections,
-    /// Datagrams per source this second.
-    pub(crate) rate: Mutex<DatagramRate>,
+    /// Who may be served, and their counts: connections, sources, datagrams.
+    pub(crate) gate: Gate,
     /// What was served and refused, a shard per thread, for the log line at exit and
     /// `--metrics`.
     pub(crate) stats: Stats,
@@ -50,11 +46,6 @@ pub struct Service {
     pub(crate) cut: DrainEnd,
     /// Reply bytes held by all connections, against [`Options::buffer_budget`].
     pub(crate) budget: Budget,
-    /// Who may be served: [`Options::access`] until [`set_access`](Service::set_access)
-    /// replaces it (on SIGHUP). Read for every peer, so kept where a read takes no lock.
-    pub(crate) access: ArcSwap<Access>,
-    /// Whether `access` has any rule: most servers have none, and then no peer needs to read it.
-    pub(crate) access_rules: AtomicBool,
     /// Set when the drain starts: from then on `/readyz` says 503.
     draining: AtomicBool,
 }
@@ -84,9 +75,10 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// Counts the connection against its source too, until it ends.
-    pub(crate) fn count_against_source(&mut self, slot: Option<SourceSlot>) {
+    /// This admission, counted against its source too until it ends.
+    fn counted_against_source(mut self, slot: Option<SourceSlot>) -> Self {
         self._source = slot;
+        self
     }
 
     /// This admission, no longer counted against the source it was: a proxied connection's
@@ -112,15 +104,8 @@ impl Service {
         options.access = options.access.normalized();
         crate::access::normalize(&mut options.proxy_from);
         Arc::new(Self {
-            access_rules: AtomicBool::new(options.access != Access::default()),
-            access: ArcSwap::from_pointee(options.access.clone()),
+            gate: Gate::new(&options),
             budget: Budget::new(options.buffer_budget),
-            connections: Arc::new(Semaphore::new(options.max_connections)),
-            sources: SourceConnections::new(options.max_connections_per_source),
-            rate: Mutex::new(DatagramRate::new(
-                options.max_datagrams_per_source,
-                Instant::now().into_std(),
-            )),
             options,
             stats: Stats::default(),
             open: AtomicUsize::new(0),
@@ -157,24 +142,66 @@ impl Service {
 
     /// Who may be served now.
     pub fn access(&self) -> Arc<Access> {
-        self.access.load_full()
+        self.gate.access()
     }
 
     /// Replaces who may be served, from the next peer on; connections already open go on.
     pub fn set_access(&self, access: Access) {
-        let rules = access != Access::default();
-        self.access.store(Arc::new(access.normalized()));
-        self.access_rules.store(rules, Ordering::Release);
+        self.gate.set_access(access);
     }
 
-    /// Whether `--deny` refuses a peer from `ip` now, whatever `--allow` says.
-    pub(crate) fn denies(&self, ip: std::net::IpAddr) -> bool {
-        self.access_rules.load(Ordering::Acquire) && self.access.load().denies(ip)
+    /// Lets a new connection from `addr` in, counted against its source in `admission`; or
+    /// counts and logs its refusal.
+    #[inline]
+    pub(crate) fn admit_connection(
+        &self,
+        addr: SocketAddr,
+        admission: Admission,
+    ) -> Option<Admission> {
+        let admitted = self.gate.connection(addr, &self.options);
+        self.unless_refused(admitted, "connection", addr)
+            .map(|slot| admission.counted_against_source(slot))
     }
 
-    /// Whether a peer from `ip` may be served now.
-    pub(crate) fn permits(&self, ip: std::net::IpAddr) -> bool {
-        !self.access_rules.load(Ordering::Acquire) || self.access.load().permits(ip)
+    /// [`admit_connection`](Self::admit_connection) for a balancer named by `--proxy-from`,
+    /// before its PROXY header.
+    pub(crate) fn admit_balancer(
+        &self,
+        addr: SocketAddr,
+        admission: Admission,
+    ) -> Option<Admission> {
+        let admitted = self.gate.balancer(addr, &self.options);
+        self.unless_refused(admitted, "connection", addr)
+            .map(|slot| admission.counted_against_source(slot))
+    }
+
+    /// Lets a datagram from `from` to `to`, on the port `own_port`, in; or counts and logs its
+    /// refusal.
+    #[inline]
+    pub(crate) fn admit_datagram(
+        &self,
+        from: SocketAddr,
+        to: upcase_transport::Destination,
+        own_port: u16,
+    ) -> Option<()> {
+        let admitted = self.gate.datagram(from, to, own_port, &self.options);
+        self.unless_refused(admitted, "datagram", from)
+    }
+
+    #[inline]
+    fn unless_refused<T>(
+        &self,
+        admitted: Result<T, Refusal>,
+        what: &str,
+        from: SocketAddr,
+    ) -> Option<T> {
+        admitted
+            .map_err(|Refusal { event, why }| {
+                self.log_throttled(event, || {
+                    format!("refused {what} from {}: {why}", shown(from))
+                });
+            })
+            .ok()
     }
 }
 
