@@ -1,5 +1,5 @@
 //! UDP generic segmentation offload (Linux): the limits a segmented send keeps to, for the
-//! server's replies ([`batch`](crate::batch)) and for any client that sends many datagrams of one
+//! server's replies (its UDP batches) and for any client that sends many datagrams of one
 //! size on a connected socket (the load generator's requests), so that both keep to the same.
 
 /// The most datagrams one segmented send may make (the kernel's `UDP_MAX_SEGMENTS`, which is 64
