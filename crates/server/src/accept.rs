@@ -29,14 +29,14 @@ pub(crate) async fn serve_listener<L, X>(
     X: Transform,
 {
     let tasks = TaskTracker::new();
-    let ahead = AcceptTimer::new(service.options.idle_timeout);
+    let ahead = AcceptTimer::new(service.options().idle_timeout);
     tokio::pin!(shutdown, ahead);
     loop {
         // The permit is taken before accepting, so that a full server leaves new connections
         // in the kernel's queue instead of accepting them and making them wait.
         let permit = tokio::select! {
             _ = &mut shutdown => break,
-            permit = Arc::clone(service.gate.connections()).acquire_owned() => match permit {
+            permit = Arc::clone(service.gate().connections()).acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_closed) => break,
             },
@@ -57,7 +57,7 @@ pub(crate) async fn serve_listener<L, X>(
             }
         };
         let admission = Admission::new(Some(permit), service);
-        if service.options.proxy_protocol {
+        if service.options().proxy_protocol {
             // The client's address comes with the header, which may take a while: its
             // admission waits for it on the connection's own task.
             let proxied = serve_proxied(
@@ -85,7 +85,7 @@ pub(crate) async fn serve_listener<L, X>(
 
 /// Waits for the connections of `tasks` to end, within the drain's rules.
 pub(crate) async fn drain(tasks: TaskTracker, service: &Service) {
-    let drain_timeout = service.options.drain_timeout;
+    let drain_timeout = service.options().drain_timeout;
     tasks.close();
     if !tasks.is_empty() {
         info!(
@@ -117,7 +117,7 @@ where
 {
     let admission = Admission::new(None, service);
     let service = Arc::clone(service);
-    if service.options.proxy_protocol {
+    if service.options().proxy_protocol {
         serve_proxied(incoming, Via::Tcp, transform, service, admission).await;
         return;
     }

@@ -38,7 +38,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
         admission: Admission,
     ) -> Self {
         Self {
-            stream: Transformer::new(transform).with_max_line(service.options.max_line),
+            stream: Transformer::new(transform).with_max_line(service.options().max_line),
             door: Door::new(peer, service),
             via,
             bytes_in: 0,
@@ -85,7 +85,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
 
     /// Counts and logs how the connection ended.
     fn count(&self, ended: Result<End, Stop>) {
-        let (addr, stats) = (self.door.addr(), &self.door.service().stats);
+        let (addr, stats) = (self.door.addr(), &self.door.service().stats());
         let (bytes_in, mut sent) = (self.bytes_in, self.bytes_out);
         match ended {
             Ok(end) => {
@@ -124,7 +124,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
 
 /// Counts and logs a connection that ended badly.
 fn log_stop(service: &Service, addr: std::net::SocketAddr, stop: Stop) {
-    let stats = &service.stats;
+    let stats = &service.stats();
     match stop {
         Stop::LineTooLong(error) => {
             // What came before the long line was answered.
@@ -145,7 +145,7 @@ fn log_stop(service: &Service, addr: std::net::SocketAddr, stop: Stop) {
             stats.count(Event::IdleTimeout);
             debug!(
                 "closing connection from {addr}: idle for {:?} (--idle-timeout)",
-                service.options.idle_timeout
+                service.options().idle_timeout
             );
         }
         Stop::Close(error) => {

@@ -114,7 +114,7 @@ impl<'a, X: Transform> Answerer<'a, X> {
         let service = self.service;
         service.admit_datagram(from, to, self.own_port)?;
         let mut stream =
-            Transformer::new(self.transform.clone()).with_max_line(service.options.max_line);
+            Transformer::new(self.transform.clone()).with_max_line(service.options().max_line);
         let mut reply = Vec::with_capacity(request.len());
         let fed = stream.feed(request, &mut reply);
         stream.finish(&mut reply);
@@ -140,7 +140,7 @@ impl<'a, X: Transform> Answerer<'a, X> {
             return Some(reply);
         }
         service
-            .stats
+            .stats()
             .bytes(Via::Udp, request.len() as u64, 0, invalid);
         None
     }
@@ -191,13 +191,13 @@ impl Service {
     fn sent(&self, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
         let client = shown(sent.from);
         if let Some(error) = refusal {
-            self.stats.count(Event::Failed);
-            self.stats
+            self.stats().count(Event::Failed);
+            self.stats()
                 .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid);
             debug!("datagram from {client}: the reply could not be sent: {error}");
             return;
         }
-        self.stats.served(Via::Udp);
+        self.stats().served(Via::Udp);
         debug!(
             "datagram from {client}: served, {} bytes in, {} out{}",
             sent.bytes_in,
@@ -208,7 +208,7 @@ impl Service {
             }
         );
         let (bytes_in, bytes_out) = (sent.bytes_in as u64, sent.bytes_out as u64);
-        self.stats
+        self.stats()
             .bytes(Via::Udp, bytes_in, bytes_out, sent.invalid);
     }
 }

@@ -112,9 +112,9 @@ impl<P: Peer> Door<P> {
             // A chunk is read, and its reply made, only while the budget has room for the
             // reply; otherwise the connection looks again soon (see `budget.rs`). The budget
             // can be spent while a read waits.
-            let room = service.budget.has_room();
+            let room = service.budget().has_room();
             if let Some(chunk) = got
-                && (room || service.cut.is_raised())
+                && (room || service.cut().is_raised())
             {
                 break chunk;
             }
@@ -128,7 +128,7 @@ impl<P: Peer> Door<P> {
             let wait = poll_fn(|cx| deadline.as_mut().poll_wait(cx, service, true, room));
             tokio::select! {
                 biased;
-                read = &mut read, if got.is_none() && room && !service.cut.is_raised() => {
+                read = &mut read, if got.is_none() && room && !service.cut().is_raised() => {
                     got = Some(read.map_err(Stop::Io)?);
                 }
                 woke = wait => match woke? {
@@ -171,7 +171,7 @@ impl<P: Peer> Door<P> {
                     break;
                 }
                 () = std::future::ready(()), if reserved.is_none() => {
-                    reserved = Some(service.budget.reserve(reply.capacity()));
+                    reserved = Some(service.budget().reserve(reply.capacity()));
                 }
                 woke = wait => {
                     let (WakeReason::Retry | WakeReason::Cut) = woke?;
@@ -220,8 +220,8 @@ impl Deadline {
     /// connection that holds them moves into its task.
     fn new(service: &Service) -> Pin<Box<Self>> {
         Box::pin(Self {
-            timer: sleep(service.options.idle_timeout),
-            cut: service.cut.notified(),
+            timer: sleep(service.options().idle_timeout),
+            cut: service.cut().notified(),
             progress: Instant::now(),
             cut_seen: false,
         })
@@ -253,7 +253,7 @@ impl Deadline {
         watch_cut: bool,
         room: bool,
     ) -> Poll<Result<WakeReason, Expired>> {
-        let idle = service.options.idle_timeout;
+        let idle = service.options().idle_timeout;
         let armed = !idle.is_zero() || self.cut_seen || !room;
         while armed && self.as_mut().project().timer.poll(cx).is_ready() {
             if !room && !self.cut_seen {
@@ -261,7 +261,8 @@ impl Deadline {
             }
             self.as_mut().rearm_or_expire(idle)?;
         }
-        if watch_cut && (service.cut.is_raised() || self.as_mut().project().cut.poll(cx).is_ready())
+        if watch_cut
+            && (service.cut().is_raised() || self.as_mut().project().cut.poll(cx).is_ready())
         {
             self.see_cut();
             return Poll::Ready(Ok(WakeReason::Cut));

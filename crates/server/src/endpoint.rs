@@ -71,7 +71,7 @@ pub async fn serve_metrics(listener: TcpListener, service: Arc<Service>, stop: C
                 }
             },
         };
-        if !service.gate.permits(from.ip()) {
+        if !service.gate().permits(from.ip()) {
             debug!("metrics: refused {from}: not allowed by --allow/--deny");
             continue;
         }

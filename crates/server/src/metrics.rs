@@ -260,11 +260,11 @@ mod tests {
     #[test]
     fn every_counter_is_exposed_with_its_type_and_labels() {
         let service = Service::new(Options::default());
-        service.stats.served(Via::Tcp);
-        service.stats.served(Via::Tcp);
-        service.stats.served(Via::Udp);
-        service.stats.bytes(Via::Tcp, 100, 120, 0);
-        service.stats.count(Event::RateLimit);
+        service.stats().served(Via::Tcp);
+        service.stats().served(Via::Tcp);
+        service.stats().served(Via::Udp);
+        service.stats().bytes(Via::Tcp, 100, 120, 0);
+        service.stats().count(Event::RateLimit);
         let text = encode(&service, Format::Prometheus);
         for line in [
             "# TYPE upcase_requests_total counter",

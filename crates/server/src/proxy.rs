@@ -67,8 +67,8 @@ fn admit_before_header(
     from: SocketAddr,
     admission: Admission,
 ) -> Option<Admission> {
-    if !service.options.is_balancer(from.ip()) {
-        let named = if service.options.proxy_from.is_empty() {
+    if !service.options().is_balancer(from.ip()) {
+        let named = if service.options().proxy_from.is_empty() {
             "loopback, as --proxy-from names none"
         } else {
             "--proxy-from"
@@ -88,7 +88,7 @@ fn admit_before_header(
 
 /// Waits for `peer`'s PROXY header, within [`HEADER_TIMEOUT`], the idle timeout and the drain.
 async fn read_header<I: Incoming>(peer: &mut I, service: &Service) -> Result<(), String> {
-    let idle = service.options.idle_timeout;
+    let idle = service.options().idle_timeout;
     let wait = if idle.is_zero() {
         HEADER_TIMEOUT
     } else {
@@ -101,7 +101,7 @@ async fn read_header<I: Incoming>(peer: &mut I, service: &Service) -> Result<(),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_elapsed) => Err(format!("no PROXY protocol header from {addr} within {wait:?}")),
         },
-        () = service.cut.raised() => Err(format!(
+        () = service.cut().raised() => Err(format!(
             "no PROXY protocol header from {addr} before the end of the drain"
         )),
     }

@@ -62,7 +62,7 @@ fn admit(incoming: QuicIncoming, service: &Arc<Service>) -> Option<(QuicIncoming
         return None;
     }
     // Full: refused at once, as QUIC can say so (TCP's are left in the kernel's queue).
-    let Ok(permit) = Arc::clone(service.gate.connections()).try_acquire_owned() else {
+    let Ok(permit) = Arc::clone(service.gate().connections()).try_acquire_owned() else {
         incoming.refuse();
         return None;
     };
@@ -91,7 +91,7 @@ impl<X: Transform> ConnectionTask<X> {
         let addr = shown(incoming.addr());
         let started = tokio::select! {
             started = incoming.start() => Some(started),
-            () = self.service.cut.raised() => None,
+            () = self.service.cut().raised() => None,
         };
         let connection = match started {
             Some(Ok(connection)) => connection,
@@ -107,7 +107,7 @@ impl<X: Transform> ConnectionTask<X> {
                 return;
             }
             Some(Err(error)) => {
-                self.service.stats.count(Event::Failed);
+                self.service.stats().count(Event::Failed);
                 debug!("connection from {addr}: {error}");
                 return;
             }

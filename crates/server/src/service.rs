@@ -33,19 +33,19 @@ pub(crate) const CUT_GRACE: Duration = Duration::from_secs(1);
 /// the drain.
 pub struct Service {
     /// The limits every connection and datagram is held to, set once at start.
-    pub(crate) options: Options,
+    options: Options,
     /// Who may be served, and their counts: connections, sources, datagrams.
-    pub(crate) gate: Gate,
+    gate: Gate,
     /// What was served and refused, a shard per thread, for the log line at exit and
     /// `--metrics`.
-    pub(crate) stats: Stats,
+    stats: Stats,
     /// Connections being served (the semaphore counts one more per listener: the permit taken
     /// before each accept).
-    pub(crate) open: AtomicUsize,
+    open: AtomicUsize,
     /// Raised when the drain timeout runs out: open connections then finish at once.
-    pub(crate) cut: DrainEnd,
+    cut: DrainEnd,
     /// Reply bytes held by all connections, against [`Options::buffer_budget`].
-    pub(crate) budget: Budget,
+    budget: Budget,
     /// Set when the drain starts: from then on `/readyz` says 503.
     draining: AtomicBool,
 }
@@ -112,6 +112,36 @@ impl Service {
             cut: DrainEnd::default(),
             draining: AtomicBool::new(false),
         })
+    }
+
+    /// The limits every connection and datagram is held to.
+    #[inline]
+    pub(crate) fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// The counters, a shard per thread.
+    #[inline]
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The signal that ends the drain for every open connection.
+    #[inline]
+    pub(crate) fn cut(&self) -> &DrainEnd {
+        &self.cut
+    }
+
+    /// The reply bytes all connections hold, against `--buffer-budget`.
+    #[inline]
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// Who may be served, and their counts.
+    #[inline]
+    pub(crate) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// What the service's listeners have done so far.

@@ -63,11 +63,11 @@ async fn start<I: Incoming>(incoming: I, service: &Service) -> Option<I::Peer> {
                 None
             }
             Err(error) => {
-                service.stats.count(Event::Failed);
+                service.stats().count(Event::Failed);
                 debug!("connection from {addr}: {error}");
                 None
             }
         },
-        () = service.cut.raised() => None,
+        () = service.cut().raised() => None,
     }
 }
