@@ -18,24 +18,12 @@
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use upcase_proto::Transform;
 use upcase_server::{Options, run};
 use upcase_transport::{ServerSocket, Tcp, Transport, Udp};
 
-/// Rotates ASCII letters by 13 places; everything else, Unicode included, passes unchanged.
-/// A character transform needs no state: each piece of text maps on its own.
-#[derive(Debug, Clone, Copy)]
-struct Rot13;
-
-impl Transform for Rot13 {
-    fn text(&mut self, text: &str, out: &mut Vec<u8>) {
-        out.extend(text.bytes().map(|b| match b {
-            b'a'..=b'z' => b'a' + (b - b'a' + 13) % 26,
-            b'A'..=b'Z' => b'A' + (b - b'A' + 13) % 26,
-            _ => b,
-        }));
-    }
-}
+#[path = "transforms/rot13.rs"]
+mod rot13;
+use rot13::Rot13;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -61,18 +49,4 @@ async fn main() -> Result<(), Box<dyn Error>> {
         run(udp, Rot13, Options::default(), ctrl_c()),
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use upcase_proto::check_growth;
-
-    /// `cargo test --example rot13_server`, run with the workspace's tests (`test = true`).
-    #[test]
-    fn rot13_keeps_to_the_growth_bound_every_transform_keeps_to() {
-        let input = "Hello, World\n ΐ straße \u{ff} ".repeat(50);
-        for chunk in [1, 2, 3, 64, input.len()] {
-            assert_eq!(check_growth(&super::Rot13, input.as_bytes(), chunk), Ok(()));
-        }
-    }
 }

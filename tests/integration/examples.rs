@@ -4,6 +4,9 @@ use std::process::Command;
 
 use crate::util::{Killed, example, spawn_server, start_announcing, typed, upcase};
 
+#[path = "../../examples/transforms/rot13.rs"]
+mod rot13;
+
 #[test]
 fn rot13_server_serves_its_own_transform_on_both_transports() {
     let server = spawn_server(
@@ -60,6 +63,15 @@ fn the_tokio_server_example_answers_both_transports_and_many_clients_at_once() {
         .success()
         .stdout(long.to_uppercase());
     drop(held);
+}
+
+#[test]
+fn the_rot13_examples_transform_keeps_to_the_growth_bound_every_transform_keeps_to() {
+    let input = "Hello, World\n ΐ straße \u{ff} ".repeat(50);
+    for chunk in [1, 2, 3, 64, input.len()] {
+        let checked = upcase_proto::check_growth(&rot13::Rot13, input.as_bytes(), chunk);
+        assert_eq!(checked, Ok(()), "in chunks of {chunk}");
+    }
 }
 
 /// One of the textbook examples' servers on a free loopback port, killed when dropped, and
