@@ -88,7 +88,8 @@ impl TwoByteTable {
 
 /// Appends ASCII `text` mapped by `ascii`: a copy, then a map in place, both simple loops over
 /// bytes that the compiler vectorises, which a byte-at-a-time map into the vector is not.
-/// Kept out of line: inlined into its callers, it was compiled into slower code.
+/// Kept out of line: inlined into its callers, the loop is not vectorised the same way (the
+/// figures are in docs/BENCHMARKS.md, "Transform speed").
 #[inline(never)]
 fn map_ascii(text: &[u8], out: &mut Vec<u8>, ascii: fn(&mut [u8])) {
     let start = out.len();
@@ -96,9 +97,8 @@ fn map_ascii(text: &[u8], out: &mut Vec<u8>, ascii: fn(&mut [u8])) {
     ascii(&mut out[start..]);
 }
 
-/// `<[u8]>::make_ascii_uppercase` as a loop that the compiler vectorises: std's, an indexed
-/// loop, took 43% of the time on ASCII text (`perf record` on the bench), and this one is
-/// about 1.2x as fast overall.
+/// `<[u8]>::make_ascii_uppercase` as a loop that the compiler vectorises, which std's indexed
+/// loop is not (docs/BENCHMARKS.md, "Transform speed", has the figures).
 fn upper_ascii(bytes: &mut [u8]) {
     for b in bytes {
         *b ^= u8::from(b.is_ascii_lowercase()) << 5;
