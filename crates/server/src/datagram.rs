@@ -225,9 +225,7 @@ pub(crate) async fn serve_datagrams<X: Transform>(
     loop {
         let answered = tokio::select! {
             _ = &mut shutdown => break,
-            answered = socket.answer_batch(|datagram| answering.answer(datagram)) => {
-                answered.map(|()| true)
-            }
+            answered = socket.answer_batch(|datagram| answering.answer(datagram)) => answered,
         };
         match answering.account(answered, socket.unsent()) {
             AfterBatch::Go => {}

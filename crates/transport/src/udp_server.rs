@@ -49,12 +49,16 @@ impl UdpServer {
     /// waits for room to send, the replies left go at the next call, or when the server is
     /// dropped.
     ///
+    /// Returns `Ok(true)`, as [`BlockingUdp::answer_batch`](crate::BlockingUdp::answer_batch)
+    /// does while its socket serves: one type for both drivers. (This socket is stopped by
+    /// dropping the call, never from elsewhere, so it never says `Ok(false)`.)
+    ///
     /// # Errors
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub async fn answer_batch(
         &mut self,
         answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>,
-    ) -> Result<(), BatchError> {
+    ) -> Result<bool, BatchError> {
         if self.batch.unsent() {
             let _ = self.send().await;
         }
@@ -74,7 +78,7 @@ impl UdpServer {
             });
         }
         batch.answer(answer);
-        self.send().await
+        self.send().await.map(|()| true)
     }
 
     /// Sends the batch's replies, waiting for room in the socket when there is none.
