@@ -169,8 +169,10 @@ impl<'a, X: Transform> Answerer<'a, X> {
         };
         for sent in self.batch.drain(..) {
             match refusal {
-                Some(error) if unsent.contains(&sent.from) => self.service.sent(sent, Some(error)),
-                _ => self.service.sent(sent, None),
+                Some(error) if unsent.contains(&sent.from) => {
+                    sent_reply(self.service, sent, Some(error))
+                }
+                _ => sent_reply(self.service, sent, None),
             }
         }
         match answered {
@@ -186,31 +188,31 @@ impl<'a, X: Transform> Answerer<'a, X> {
     }
 }
 
-impl Service {
-    /// Counts and logs a reply that has left: served, or, with the system's `refusal`, failed.
-    fn sent(&self, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
-        let client = shown(sent.from);
-        if let Some(error) = refusal {
-            self.stats().count(Event::Failed);
-            self.stats()
-                .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid);
-            debug!("datagram from {client}: the reply could not be sent: {error}");
-            return;
-        }
-        self.stats().served(Via::Udp);
-        debug!(
-            "datagram from {client}: served, {} bytes in, {} out{}",
-            sent.bytes_in,
-            sent.bytes_out,
-            match sent.invalid {
-                0 => String::new(),
-                n => format!(", {n} not UTF-8 (passed through)"),
-            }
-        );
-        let (bytes_in, bytes_out) = (sent.bytes_in as u64, sent.bytes_out as u64);
-        self.stats()
-            .bytes(Via::Udp, bytes_in, bytes_out, sent.invalid);
+/// Counts and logs a reply that has left: served, or, with the system's `refusal`, failed.
+fn sent_reply(service: &Service, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
+    let client = shown(sent.from);
+    if let Some(error) = refusal {
+        service.stats().count(Event::Failed);
+        service
+            .stats()
+            .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid);
+        debug!("datagram from {client}: the reply could not be sent: {error}");
+        return;
     }
+    service.stats().served(Via::Udp);
+    debug!(
+        "datagram from {client}: served, {} bytes in, {} out{}",
+        sent.bytes_in,
+        sent.bytes_out,
+        match sent.invalid {
+            0 => String::new(),
+            n => format!(", {n} not UTF-8 (passed through)"),
+        }
+    );
+    let (bytes_in, bytes_out) = (sent.bytes_in as u64, sent.bytes_out as u64);
+    service
+        .stats()
+        .bytes(Via::Udp, bytes_in, bytes_out, sent.invalid);
 }
 
 /// Serves `socket` on the event loop under `service`'s rules until `shutdown` completes.
