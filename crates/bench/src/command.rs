@@ -19,7 +19,7 @@ use crate::plan::{Plan, Scenario};
 use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
 use crate::report::Report;
-use crate::report::{Handshakes, Latency, Rate};
+use crate::report::{Handshakes, Latency, Rate, per_second};
 use crate::run::{Outcome, run};
 use crate::share::Share;
 use crate::sink::Sink;
@@ -56,6 +56,7 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         });
     let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
     let plan = plan(&args, addr, tls, dial)?;
+    let run_line = run_line(&args, transport, addr, &plan);
     let mut sink = Sink {
         lines: args.interval.is_some(),
         json: args.json,
@@ -64,13 +65,13 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         hlog: args
             .hlog
             .as_deref()
-            .map(|path| Hlog::create(path, run_line(&args, transport, addr, &plan)))
+            .map(|path| Hlog::create(path, run_line.clone()))
             .transpose()?,
         error: None,
     };
     let outcome = run(&plan, |interval, began| sink.take(interval, began))?;
     sink.finish(&end_line(&outcome))?;
-    let report = report(&args, transport, addr, &plan, &outcome);
+    let report = report(&args, &run_line, &plan, &outcome);
     let measured = Measured {
         latency: &outcome.tally.latency,
         uncorrected: outcome.tally.uncorrected.as_ref(),
@@ -282,29 +283,18 @@ fn plan(
     })
 }
 
-fn report(
-    args: &BenchArgs,
-    transport: &'static str,
-    addr: SocketAddr,
-    plan: &Plan,
-    outcome: &Outcome,
-) -> Report {
+/// The report of the run `run` describes (the same line its log begins with).
+fn report(args: &BenchArgs, run: &RunLine, plan: &Plan, outcome: &Outcome) -> Report {
     let tally = &outcome.tally;
-    let per_second = |count: u64| {
-        if outcome.seconds > 0.0 {
-            count as f64 / outcome.seconds
-        } else {
-            0.0
-        }
-    };
+    let per_second = |count: u64| per_second(count, outcome.seconds);
     Report {
-        transport: transport.to_owned(),
-        server: addr.to_string(),
-        conns: args.conns,
-        window: args.window,
-        size: args.size,
-        reconnect: args.reconnect,
-        threads: plan.threads.clamp(1, plan.workers.max(1)),
+        transport: run.transport.clone(),
+        server: run.server.clone(),
+        conns: run.conns,
+        window: run.window,
+        size: run.size,
+        reconnect: run.reconnect,
+        threads: run.threads,
         seconds: outcome.seconds,
         replies: tally.replies,
         replies_per_second: per_second(tally.replies),

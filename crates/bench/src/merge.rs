@@ -11,7 +11,7 @@ use crate::error::BenchError;
 use crate::hlog_read::Log;
 use crate::publish::{Measured, Outputs, publish};
 use crate::report::Report;
-use crate::report::{Handshakes, IntervalLine, Latency, Merged, Rate};
+use crate::report::{Handshakes, IntervalLine, Latency, Merged, Rate, per_second};
 use crate::run::{Interval, IntervalReplies};
 use crate::sink::{json, print_line};
 use crate::slo::Slo;
@@ -159,13 +159,7 @@ fn print_intervals(
 
 fn report(logs: &[Log], together: &Together, whole: &Tally) -> Report {
     let seconds = together.seconds;
-    let per_second = |count: u64| {
-        if seconds > 0.0 {
-            count as f64 / seconds
-        } else {
-            0.0
-        }
-    };
+    let per_second = |count: u64| per_second(count, seconds);
     let runs: Vec<_> = logs.iter().filter_map(|log| log.run.as_ref()).collect();
     let ends: Vec<_> = logs.iter().filter_map(|log| log.end.as_ref()).collect();
     let unsent = ends.iter().map(|end| end.unsent).sum::<u64>();

@@ -49,6 +49,15 @@ pub(crate) fn at_quantile(histogram: &Histogram<u64>, q: f64) -> u64 {
     histogram.value_at_quantile((rank - 0.5) / total as f64)
 }
 
+/// `count` a second over `seconds`; none over no time.
+pub(crate) fn per_second(count: u64, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        count as f64 / seconds
+    } else {
+        0.0
+    }
+}
+
 /// How an open-loop run kept to its schedule.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rate {
