@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 
 use predicates::prelude::*;
 
+use crate::merge::{report_of, spawn_logging};
 use crate::util::bed::{Bed, Host};
 use crate::util::manifest::Manifest;
 use crate::util::pyenv::assert_merged_is_the_sum;
@@ -27,17 +28,11 @@ fn fleet_server(host: &Host) -> Server {
 /// `upcase bench` on generator host `i` (from 1) with share `i/3`, starting with the others.
 fn generator(host: &Host, i: usize, to: &str, dir: &Path, args: &[&str]) -> (Child, PathBuf) {
     let log = dir.join(format!("g{i}.hlog"));
-    let child = host
-        .command(binary())
-        .args(["bench", "--host", to, "--port", "12000", "--json"])
-        .args(["--share", &format!("{i}/3"), "--start-at", "+2s", "--hlog"])
-        .arg(&log)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bench starts");
-    (child, log)
+    let mut bench = host.command(binary());
+    bench
+        .args(["bench", "--host", to, "--port", "12000"])
+        .args(["--share", &format!("{i}/3"), "--start-at", "+2s"]);
+    (spawn_logging(bench, &log, args), log)
 }
 
 /// Every generator of the bed loading `to` with `args`; their reports (JSON) and logs.
@@ -45,15 +40,10 @@ fn fleet(bed: &Bed, to: &str, dir: &Path, args: &[&str]) -> (Vec<serde_json::Val
     let running: Vec<_> = (bed.generators.iter().enumerate())
         .map(|(n, host)| generator(host, n + 1, to, dir, args))
         .collect();
-    let mut reports = Vec::new();
-    let mut logs = Vec::new();
-    for (child, log) in running {
-        let out = child.wait_with_output().expect("bench ends");
-        assert!(out.status.success(), "{out:?}");
-        reports.push(serde_json::from_slice(&out.stdout).expect("one JSON object"));
-        logs.push(log);
-    }
-    (reports, logs)
+    running
+        .into_iter()
+        .map(|(child, log)| (report_of(child), log))
+        .unzip()
 }
 
 fn merged(logs: &[PathBuf], args: &[&str]) -> serde_json::Value {

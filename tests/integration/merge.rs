@@ -13,19 +13,25 @@ use crate::util::{binary, start_server, start_server_logged, upcase};
 /// A generator started now, writing its report (JSON) and its log in `dir`.
 fn generator(port: u16, dir: &Path, name: &str, args: &[&str]) -> (Child, PathBuf) {
     let log = dir.join(format!("{name}.hlog"));
-    let child = Command::new(binary())
-        .args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()])
+    let mut bench = Command::new(binary());
+    bench.args(["bench", "--host", "127.0.0.1", "--port", &port.to_string()]);
+    (spawn_logging(bench, &log, args), log)
+}
+
+/// `command`, an `upcase` with its first arguments, run as `bench … --json --hlog LOG ARGS`.
+pub fn spawn_logging(mut command: Command, log: &Path, args: &[&str]) -> Child {
+    command
         .args(["--json", "--hlog"])
-        .arg(&log)
+        .arg(log)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("bench starts");
-    (child, log)
+        .expect("bench starts")
 }
 
-fn report_of(child: Child) -> serde_json::Value {
+/// The report a finished generator printed; it must have succeeded.
+pub fn report_of(child: Child) -> serde_json::Value {
     let out = child.wait_with_output().expect("bench ends");
     assert!(out.status.success(), "{out:?}");
     serde_json::from_slice(&out.stdout).expect("one JSON object")
@@ -59,13 +65,10 @@ fn three_shares(dir: &Path) -> (Vec<serde_json::Value>, Vec<PathBuf>) {
             )
         })
         .collect();
-    let mut reports = Vec::new();
-    let mut logs = Vec::new();
-    for (child, log) in generators {
-        reports.push(report_of(child));
-        logs.push(log);
-    }
-    (reports, logs)
+    generators
+        .into_iter()
+        .map(|(child, log)| (report_of(child), log))
+        .unzip()
 }
 
 #[test]
