@@ -14,7 +14,7 @@ use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use upcase_proto::{Transformer, Upper};
-use upcase_transport::{Incoming, Listener, Peer, ServerSocket, Tcp, Transport, Udp};
+use upcase_transport::{Answer, Incoming, Listener, Peer, ServerSocket, Tcp, Transport, Udp};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -34,8 +34,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         while udp
             .answer_batch(|datagram| {
                 let mut reply = Vec::new();
-                let upper = Transformer::new(Upper).datagram(datagram.payload, &mut reply);
-                upper.ok().map(|()| reply)
+                match Transformer::new(Upper).datagram(datagram.payload, &mut reply) {
+                    Ok(()) => Answer::Reply(reply),
+                    // A line longer than the limit gets no reply.
+                    Err(_) => Answer::Silence,
+                }
             })
             .await
             .is_ok()

@@ -5,16 +5,19 @@
 //! A datagram is answered whole and at once, so the rules for one are a plain function,
 //! [`Answerer::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
 //! per source, the line limit, the protocol's amplification bound
-//! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)), the datagram size, and the echo
-//! loop rule. A datagram counts as served only once its reply has left: one the system refuses
-//! to send (a forged broadcast source) is a failure.
+//! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)) and the echo loop rule. The
+//! transport says what became of each reply ([`Fate`]): a datagram counts as served only once
+//! its reply has left; one too large for a datagram, or one the system refuses to send (a
+//! forged broadcast source), is not.
 
 use std::future::Future;
 use std::net::SocketAddr;
 
 use tracing::debug;
-use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, max_datagram, within_amplification};
-use upcase_transport::{BatchError, Datagram, ServerSocket, TransportError, UdpServer};
+use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, within_amplification};
+use upcase_transport::{
+    Answer, BatchError, Datagram, Fate, Outcome, ServerSocket, TransportError, UdpServer,
+};
 
 use crate::echo::{EchoLoops, LOOP_STREAK, LOOP_WINDOW};
 use crate::service::{ACCEPT_BACKOFF, Service, shown};
@@ -101,18 +104,20 @@ impl<'a, X: Transform> Answerer<'a, X> {
         }
     }
 
-    /// The reply to `request`, a datagram from `from`, or `None` when it gets none: refused by
-    /// the access list, the reflection rules, the echo-loop rule or the rate limit, a line over
-    /// the limit, or a reply too large or too much larger than the request. Counts and logs a
-    /// refusal; a reply is counted once it has left.
-    fn answer(&mut self, datagram: Datagram<'_>) -> Option<Vec<u8>> {
+    /// The answer to `datagram`: silence when it is refused by the access list, the
+    /// reflection rules, the echo-loop rule or the rate limit, holds a line over the limit, or
+    /// its reply would be too much larger than it. Counts and logs a refusal; a reply is
+    /// counted once the transport says what became of it.
+    fn answer(&mut self, datagram: Datagram<'_>) -> Answer {
         let Datagram {
             from,
             to,
             payload: request,
         } = datagram;
         let service = self.service;
-        service.admit_datagram(from, to, self.own_port)?;
+        if service.admit_datagram(from, to, self.own_port).is_none() {
+            return Answer::Silence;
+        }
         let mut stream =
             Transformer::new(self.transform.clone()).with_max_line(service.options().max_line);
         let mut reply = Vec::with_capacity(request.len());
@@ -137,22 +142,19 @@ impl<'a, X: Transform> Answerer<'a, X> {
                 bytes_out: reply.len(),
                 invalid,
             });
-            return Some(reply);
+            return Answer::Reply(reply);
         }
         service
             .stats()
             .bytes(Via::Udp, request.len() as u64, 0, invalid);
-        None
+        Answer::Silence
     }
 
     /// Why `reply` may not be sent, if it may not.
     fn refusal(&mut self, from: SocketAddr, request: &[u8], reply: &[u8]) -> Option<Refusal> {
         let (len, asked) = (reply.len(), request.len());
-        let max = max_datagram(from);
         if !within_amplification(request, reply) {
             Some(Refusal::Amplification { len, asked })
-        } else if len > max {
-            Some(Refusal::TooLarge { len, max })
         } else if self.loops.is_loop(from, request, reply) {
             Some(Refusal::EchoLoop)
         } else {
@@ -160,20 +162,16 @@ impl<'a, X: Transform> Answerer<'a, X> {
         }
     }
 
-    /// Counts the batch's replies once `answered` says how they went (`unsent`: the clients
-    /// whose replies the system refused), and says whether to go on.
-    fn account(&mut self, answered: Result<bool, BatchError>, unsent: &[SocketAddr]) -> AfterBatch {
-        let refusal = match &answered {
-            Err(BatchError::Send(error)) => Some(error),
-            _ => None,
-        };
-        for sent in self.batch.drain(..) {
-            match refusal {
-                Some(error) if unsent.contains(&sent.from) => {
-                    sent_reply(self.service, sent, Some(error))
-                }
-                _ => sent_reply(self.service, sent, None),
-            }
+    /// Counts the batch's replies once `answered` says how the batch went and `fates` what
+    /// became of each reply, and says whether to go on.
+    fn account(&mut self, answered: Result<bool, BatchError>, fates: &[Fate]) -> AfterBatch {
+        for (reply, sent) in self.batch.drain(..).enumerate() {
+            // A batch stopped while its replies waited for room has no fates left to say: its
+            // replies go as the socket closes.
+            let outcome = fates
+                .get(reply)
+                .map_or(&Outcome::Sent, |fate| &fate.outcome);
+            sent_reply(self.service, sent, outcome);
         }
         match answered {
             Ok(true) | Err(BatchError::Send(_)) => AfterBatch::Go,
@@ -188,16 +186,26 @@ impl<'a, X: Transform> Answerer<'a, X> {
     }
 }
 
-/// Counts and logs a reply that has left: served, or, with the system's `refusal`, failed.
-fn sent_reply(service: &Service, sent: Sent, refusal: Option<&dyn std::fmt::Display>) {
+/// Counts and logs a reply by its `outcome`: served once it has left, or not.
+fn sent_reply(service: &Service, sent: Sent, outcome: &Outcome) {
     let client = shown(sent.from);
-    if let Some(error) = refusal {
-        service.stats().count(Event::Failed);
+    let unsent = |invalid| {
         service
             .stats()
-            .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid);
-        debug!("datagram from {client}: the reply could not be sent: {error}");
-        return;
+            .bytes(Via::Udp, sent.bytes_in as u64, 0, invalid)
+    };
+    match *outcome {
+        Outcome::Sent => {}
+        Outcome::TooLarge { len, max } => {
+            let refusal = Refusal::TooLarge { len, max };
+            service.log_throttled(refusal.event(), || refusal.message(client));
+            return unsent(sent.invalid);
+        }
+        Outcome::Refused(ref error) => {
+            service.stats().count(Event::Failed);
+            debug!("datagram from {client}: the reply could not be sent: {error}");
+            return unsent(sent.invalid);
+        }
     }
     service.stats().served(Via::Udp);
     debug!(
@@ -229,14 +237,14 @@ pub(crate) async fn serve_datagrams<X: Transform>(
             _ = &mut shutdown => break,
             answered = socket.answer_batch(|datagram| answering.answer(datagram)) => answered,
         };
-        match answering.account(answered, socket.unsent()) {
+        match answering.account(answered, socket.fates()) {
             AfterBatch::Go => {}
             AfterBatch::Backoff => tokio::time::sleep(ACCEPT_BACKOFF).await,
             AfterBatch::Stop => break,
         }
     }
     // Stopped while a batch waited for room to send: its replies go as the socket closes.
-    answering.account(Ok(false), &[]);
+    answering.account(Ok(false), socket.fates());
 }
 
 /// Serves `socket` on the calling thread under `service`'s rules, answering each datagram with
@@ -251,7 +259,7 @@ pub fn serve_blocking_udp<X: Transform>(
     let mut answering = Answerer::new(service, transform, &socket);
     loop {
         let answered = socket.answer_batch(|datagram| answering.answer(datagram));
-        match answering.account(answered, socket.unsent()) {
+        match answering.account(answered, socket.fates()) {
             AfterBatch::Go => {}
             AfterBatch::Backoff => std::thread::sleep(ACCEPT_BACKOFF),
             AfterBatch::Stop => return,

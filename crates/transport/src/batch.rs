@@ -53,6 +53,42 @@ pub struct Datagram<'a> {
     pub payload: &'a [u8],
 }
 
+/// A server's answer to one [`Datagram`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// These bytes go back to the datagram's source, from the address it was sent to.
+    Reply(Vec<u8>),
+    /// Nothing goes back.
+    Silence,
+}
+
+/// What became of one [`Answer::Reply`] of a batch: the batch's fates are in the order its
+/// replies were given, so that a server counts each reply without matching it up by address.
+#[derive(Debug)]
+pub struct Fate {
+    /// The client it was for.
+    pub to: SocketAddr,
+    /// Whether it left.
+    pub outcome: Outcome,
+}
+
+/// Whether a reply left, and why not.
+#[derive(Debug)]
+pub enum Outcome {
+    /// It left (or waits for room in the socket, and leaves at the next batch).
+    Sent,
+    /// Larger than a datagram to its client can be: nothing was sent, since a reply cut short
+    /// would be wrong.
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The most a datagram to its client can hold.
+        max: usize,
+    },
+    /// The system refused to send it (a broadcast address, a firewall).
+    Refused(io::Error),
+}
+
 /// Most datagrams moved by one system call.
 pub(crate) const BATCH: usize = 64;
 
@@ -86,6 +122,8 @@ pub(crate) struct Transmit {
     pub(crate) from: Option<IpAddr>,
     /// What it says.
     pub(crate) payload: Vec<u8>,
+    /// Its place among the batch's replies, where its fate is written.
+    pub(crate) reply: usize,
 }
 
 /// One batch's datagrams, their replies, and what became of them.
@@ -101,9 +139,9 @@ pub(crate) struct Batch {
     transmits: Vec<Transmit>,
     /// How many of `transmits` have been sent or given up on.
     sent: usize,
-    /// Where the replies of this batch that the system refused were going.
-    failed: Vec<SocketAddr>,
-    /// The first of those refusals.
+    /// What became of each reply of this batch, in the order they were given.
+    fates: Vec<Fate>,
+    /// The first refusal among them.
     refusal: Option<io::Error>,
     /// Whether replies to one client may leave as one segmented send (GSO): the kernel has it,
     /// and no send has yet shown that the network device lacks it.
@@ -125,7 +163,7 @@ impl Batch {
             offer: slots,
             transmits: Vec::with_capacity(slots),
             sent: 0,
-            failed: Vec::new(),
+            fates: Vec::with_capacity(slots),
             refusal: None,
             segmentation: sys::can_segment(socket),
             destinations,
@@ -140,7 +178,7 @@ impl Batch {
         self.received.clear();
         self.transmits.clear();
         self.sent = 0;
-        self.failed.clear();
+        self.fates.clear();
         self.refusal = None;
         let offered = &mut self.slots[..self.offer];
         sys::recv(
@@ -154,39 +192,45 @@ impl Batch {
         Ok(self.received.len())
     }
 
-    /// Asks `answer` for each datagram's reply (`None`: no reply), which leaves from the
-    /// address the datagram was sent to. A reply larger than a datagram to its client can be
-    /// is refused, as [`TransportError::ReplyTooLarge`] inside the batch's refusal.
-    pub(crate) fn answer(&mut self, mut answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>) {
+    /// Asks `answer` for each datagram's [`Answer`]; a reply leaves from the address the
+    /// datagram was sent to. A reply larger than a datagram to its client can be is not sent:
+    /// its fate says so, and the batch's refusal is a [`TransportError::ReplyTooLarge`].
+    pub(crate) fn answer(&mut self, mut answer: impl FnMut(Datagram<'_>) -> Answer) {
         for meta in &self.received {
             let datagram = Datagram {
                 from: meta.from,
                 to: meta.to,
                 payload: &self.slots[meta.slot][..meta.len],
             };
-            let Some(payload) = answer(datagram) else {
+            let Answer::Reply(payload) = answer(datagram) else {
                 continue;
             };
-            let max = max_datagram(meta.from);
-            if payload.len() > max {
-                // Nothing is sent: a truncated reply would be wrong.
+            let (len, max) = (payload.len(), max_datagram(meta.from));
+            let reply = self.fates.len();
+            let outcome = if len > max {
                 let too_large = TransportError::ReplyTooLarge {
                     peer: meta.from,
-                    len: payload.len(),
+                    len,
                     max,
                 };
-                self.failed.push(meta.from);
                 self.refusal
-                    .get_or_insert(io::Error::new(io::ErrorKind::InvalidInput, too_large));
-                continue;
-            }
-            self.transmits.push(Transmit {
+                    .get_or_insert_with(|| io::Error::new(io::ErrorKind::InvalidInput, too_large));
+                Outcome::TooLarge { len, max }
+            } else {
+                self.transmits.push(Transmit {
+                    to: meta.from,
+                    from: match meta.to {
+                        Destination::Local(ip) => Some(ip),
+                        Destination::Group(_) | Destination::Unknown => None,
+                    },
+                    payload,
+                    reply,
+                });
+                Outcome::Sent
+            };
+            self.fates.push(Fate {
                 to: meta.from,
-                from: match meta.to {
-                    Destination::Local(ip) => Some(ip),
-                    Destination::Group(_) | Destination::Unknown => None,
-                },
-                payload,
+                outcome,
             });
         }
         if self.segmentation {
@@ -212,9 +256,9 @@ impl Batch {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Err(error),
                 Err(error) => {
-                    self.failed.push(rest[0].to);
+                    let reply = rest[0].reply;
                     self.sent += 1;
-                    self.refusal.get_or_insert(error);
+                    self.refused(reply, error);
                 }
             }
         }
@@ -223,12 +267,28 @@ impl Batch {
 
     /// Counts the replies not yet sent as refused, with `error`.
     pub(crate) fn give_up(&mut self, error: io::Error) {
-        let rest = &self.transmits[self.sent..];
-        self.failed.extend(rest.iter().map(|transmit| transmit.to));
-        if !rest.is_empty() {
-            self.refusal.get_or_insert(error);
-        }
+        let rest: Vec<usize> = self.transmits[self.sent..]
+            .iter()
+            .map(|transmit| transmit.reply)
+            .collect();
         self.sent = self.transmits.len();
+        for reply in rest {
+            self.refused(reply, copy(&error));
+        }
+    }
+
+    /// Writes down that the system refused reply number `reply`, with `error`, which is the
+    /// batch's refusal too if it is the first.
+    fn refused(&mut self, reply: usize, error: io::Error) {
+        let fate = match self.refusal {
+            Some(_) => error,
+            None => {
+                let fate = copy(&error);
+                self.refusal = Some(error);
+                fate
+            }
+        };
+        self.fates[reply].outcome = Outcome::Refused(fate);
     }
 
     /// Whether replies of the batch wait to be sent.
@@ -241,9 +301,26 @@ impl Batch {
         self.refusal.take()
     }
 
-    /// The clients of the batch whose replies the system refused.
-    pub(crate) fn failed(&self) -> &[SocketAddr] {
-        &self.failed
+    /// What became of each reply of the batch, in the order they were given.
+    pub(crate) fn fates(&self) -> &[Fate] {
+        &self.fates
+    }
+}
+
+/// The clients whose replies among `fates` were not sent.
+pub(crate) fn unsent(fates: &[Fate]) -> Vec<SocketAddr> {
+    let unsent = fates
+        .iter()
+        .filter(|fate| !matches!(fate.outcome, Outcome::Sent));
+    unsent.map(|fate| fate.to).collect()
+}
+
+/// The same error again, for a second place to hold it: the system's own code where it has
+/// one, so that the two read alike.
+fn copy(error: &io::Error) -> io::Error {
+    match error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(error.kind(), error.to_string()),
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 
 use socket2::SockRef;
 
-use crate::batch::{Batch, Datagram, FIRST_WAITS};
+use crate::batch::{Answer, Batch, Datagram, FIRST_WAITS, Fate};
 use crate::error::TransportError;
 use crate::server::ServerSocket;
 use crate::udp_server::BatchError;
@@ -74,7 +74,7 @@ impl BlockingUdp {
     }
 
     /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// [`Datagram`] (`None`: no reply), and sends the replies together, each from the address
+    /// [`Datagram`], and sends the replies together, each from the address
     /// its request was sent to. `Ok(false)` once
     /// the socket was stopped: what had been received by then is still answered.
     ///
@@ -82,7 +82,7 @@ impl BlockingUdp {
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub fn answer_batch(
         &mut self,
-        answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>,
+        answer: impl FnMut(Datagram<'_>) -> Answer,
     ) -> Result<bool, BatchError> {
         loop {
             match self.batch.receive(&*self.socket, FIRST_WAITS) {
@@ -102,11 +102,16 @@ impl BlockingUdp {
         }
     }
 
-    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies the system
-    /// refused to send (a broadcast address, a firewall): empty unless it returned
-    /// [`BatchError::Send`]. A client named here had at least one reply of that batch refused.
-    pub fn unsent(&self) -> &[SocketAddr] {
-        self.batch.failed()
+    /// What became of each reply of the last [`answer_batch`](Self::answer_batch), in the
+    /// order its closure gave them.
+    pub fn fates(&self) -> &[Fate] {
+        self.batch.fates()
+    }
+
+    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies were not
+    /// sent: empty unless it returned [`BatchError::Send`].
+    pub fn unsent(&self) -> Vec<SocketAddr> {
+        crate::batch::unsent(self.batch.fates())
     }
 }
 

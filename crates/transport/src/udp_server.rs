@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use crate::batch::{Batch, Datagram, NO_WAIT};
+use crate::batch::{Answer, Batch, Datagram, Fate, NO_WAIT};
 use crate::server::ServerSocket;
 
 /// A bound UDP server socket on the event loop: each [`answer_batch`](Self::answer_batch)
@@ -28,7 +28,8 @@ pub enum BatchError {
     /// Nothing was received, so nothing was answered; the socket may still serve.
     #[error("cannot receive datagrams: {0}")]
     Receive(#[source] io::Error),
-    /// A reply could not be sent; the batch's other replies were. `unsent()` says to whom.
+    /// A reply could not be sent (the first such of the batch); the batch's other replies
+    /// were. `fates()` says which.
     #[error("cannot send a reply: {0}")]
     Send(#[source] io::Error),
 }
@@ -42,7 +43,7 @@ impl UdpServer {
     }
 
     /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// [`Datagram`] (`None`: no reply), and sends the replies together, each from the address
+    /// [`Datagram`], and sends the replies together, each from the address
     /// its request was sent to.
     ///
     /// Cancel safe: dropped while it waits for datagrams, it has taken none; dropped while it
@@ -57,7 +58,7 @@ impl UdpServer {
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.
     pub async fn answer_batch(
         &mut self,
-        answer: impl FnMut(Datagram<'_>) -> Option<Vec<u8>>,
+        answer: impl FnMut(Datagram<'_>) -> Answer,
     ) -> Result<bool, BatchError> {
         if self.batch.unsent() {
             let _ = self.send().await;
@@ -95,11 +96,16 @@ impl UdpServer {
             .map_or(Ok(()), |error| Err(BatchError::Send(error)))
     }
 
-    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies the system
-    /// refused to send (a broadcast address, a firewall): empty unless it returned
-    /// [`BatchError::Send`].
-    pub fn unsent(&self) -> &[SocketAddr] {
-        self.batch.failed()
+    /// What became of each reply of the last [`answer_batch`](Self::answer_batch), in the
+    /// order its closure gave them.
+    pub fn fates(&self) -> &[Fate] {
+        self.batch.fates()
+    }
+
+    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies were not
+    /// sent: empty unless it returned [`BatchError::Send`].
+    pub fn unsent(&self) -> Vec<SocketAddr> {
+        crate::batch::unsent(self.batch.fates())
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use upcase_transport::{BlockingUdp, ServerSocket, Sharing, Transport, Udp};
+use upcase_transport::{Answer, BlockingUdp, ServerSocket, Sharing, Transport, Udp};
 
 /// How long a test waits for anything before it fails instead of hanging.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -51,7 +51,7 @@ fn serve_named(mut socket: BlockingUdp, name: &str) -> (String, mpsc::Receiver<O
             let more = socket
                 .answer_batch(|datagram| {
                     held += 1;
-                    Some(upper(datagram.payload))
+                    Answer::Reply(upper(datagram.payload))
                 })
                 .expect("a batch served");
             let _ = report.send(Some(held));
@@ -161,7 +161,7 @@ fn burst(socket: &mut BlockingUdp, client: &UdpSocket, count: usize) -> Vec<usiz
             .answer_batch(|datagram| {
                 assert_eq!(datagram.from, source);
                 held += 1;
-                Some(upper(datagram.payload))
+                Answer::Reply(upper(datagram.payload))
             })
             .expect("a batch served");
         assert!(more, "not stopped");
@@ -200,7 +200,11 @@ fn a_datagram_answered_with_none_gets_no_reply_and_the_others_do() {
         socket
             .answer_batch(|datagram| {
                 answered += 1;
-                (!datagram.payload.starts_with(b"drop")).then(|| upper(datagram.payload))
+                if datagram.payload.starts_with(b"drop") {
+                    Answer::Silence
+                } else {
+                    Answer::Reply(upper(datagram.payload))
+                }
             })
             .expect("a batch served");
     }

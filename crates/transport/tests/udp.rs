@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{V4, V6, addr, closed_port, next_reply, quick, serve_datagrams, start_server, upper};
 use tokio::net::UdpSocket;
 use upcase_transport::{
-    BatchError, Client, ClientOptions, ServerSocket, Transport, TransportError, Udp,
+    Answer, BatchError, Client, ClientOptions, ServerSocket, Transport, TransportError, Udp,
 };
 
 #[tokio::test]
@@ -40,7 +40,7 @@ async fn udp_server_refuses_to_truncate_a_reply_that_grew() {
         .await
         .expect("send");
     let answered = server
-        .answer_batch(|datagram| Some(upper(datagram.payload)))
+        .answer_batch(|datagram| Answer::Reply(upper(datagram.payload)))
         .await;
     assert_eq!(server.unsent(), [client.local_addr().expect("address")]);
     let Err(BatchError::Send(error)) = answered else {
@@ -75,7 +75,7 @@ async fn a_datagram_comes_to_the_answer_whole_and_once() {
         server
             .answer_batch(|datagram| {
                 seen.push((datagram.from, datagram.to, datagram.payload.to_vec()));
-                None
+                Answer::Silence
             })
             .await
             .expect("a batch");
@@ -291,7 +291,10 @@ async fn a_datagram_refused_in_a_batch_leaves_the_others_answered() {
         server
             .answer_batch(|datagram| {
                 answered += 1;
-                (datagram.payload != b"refuse me").then(|| upper(datagram.payload))
+                match datagram.payload {
+                    b"refuse me" => Answer::Silence,
+                    payload => Answer::Reply(upper(payload)),
+                }
             })
             .await
             .expect("a batch");
@@ -301,4 +304,45 @@ async fn a_datagram_refused_in_a_batch_leaves_the_others_answered() {
     let mut buf = [0; 16];
     let extra = tokio::time::timeout(Duration::from_millis(100), client.recv_from(&mut buf)).await;
     assert!(extra.is_err(), "no reply to the refused one");
+}
+
+#[tokio::test]
+async fn each_reply_of_a_batch_has_its_fate_in_the_order_given() {
+    let mut server = Udp.bind(addr(V4)).await.expect("bind");
+    let at = server.local_addr().expect("address");
+    let client = UdpSocket::bind(V4).await.expect("client socket");
+    let from = client.local_addr().expect("address");
+    // Three requests from one client: the second's reply, 180,000 bytes, cannot be a datagram.
+    let requests = [
+        b"before".to_vec(),
+        "ΐ".repeat(30_000).into_bytes(),
+        b"after".to_vec(),
+    ];
+    for request in &requests {
+        client.send_to(request, at).await.expect("send");
+    }
+    let mut fates = Vec::new();
+    while fates.len() < requests.len() {
+        let answered = server
+            .answer_batch(|datagram| Answer::Reply(upper(datagram.payload)))
+            .await;
+        assert!(answered.is_ok() || matches!(answered, Err(BatchError::Send(_))));
+        fates.extend(
+            server
+                .fates()
+                .iter()
+                .map(|fate| (fate.to, format!("{:?}", fate.outcome))),
+        );
+    }
+    let sent = (from, "Sent".to_string());
+    let too_large = (from, "TooLarge { len: 180000, max: 65507 }".to_string());
+    assert_eq!(
+        fates,
+        [sent.clone(), too_large, sent],
+        "one fate a reply, by its place"
+    );
+    for expected in [&b"BEFORE"[..], b"AFTER"] {
+        let (reply, _) = next_reply(&client, "the replies that fit are sent").await;
+        assert_eq!(reply, expected);
+    }
 }

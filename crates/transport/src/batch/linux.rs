@@ -163,6 +163,7 @@ fn send_segmented(socket: &impl Socket, replies: &[Transmit]) -> io::Result<()> 
         to,
         from,
         payload: first,
+        ..
     }) = replies.first()
     else {
         return Ok(());
@@ -229,6 +230,7 @@ mod tests {
             to: to.parse().expect("a literal address"),
             from: None,
             payload: vec![b'x'; len],
+            reply: 0,
         }
     }
 

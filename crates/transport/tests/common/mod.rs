@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use upcase_proto::{Builtin, Transformer};
 use upcase_transport::{
-    ClientOptions, Incoming, Listener, Peer, ServerSocket, TcpListener, Transport, TransportError,
-    UdpServer,
+    Answer, ClientOptions, Incoming, Listener, Peer, ServerSocket, TcpListener, Transport,
+    TransportError, UdpServer,
 };
 
 pub const V4: &str = "127.0.0.1:0";
@@ -57,7 +57,7 @@ pub fn upper(request: &[u8]) -> Vec<u8> {
 /// Serves every datagram of `server`, batch by batch, until a receive fails.
 pub async fn serve_datagrams(mut server: UdpServer) {
     while server
-        .answer_batch(|datagram| Some(upper(datagram.payload)))
+        .answer_batch(|datagram| Answer::Reply(upper(datagram.payload)))
         .await
         .is_ok()
     {}
