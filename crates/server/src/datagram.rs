@@ -6,17 +6,18 @@
 //! [`Answerer::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
 //! per source, the line limit, the protocol's amplification bound
 //! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)) and the echo loop rule. The
-//! transport says what became of each reply ([`Fate`]): a datagram counts as served only once
+//! transport names each reply that did not leave ([`Unsent`]): a datagram counts as served only once
 //! its reply has left; one too large for a datagram, or one the system refuses to send (a
 //! forged broadcast source), is not.
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 
 use tracing::debug;
 use upcase_proto::{MAX_AMPLIFICATION, Transform, Transformer, within_amplification};
 use upcase_transport::{
-    Answer, BatchError, Datagram, Fate, Outcome, ServerSocket, TransportError, UdpServer,
+    Answer, BatchError, Datagram, ServerSocket, TransportError, UdpServer, Unsent, Why,
 };
 
 use crate::echo::{EchoLoops, LOOP_STREAK, LOOP_WINDOW};
@@ -31,6 +32,8 @@ struct Sent {
     bytes_in: usize,
     bytes_out: usize,
     invalid: u64,
+    /// Why it did not leave, once the transport says so.
+    unsent: Option<Why>,
 }
 
 /// Why a reply was not sent.
@@ -141,6 +144,7 @@ impl<'a, X: Transform> Answerer<'a, X> {
                 bytes_in: request.len(),
                 bytes_out: reply.len(),
                 invalid,
+                unsent: None,
             });
             return Answer::Reply(reply);
         }
@@ -162,16 +166,22 @@ impl<'a, X: Transform> Answerer<'a, X> {
         }
     }
 
-    /// Counts the batch's replies once `answered` says how the batch went and `fates` what
-    /// became of each reply, and says whether to go on.
-    fn account(&mut self, answered: Result<bool, BatchError>, fates: &[Fate]) -> AfterBatch {
-        for (reply, sent) in self.batch.drain(..).enumerate() {
-            // A batch stopped while its replies waited for room has no fates left to say: its
-            // replies go as the socket closes.
-            let outcome = fates
-                .get(reply)
-                .map_or(&Outcome::Sent, |fate| &fate.outcome);
-            sent_reply(self.service, sent, outcome);
+    /// Counts the batch's replies once `answered` says how the batch went and `unsent` which
+    /// of its replies did not leave, and says whether to go on.
+    fn account(&mut self, answered: Result<bool, BatchError>, unsent: &[Unsent]) -> AfterBatch {
+        let refusal = match &answered {
+            Err(BatchError::Send(error)) => Some(error),
+            _ => None,
+        };
+        // (A batch stopped while it waited for datagrams has no replies: `unsent` is the last
+        // batch's, and names none of these.)
+        for unsent in unsent {
+            if let Some(sent) = self.batch.get_mut(unsent.reply) {
+                sent.unsent = Some(unsent.why);
+            }
+        }
+        for sent in self.batch.drain(..) {
+            sent_reply(self.service, sent, refusal);
         }
         match answered {
             Ok(true) | Err(BatchError::Send(_)) => AfterBatch::Go,
@@ -186,24 +196,26 @@ impl<'a, X: Transform> Answerer<'a, X> {
     }
 }
 
-/// Counts and logs a reply by its `outcome`: served once it has left, or not.
-fn sent_reply(service: &Service, sent: Sent, outcome: &Outcome) {
+/// Counts and logs a reply: served once it has left, or not (`refusal`: the system's first
+/// refusal of the batch).
+fn sent_reply(service: &Service, sent: Sent, refusal: Option<&io::Error>) {
     let client = shown(sent.from);
     let unsent = |invalid| {
         service
             .stats()
             .bytes(Via::Udp, sent.bytes_in as u64, 0, invalid)
     };
-    match *outcome {
-        Outcome::Sent => {}
-        Outcome::TooLarge { len, max } => {
+    match sent.unsent {
+        None => {}
+        Some(Why::TooLarge { len, max }) => {
             let refusal = Refusal::TooLarge { len, max };
             service.log_throttled(refusal.event(), || refusal.message(client));
             return unsent(sent.invalid);
         }
-        Outcome::Refused(ref error) => {
+        Some(Why::Refused) => {
             service.stats().count(Event::Failed);
-            debug!("datagram from {client}: the reply could not be sent: {error}");
+            let error = refusal.map_or_else(String::new, |error| format!(": {error}"));
+            debug!("datagram from {client}: the reply could not be sent{error}");
             return unsent(sent.invalid);
         }
     }
@@ -237,14 +249,14 @@ pub(crate) async fn serve_datagrams<X: Transform>(
             _ = &mut shutdown => break,
             answered = socket.answer_batch(|datagram| answering.answer(datagram)) => answered,
         };
-        match answering.account(answered, socket.fates()) {
+        match answering.account(answered, socket.unsent()) {
             AfterBatch::Go => {}
             AfterBatch::Backoff => tokio::time::sleep(ACCEPT_BACKOFF).await,
             AfterBatch::Stop => break,
         }
     }
     // Stopped while a batch waited for room to send: its replies go as the socket closes.
-    answering.account(Ok(false), socket.fates());
+    answering.account(Ok(false), socket.unsent());
 }
 
 /// Serves `socket` on the calling thread under `service`'s rules, answering each datagram with
@@ -259,7 +271,7 @@ pub fn serve_blocking_udp<X: Transform>(
     let mut answering = Answerer::new(service, transform, &socket);
     loop {
         let answered = socket.answer_batch(|datagram| answering.answer(datagram));
-        match answering.account(answered, socket.fates()) {
+        match answering.account(answered, socket.unsent()) {
             AfterBatch::Go => {}
             AfterBatch::Backoff => std::thread::sleep(ACCEPT_BACKOFF),
             AfterBatch::Stop => return,

@@ -62,21 +62,22 @@ pub enum Answer {
     Silence,
 }
 
-/// What became of one [`Answer::Reply`] of a batch: the batch's fates are in the order its
-/// replies were given, so that a server counts each reply without matching it up by address.
-#[derive(Debug)]
-pub struct Fate {
+/// A reply of a batch that did not leave: which one, for whom, and why. Every other reply of
+/// the batch left (or waits for room in the socket, and leaves at the next batch), so a server
+/// counts each reply by its place, without matching it up by address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsent {
+    /// Its place among the batch's replies, counting from 0 in the order they were given.
+    pub reply: usize,
     /// The client it was for.
     pub to: SocketAddr,
-    /// Whether it left.
-    pub outcome: Outcome,
+    /// Why it did not leave.
+    pub why: Why,
 }
 
-/// Whether a reply left, and why not.
-#[derive(Debug)]
-pub enum Outcome {
-    /// It left (or waits for room in the socket, and leaves at the next batch).
-    Sent,
+/// Why a reply did not leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
     /// Larger than a datagram to its client can be: nothing was sent, since a reply cut short
     /// would be wrong.
     TooLarge {
@@ -85,8 +86,9 @@ pub enum Outcome {
         /// The most a datagram to its client can hold.
         max: usize,
     },
-    /// The system refused to send it (a broadcast address, a firewall).
-    Refused(io::Error),
+    /// The system refused to send it (a broadcast address, a firewall); the batch's
+    /// `BatchError::Send` holds the first such refusal's error.
+    Refused,
 }
 
 /// Most datagrams moved by one system call.
@@ -139,8 +141,10 @@ pub(crate) struct Batch {
     transmits: Vec<Transmit>,
     /// How many of `transmits` have been sent or given up on.
     sent: usize,
-    /// What became of each reply of this batch, in the order they were given.
-    fates: Vec<Fate>,
+    /// How many replies this batch was given.
+    replies: usize,
+    /// Those that did not leave.
+    unsent: Vec<Unsent>,
     /// The first refusal among them.
     refusal: Option<io::Error>,
     /// Whether replies to one client may leave as one segmented send (GSO): the kernel has it,
@@ -163,7 +167,8 @@ impl Batch {
             offer: slots,
             transmits: Vec::with_capacity(slots),
             sent: 0,
-            fates: Vec::with_capacity(slots),
+            replies: 0,
+            unsent: Vec::new(),
             refusal: None,
             segmentation: sys::can_segment(socket),
             destinations,
@@ -178,7 +183,8 @@ impl Batch {
         self.received.clear();
         self.transmits.clear();
         self.sent = 0;
-        self.fates.clear();
+        self.replies = 0;
+        self.unsent.clear();
         self.refusal = None;
         let offered = &mut self.slots[..self.offer];
         sys::recv(
@@ -194,7 +200,7 @@ impl Batch {
 
     /// Asks `answer` for each datagram's [`Answer`]; a reply leaves from the address the
     /// datagram was sent to. A reply larger than a datagram to its client can be is not sent:
-    /// its fate says so, and the batch's refusal is a [`TransportError::ReplyTooLarge`].
+    /// it is [`Unsent`], and the batch's refusal is a [`TransportError::ReplyTooLarge`].
     pub(crate) fn answer(&mut self, mut answer: impl FnMut(Datagram<'_>) -> Answer) {
         for meta in &self.received {
             let datagram = Datagram {
@@ -206,8 +212,9 @@ impl Batch {
                 continue;
             };
             let (len, max) = (payload.len(), max_datagram(meta.from));
-            let reply = self.fates.len();
-            let outcome = if len > max {
+            let reply = self.replies;
+            self.replies += 1;
+            if len > max {
                 let too_large = TransportError::ReplyTooLarge {
                     peer: meta.from,
                     len,
@@ -215,22 +222,21 @@ impl Batch {
                 };
                 self.refusal
                     .get_or_insert_with(|| io::Error::new(io::ErrorKind::InvalidInput, too_large));
-                Outcome::TooLarge { len, max }
-            } else {
-                self.transmits.push(Transmit {
-                    to: meta.from,
-                    from: match meta.to {
-                        Destination::Local(ip) => Some(ip),
-                        Destination::Group(_) | Destination::Unknown => None,
-                    },
-                    payload,
+                self.unsent.push(Unsent {
                     reply,
+                    to: meta.from,
+                    why: Why::TooLarge { len, max },
                 });
-                Outcome::Sent
-            };
-            self.fates.push(Fate {
+                continue;
+            }
+            self.transmits.push(Transmit {
                 to: meta.from,
-                outcome,
+                from: match meta.to {
+                    Destination::Local(ip) => Some(ip),
+                    Destination::Group(_) | Destination::Unknown => None,
+                },
+                payload,
+                reply,
             });
         }
         if self.segmentation {
@@ -256,9 +262,9 @@ impl Batch {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Err(error),
                 Err(error) => {
-                    let reply = rest[0].reply;
+                    self.unsent.push(refused(&rest[0]));
                     self.sent += 1;
-                    self.refused(reply, error);
+                    self.refusal.get_or_insert(error);
                 }
             }
         }
@@ -267,32 +273,16 @@ impl Batch {
 
     /// Counts the replies not yet sent as refused, with `error`.
     pub(crate) fn give_up(&mut self, error: io::Error) {
-        let rest: Vec<usize> = self.transmits[self.sent..]
-            .iter()
-            .map(|transmit| transmit.reply)
-            .collect();
-        self.sent = self.transmits.len();
-        for reply in rest {
-            self.refused(reply, copy(&error));
+        let rest = &self.transmits[self.sent..];
+        self.unsent.extend(rest.iter().map(refused));
+        if self.sent < self.transmits.len() {
+            self.refusal.get_or_insert(error);
         }
-    }
-
-    /// Writes down that the system refused reply number `reply`, with `error`, which is the
-    /// batch's refusal too if it is the first.
-    fn refused(&mut self, reply: usize, error: io::Error) {
-        let fate = match self.refusal {
-            Some(_) => error,
-            None => {
-                let fate = copy(&error);
-                self.refusal = Some(error);
-                fate
-            }
-        };
-        self.fates[reply].outcome = Outcome::Refused(fate);
+        self.sent = self.transmits.len();
     }
 
     /// Whether replies of the batch wait to be sent.
-    pub(crate) fn unsent(&self) -> bool {
+    pub(crate) fn waiting(&self) -> bool {
         self.sent < self.transmits.len()
     }
 
@@ -301,26 +291,18 @@ impl Batch {
         self.refusal.take()
     }
 
-    /// What became of each reply of the batch, in the order they were given.
-    pub(crate) fn fates(&self) -> &[Fate] {
-        &self.fates
+    /// The replies of the batch that did not leave.
+    pub(crate) fn unsent(&self) -> &[Unsent] {
+        &self.unsent
     }
 }
 
-/// The clients whose replies among `fates` were not sent.
-pub(crate) fn unsent(fates: &[Fate]) -> Vec<SocketAddr> {
-    let unsent = fates
-        .iter()
-        .filter(|fate| !matches!(fate.outcome, Outcome::Sent));
-    unsent.map(|fate| fate.to).collect()
-}
-
-/// The same error again, for a second place to hold it: the system's own code where it has
-/// one, so that the two read alike.
-fn copy(error: &io::Error) -> io::Error {
-    match error.raw_os_error() {
-        Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(error.kind(), error.to_string()),
+/// `transmit`, refused by the system.
+fn refused(transmit: &Transmit) -> Unsent {
+    Unsent {
+        reply: transmit.reply,
+        to: transmit.to,
+        why: Why::Refused,
     }
 }
 

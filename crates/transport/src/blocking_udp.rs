@@ -17,7 +17,7 @@ use std::sync::{Arc, Weak};
 
 use socket2::SockRef;
 
-use crate::batch::{Answer, Batch, Datagram, FIRST_WAITS, Fate};
+use crate::batch::{Answer, Batch, Datagram, FIRST_WAITS, Unsent};
 use crate::error::TransportError;
 use crate::server::ServerSocket;
 use crate::udp_server::BatchError;
@@ -102,16 +102,11 @@ impl BlockingUdp {
         }
     }
 
-    /// What became of each reply of the last [`answer_batch`](Self::answer_batch), in the
-    /// order its closure gave them.
-    pub fn fates(&self) -> &[Fate] {
-        self.batch.fates()
-    }
-
-    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies were not
-    /// sent: empty unless it returned [`BatchError::Send`].
-    pub fn unsent(&self) -> Vec<SocketAddr> {
-        crate::batch::unsent(self.batch.fates())
+    /// The replies of the last [`answer_batch`](Self::answer_batch) that did not leave, each
+    /// by its place among the replies its closure gave: empty unless it returned
+    /// [`BatchError::Send`]. Every other reply left.
+    pub fn unsent(&self) -> &[Unsent] {
+        self.batch.unsent()
     }
 }
 

@@ -15,7 +15,7 @@
 //!   connection may wait on its client: [`Peer::read`] chunks until an empty one,
 //!   [`Peer::write`] the replies as you go, and [`Peer::close`] at the end.
 //! - UDP: loop on [`UdpServer::answer_batch`], whose closure gives each datagram's
-//!   [`Answer`], and read in [`UdpServer::fates`] what became of each reply. On
+//!   [`Answer`]; [`UdpServer::unsent`] names the replies that did not leave. On
 //!   Linux a UDP socket can instead be served by a thread of its own, with no runtime:
 //!   [`BlockingUdp`] has the same `answer_batch`, and costs one `recvmmsg` and one `sendmmsg`
 //!   per batch.
@@ -141,7 +141,7 @@ mod udp_server;
 
 pub use accepted::Accepted;
 #[cfg(target_os = "linux")]
-pub use batch::{Answer, Datagram, Destination, Fate, Outcome};
+pub use batch::{Answer, Datagram, Destination, Unsent, Why};
 pub use blocking_udp::{BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use describe::describe;

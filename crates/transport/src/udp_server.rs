@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
-use crate::batch::{Answer, Batch, Datagram, Fate, NO_WAIT};
+use crate::batch::{Answer, Batch, Datagram, NO_WAIT, Unsent};
 use crate::server::ServerSocket;
 
 /// A bound UDP server socket on the event loop: each [`answer_batch`](Self::answer_batch)
@@ -29,7 +29,7 @@ pub enum BatchError {
     #[error("cannot receive datagrams: {0}")]
     Receive(#[source] io::Error),
     /// A reply could not be sent (the first such of the batch); the batch's other replies
-    /// were. `fates()` says which.
+    /// were. `unsent()` says which.
     #[error("cannot send a reply: {0}")]
     Send(#[source] io::Error),
 }
@@ -60,7 +60,7 @@ impl UdpServer {
         &mut self,
         answer: impl FnMut(Datagram<'_>) -> Answer,
     ) -> Result<bool, BatchError> {
-        if self.batch.unsent() {
+        if self.batch.waiting() {
             let _ = self.send().await;
         }
         let Self { socket, batch } = self;
@@ -96,16 +96,11 @@ impl UdpServer {
             .map_or(Ok(()), |error| Err(BatchError::Send(error)))
     }
 
-    /// What became of each reply of the last [`answer_batch`](Self::answer_batch), in the
-    /// order its closure gave them.
-    pub fn fates(&self) -> &[Fate] {
-        self.batch.fates()
-    }
-
-    /// The clients of the last [`answer_batch`](Self::answer_batch) whose replies were not
-    /// sent: empty unless it returned [`BatchError::Send`].
-    pub fn unsent(&self) -> Vec<SocketAddr> {
-        crate::batch::unsent(self.batch.fates())
+    /// The replies of the last [`answer_batch`](Self::answer_batch) that did not leave, each
+    /// by its place among the replies its closure gave: empty unless it returned
+    /// [`BatchError::Send`]. Every other reply left.
+    pub fn unsent(&self) -> &[Unsent] {
+        self.batch.unsent()
     }
 }
 
