@@ -9,6 +9,7 @@
 //! - `abuse`: `upcase server` flooded, hoarded and stopped mid-stream.
 //! - `balancer`: three servers behind nginx's stream module, for TCP (PROXY protocol) and UDP.
 //! - `bench`: `upcase bench` against upcase, the textbook's servers and wrong ones.
+//! - `bench_transforms`: `upcase bench --transform`, every built-in's replies checked.
 //! - `fleet`: generators on hosts of a test bed (network namespaces): shares, merge, loss,
 //!   a slow link, and the Kubernetes Job of docs/deploy.
 //! - `hlog`: `upcase bench --hlog`, read back by Python's `hdrhistogram`.
@@ -55,6 +56,7 @@ mod abuse;
 mod access;
 mod balancer;
 mod bench;
+mod bench_transforms;
 mod bounds;
 mod budget;
 mod client;

@@ -63,6 +63,12 @@ pub struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(10..=(64 * 1024 * 1024)))]
     pub size: u32,
 
+    /// The server's transform: upper, lower, echo or count=C; each reply is held to what it
+    /// makes of its request, and with count=C each request is a line [default: echo or upper,
+    /// learnt from the first reply]
+    #[arg(long, value_name = "NAME")]
+    pub transform: Option<upcase_proto::Builtin>,
+
     /// How long to send for, like 10s [default: 10s, or no limit with --requests]
     #[arg(long, value_name = "DURATION", value_parser = positive_duration)]
     pub duration: Option<humantime::Duration>,

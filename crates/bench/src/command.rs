@@ -15,6 +15,7 @@ use crate::error::BenchError;
 use crate::hlog::Hlog;
 use crate::hlog_meta::{EndLine, RunLine};
 use crate::merge::merge;
+use crate::payload::{Expect, SEQ_DIGITS};
 use crate::plan::{Plan, Scenario};
 use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
@@ -83,6 +84,7 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         plot: args.plot.as_ref(),
         json: args.json,
         slo: &args.slo,
+        transform: args.transform,
     };
     publish(report, &measured, &outputs)?;
     match outcome.tally.warmup_wrong {
@@ -122,6 +124,31 @@ fn end_line(outcome: &Outcome) -> EndLine {
     }
 }
 
+/// Refuses what a transform that answers lines cannot be checked with: requests too short to
+/// be a number and a line's end, or datagrams in flight whose replies carry no number.
+fn check_lines(args: &BenchArgs) -> Result<(), BenchError> {
+    let Some(transform) = args.transform else {
+        return Ok(());
+    };
+    if !Expect::Told(transform).lines() {
+        return Ok(());
+    }
+    if args.size as usize <= SEQ_DIGITS {
+        return Err(BenchError::Usage(format!(
+            "--transform {transform} answers lines: --size must be at least {}, a request's \
+             number and its LF",
+            SEQ_DIGITS + 1
+        )));
+    }
+    if args.udp && args.window > 1 {
+        return Err(BenchError::Usage(format!(
+            "--transform {transform}: its replies carry no request's number, so over UDP each \
+             socket can have one request in flight; use --window 1 and more --conns"
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses a load this machine cannot hold, before any is sent: more requests in flight than
 /// [`MAX_IN_FLIGHT`](crate::args::MAX_IN_FLIGHT), or more sockets than the open-file limit
 /// allows (raised to its hard limit first, as servers do). Without it, a million connections
@@ -134,6 +161,7 @@ fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
             "--slo {slo}: the share of the asked rate needs --rate N"
         )));
     }
+    check_lines(args)?;
     let in_flight = u64::from(args.conns) * u64::from(args.window);
     if in_flight > crate::args::MAX_IN_FLIGHT {
         return Err(BenchError::Usage(format!(
@@ -266,6 +294,7 @@ fn plan(
         },
         threads: args.threads.map_or(cores, |threads| threads as usize),
         size: args.size as usize,
+        expect: args.transform.map_or(Expect::Learn, Expect::Told),
         window: if scenario == Scenario::Reconnect {
             1
         } else {

@@ -1,5 +1,6 @@
 //! [`Load`]: what every worker of a run shares, and when each of its requests is due.
 
+use crate::payload::Expect;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,6 +16,8 @@ pub(crate) const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 pub(crate) struct Load {
     /// Bytes per request.
     pub(crate) size: usize,
+    /// What the replies are held to.
+    pub(crate) expect: Expect,
     /// Requests in flight per connection or socket.
     pub(crate) window: usize,
     /// How long a reply may take before it is counted lost.
@@ -184,6 +187,7 @@ mod tests {
         let start = Instant::now();
         Load {
             size: 64,
+            expect: Expect::Learn,
             window: 1,
             timeout: Duration::from_secs(1),
             start,

@@ -91,6 +91,7 @@ pub fn merge(args: &MergeArgs) -> Result<(), BenchError> {
         plot: args.plot.as_ref(),
         json: args.json,
         slo: &args.slo,
+        transform: None,
     };
     publish(report, &measured, &outputs)
 }

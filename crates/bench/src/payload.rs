@@ -2,20 +2,25 @@
 //!
 //! A request is its sequence number in decimal, then lowercase letters. Digits survive any case
 //! mapping, so a UDP reply says which request it answers; letters show whether the server
-//! echoes or upper-cases.
+//! echoes or upper-cases. Told the server's transform (`--transform`), the generator holds each
+//! reply to what that transform makes of its request; for one that answers lines (`count=C`),
+//! each request is a line, its last byte LF, and its reply carries no number.
+
+use upcase_proto::{Builtin, Transform, Transformer};
 
 /// Digits of the sequence number at the start of every request.
 pub(crate) const SEQ_DIGITS: usize = 10;
 
-/// Writes the request numbered `seq` into `out`: `size` bytes, at least [`SEQ_DIGITS`].
-pub(crate) fn request(seq: u64, size: usize, out: &mut Vec<u8>) {
-    out.clear();
-    append_request(seq, size, out);
-}
-
 /// Appends the request numbered `seq` to `out`, without allocating once `out` has room.
 pub(crate) fn append_request(seq: u64, size: usize, out: &mut Vec<u8>) {
     append(seq, size, LOWER, out);
+}
+
+/// Appends the request numbered `seq` as a line of `size` bytes, LF last: at least
+/// [`SEQ_DIGITS`] + 1.
+fn append_line(seq: u64, size: usize, out: &mut Vec<u8>) {
+    append(seq, size.saturating_sub(1), LOWER, out);
+    out.push(b'\n');
 }
 
 /// The alphabet written twice, in each case.
@@ -57,27 +62,103 @@ pub(crate) enum Mode {
     Upper,
 }
 
-/// Checks replies against their requests, holding the server to what its first reply showed.
+/// What the generator holds the server's replies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Expect {
+    /// Echo or upper case, whichever the first reply shows.
+    #[default]
+    Learn,
+    /// What this built-in transform makes of each request (`--transform`).
+    Told(Builtin),
+}
+
+impl Expect {
+    /// The mode a reply is checked against byte for byte, where one serves: the requests are
+    /// lowercase letters and digits, so `lower` answers them as `echo` does.
+    fn mode(self) -> Option<Mode> {
+        match self {
+            Expect::Learn => None,
+            Expect::Told(Builtin::Upper) => Some(Mode::Upper),
+            Expect::Told(Builtin::Echo | Builtin::Lower) => Some(Mode::Echo),
+            Expect::Told(Builtin::Count(_)) => None,
+        }
+    }
+
+    /// Whether each request is a line, answered by a reply of its own length and no number.
+    pub(crate) fn lines(self) -> bool {
+        matches!(self, Expect::Told(transform) if transform.answers_lines())
+    }
+}
+
+/// Makes the requests and checks the replies, holding the server to what it was told or
+/// what its first reply showed.
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
+    expect: Expect,
+    /// Whether each request is a line: asked for every request and reply, so kept.
+    lines: bool,
     mode: Option<Mode>,
     /// The reply a request should get, made afresh for each.
     expected: Vec<u8>,
+    /// A request made again, for a transform to answer.
+    request: Vec<u8>,
 }
 
 impl Checker {
+    pub(crate) fn new(expect: Expect) -> Self {
+        Self {
+            expect,
+            lines: expect.lines(),
+            mode: expect.mode(),
+            ..Self::default()
+        }
+    }
+
+    /// Appends the request numbered `seq`, `size` bytes, to `out`.
+    pub(crate) fn append_request(&self, seq: u64, size: usize, out: &mut Vec<u8>) {
+        if self.lines {
+            append_line(seq, size, out);
+        } else {
+            append_request(seq, size, out);
+        }
+    }
+
+    /// Writes the request numbered `seq`, `size` bytes, into `out`.
+    pub(crate) fn request(&self, seq: u64, size: usize, out: &mut Vec<u8>) {
+        out.clear();
+        self.append_request(seq, size, out);
+    }
+
+    /// How long the first reply in `replies` is, on a stream of requests of `size` bytes;
+    /// `None` until it is all in. A line's reply ends at its LF; one with no LF within `size`
+    /// bytes is taken as a reply of `size` bytes, to be found wrong.
+    pub(crate) fn reply_len(&self, size: usize, replies: &[u8]) -> Option<usize> {
+        if self.lines
+            && let Some(at) = replies.iter().take(size).position(|&byte| byte == b'\n')
+        {
+            return Some(at + 1);
+        }
+        (replies.len() >= size).then_some(size)
+    }
+
+    /// Whether a datagram's reply carries the number of the request it answers: a line's
+    /// reply does not, and answers the oldest request waiting.
+    pub(crate) fn numbered(&self) -> bool {
+        !self.lines
+    }
+
     /// Whether `reply` answers request `seq` of `size` bytes.
     pub(crate) fn check(&mut self, seq: u64, size: usize, reply: &[u8]) -> bool {
-        if reply.len() != size {
-            return false;
+        match (self.mode, self.expect) {
+            (Some(mode), _) => reply.len() == size && self.fits(mode, seq, reply),
+            (None, Expect::Told(transform)) => self.transformed(transform, seq, size) == reply,
+            (None, Expect::Learn) => {
+                self.mode = [Mode::Upper, Mode::Echo]
+                    .into_iter()
+                    .find(|&mode| reply.len() == size && self.fits(mode, seq, reply));
+                self.mode.is_some()
+            }
         }
-        if let Some(mode) = self.mode {
-            return self.fits(mode, seq, reply);
-        }
-        self.mode = [Mode::Upper, Mode::Echo]
-            .into_iter()
-            .find(|&mode| self.fits(mode, seq, reply));
-        self.mode.is_some()
     }
 
     fn fits(&mut self, mode: Mode, seq: u64, reply: &[u8]) -> bool {
@@ -89,11 +170,29 @@ impl Checker {
         append(seq, reply.len(), alphabet, &mut self.expected);
         self.expected == reply
     }
+
+    /// What `transform` makes of request `seq`, through the server's own code.
+    fn transformed(&mut self, transform: Builtin, seq: u64, size: usize) -> &[u8] {
+        let mut request = std::mem::take(&mut self.request);
+        self.request(seq, size, &mut request);
+        self.expected.clear();
+        let mut stream = Transformer::new(transform);
+        // No line limit is set, so no line is too long.
+        let _ = stream.feed(&request, &mut self.expected);
+        stream.finish(&mut self.expected);
+        self.request = request;
+        &self.expected
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn request(seq: u64, size: usize, out: &mut Vec<u8>) {
+        out.clear();
+        append_request(seq, size, out);
+    }
 
     #[test]
     fn letters_run_on_from_the_number() {
@@ -140,5 +239,56 @@ mod tests {
         assert!(!wrong.check(1, 20, b"something else entirely"));
         assert!(!wrong.check(1, 20, &out[..5]));
         assert!(!wrong.check(1, 20, &out[..19]));
+    }
+
+    fn told(name: &str) -> Checker {
+        Checker::new(Expect::Told(name.parse().expect("a built-in")))
+    }
+
+    #[test]
+    fn told_a_transform_each_reply_is_held_to_it_alone() {
+        let mut out = Vec::new();
+        request(1, 20, &mut out);
+        let mut upper = told("upper");
+        assert!(!upper.check(1, 20, &out), "an echo, first or not, is wrong");
+        assert!(upper.check(1, 20, &out.to_ascii_uppercase()));
+        // The requests are lowercase: `lower` answers them unchanged.
+        let mut lower = told("lower");
+        assert!(lower.check(1, 20, &out));
+        assert!(!lower.check(1, 20, &out.to_ascii_uppercase()));
+    }
+
+    #[test]
+    fn a_transform_of_lines_gets_requests_that_are_lines_and_counts_checked() {
+        let mut count = told("count=b");
+        let mut line = Vec::new();
+        count.request(0, 40, &mut line);
+        // Letters from `k` (the number's 10 digits first): `b` once in 29 letters.
+        assert_eq!(line, b"0000000000klmnopqrstuvwxyzabcdefghijklm\n");
+        assert!(count.check(0, 40, b"1\n"));
+        assert!(!count.check(0, 40, b"2\n"), "another count");
+        assert!(!count.check(0, 40, b"1"), "no end of line");
+        assert!(!count.check(0, 40, &line), "an echo");
+        // 26 × 4 letters hold `b` four times, wherever they start.
+        count.request(7, 10 + 104 + 1, &mut line);
+        assert_eq!(line.len(), 115);
+        assert!(count.check(7, 115, b"4\n"));
+        assert!(!count.numbered(), "a count carries no request's number");
+        assert!(told("upper").numbered() && Checker::default().numbered());
+    }
+
+    #[test]
+    fn a_stream_of_replies_is_cut_where_each_ends() {
+        let count = told("count=s");
+        assert_eq!(count.reply_len(64, b"12\n3\n"), Some(3));
+        assert_eq!(count.reply_len(64, b"12"), None, "not all in");
+        assert_eq!(
+            count.reply_len(4, b"12345\n"),
+            Some(4),
+            "no LF within a request's size"
+        );
+        let echo = Checker::default();
+        assert_eq!(echo.reply_len(4, b"abc\nef"), Some(4), "a size, LF or not");
+        assert_eq!(echo.reply_len(4, b"abc"), None);
     }
 }

@@ -1,5 +1,6 @@
 //! [`Plan`]: a run to make, and [`Scenario`], what its workers are.
 
+use crate::payload::Expect;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -32,6 +33,8 @@ pub(crate) struct Plan {
     pub(crate) workers: usize,
     pub(crate) threads: usize,
     pub(crate) size: usize,
+    /// What the replies are held to.
+    pub(crate) expect: Expect,
     pub(crate) window: usize,
     pub(crate) timeout: Duration,
     pub(crate) duration: Option<Duration>,

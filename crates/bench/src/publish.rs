@@ -29,6 +29,8 @@ pub(crate) struct Outputs<'a> {
     pub(crate) plot: Option<&'a PathBuf>,
     pub(crate) json: bool,
     pub(crate) slo: &'a [Slo],
+    /// The transform the replies were held to, if the generator was told it.
+    pub(crate) transform: Option<upcase_proto::Builtin>,
 }
 
 /// Checks the objectives, writes the files asked for, prints the report, and says how it went:
@@ -52,7 +54,7 @@ pub(crate) fn publish(
         report.to_string()
     };
     print_line(&text)?;
-    verdict(&report)
+    verdict(&report, to.transform)
 }
 
 fn picture(report: &Report, measured: &Measured<'_>) -> Result<String, BenchError> {
@@ -90,7 +92,7 @@ pub(crate) fn write_file(path: &Path, text: &str, flag: &str) -> Result<(), Benc
     })
 }
 
-fn verdict(report: &Report) -> Result<(), BenchError> {
+fn verdict(report: &Report, transform: Option<upcase_proto::Builtin>) -> Result<(), BenchError> {
     let broken = report.slo.iter().filter(|check| !check.ok).count();
     match (report.wrong, report.replies) {
         (0, 0) => Err(BenchError::Failed(
@@ -98,8 +100,15 @@ fn verdict(report: &Report) -> Result<(), BenchError> {
         )),
         (0, _) if broken > 0 => Err(BenchError::Slo(broken)),
         (0, _) => Ok(()),
-        (wrong, _) => Err(BenchError::Failed(format!(
-            "{wrong} replies did not answer their request as an echo or upper-case server would"
-        ))),
+        (wrong, _) => Err(BenchError::Failed(match transform {
+            Some(transform) => format!(
+                "{wrong} replies did not answer their request as a server of \
+                 --transform {transform} would"
+            ),
+            None => format!(
+                "{wrong} replies did not answer their request as an echo or upper-case server \
+                 would"
+            ),
+        })),
     }
 }

@@ -11,7 +11,7 @@ use tokio::time::{Instant, timeout};
 
 use crate::load::{Load, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
-use crate::payload::{Checker, request};
+use crate::payload::Checker;
 use crate::reconnect::Dial;
 use crate::tally::Shard;
 
@@ -136,13 +136,13 @@ pub(crate) async fn connection(
     let mut sending = Sending::new(schedule);
     let mut pacer = Pacer::for_schedule(&schedule)?;
     let mut flights: JoinSet<Done> = JoinSet::new();
-    let mut checker = Checker::default();
+    let mut checker = Checker::new(load.expect);
     let mut req = Vec::with_capacity(load.size);
     loop {
         let now = Instant::now();
         let free = load.window - flights.len();
         sending.queue_due(load, now, shard, free, |seq, due| {
-            request(seq, load.size, &mut req);
+            checker.request(seq, load.size, &mut req);
             let (connection, req, size, wait) =
                 (connection.clone(), req.clone(), load.size, load.timeout);
             flights.spawn_local(async move {

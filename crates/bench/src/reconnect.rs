@@ -12,7 +12,7 @@ use upcase_transport::Wrap;
 
 use crate::load::{Load, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
-use crate::payload::{Checker, request};
+use crate::payload::Checker;
 use crate::tally::Shard;
 
 /// One request on a connection of its own: how a transport makes it.
@@ -51,7 +51,7 @@ pub(crate) async fn reconnecting(
     schedule: Schedule,
     shard: &Shard,
 ) -> io::Result<()> {
-    let mut checker = Checker::default();
+    let mut checker = Checker::new(load.expect);
     let mut req = Vec::with_capacity(load.size);
     let mut reply = Vec::with_capacity(load.size);
     let mut sending = Sending::new(schedule);
@@ -72,7 +72,7 @@ pub(crate) async fn reconnecting(
             pace(&mut pacer, wake).await?;
             continue;
         };
-        request(seq, load.size, &mut req);
+        checker.request(seq, load.size, &mut req);
         let sent = Instant::now();
         let exchange = dial.exchange(addr, load, &req, &mut reply, shard);
         match timeout(load.timeout, exchange).await {

@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until};
 
 use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
-use crate::payload::{Checker, append_request};
+use crate::payload::Checker;
 use crate::tally::Shard;
 use crate::wire::Wire;
 
@@ -101,7 +101,7 @@ impl<'a> Conn<'a> {
             out: Vec::with_capacity(load.size * load.window),
             out_at: 0,
             replies: Vec::with_capacity((2 * load.size).max(64 * 1024)),
-            checker: Checker::default(),
+            checker: Checker::new(load.expect),
             read_at: None,
         }
     }
@@ -113,6 +113,7 @@ impl<'a> Conn<'a> {
             sending,
             in_flight,
             out,
+            checker,
             ..
         } = self;
         sending.queue_due(
@@ -121,7 +122,7 @@ impl<'a> Conn<'a> {
             shard,
             load.window - in_flight.len(),
             |seq, due| {
-                append_request(seq, load.size, out);
+                checker.append_request(seq, load.size, out);
                 in_flight.push_back(Pending {
                     seq,
                     due,
@@ -163,7 +164,7 @@ impl<'a> Conn<'a> {
         let size = self.load.size;
         let now = Instant::now();
         let mut taken = 0;
-        while self.replies.len() - taken >= size {
+        while let Some(len) = self.checker.reply_len(size, &self.replies[taken..]) {
             let Some(pending) = self.in_flight.pop_front() else {
                 // A reply to nothing: the server is not answering this protocol.
                 shard.reply(false, now, now, now);
@@ -171,9 +172,9 @@ impl<'a> Conn<'a> {
             };
             let right = self
                 .checker
-                .check(pending.seq, size, &self.replies[taken..taken + size]);
+                .check(pending.seq, size, &self.replies[taken..taken + len]);
             shard.reply(right, pending.due, pending.sent, now);
-            taken += size;
+            taken += len;
         }
         self.replies.drain(..taken);
         self.read_at = Some(now);

@@ -13,7 +13,7 @@ use tokio::time::{Instant, sleep_until};
 use crate::datagrams::{Receiver, Sender};
 use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
-use crate::payload::{Checker, append_request, sequence};
+use crate::payload::{Checker, sequence};
 use crate::tally::Shard;
 
 /// Requests sent and not yet answered or lost, by number: entry `i` is request `base + i`,
@@ -78,9 +78,17 @@ fn match_replies(
     now: Instant,
 ) -> usize {
     let mut got = 0;
+    let numbered = checker.numbered();
     for reply in receiver.replies() {
         got += 1;
-        let Some(seq) = sequence(reply) else {
+        let seq = if numbered {
+            sequence(reply)
+        } else if let Some(oldest) = in_flight.oldest() {
+            Some(oldest.seq)
+        } else {
+            continue; // A late reply to a request already counted lost.
+        };
+        let Some(seq) = seq else {
             shard.reply(false, now, now, now); // Its number is gone: it answers nothing.
             continue;
         };
@@ -104,7 +112,7 @@ pub(crate) async fn socket(
     let sender = Sender::new(&socket, load.size);
     let mut receiver = Receiver::new(load.size);
     let mut in_flight = InFlight::default();
-    let mut checker = Checker::default();
+    let mut checker = Checker::new(load.expect);
     // Requests queued and not yet sent, back to back.
     let mut out: Vec<u8> = Vec::with_capacity(load.size * load.window);
     let mut sending = Sending::new(schedule);
@@ -114,7 +122,7 @@ pub(crate) async fn socket(
         let now = Instant::now();
         let free = load.window.saturating_sub(in_flight.waiting);
         sending.queue_due(load, now, shard, free, |seq, due| {
-            append_request(seq, load.size, &mut out);
+            checker.append_request(seq, load.size, &mut out);
             in_flight.push(Pending {
                 seq,
                 due,
