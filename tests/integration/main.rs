@@ -19,6 +19,7 @@
 //! - `budget`: `--buffer-budget` against clients that send and never read.
 //! - `client`: `upcase client`: one-shot and terminal modes, error exits.
 //! - `client_pipe`: `upcase client` in pipe mode, whatever its input and output do.
+//! - `client_stdio`: the pipe mode's ends: stdin unreadable, descriptors left non-blocking.
 //! - `generated`: shell completions and manual pages.
 //! - `inherit`: sockets handed over by systemd (LISTEN_FDS) and inetd (--inetd).
 //! - `pipes`: closed pipes and full disks on stdout and stderr.
@@ -61,6 +62,7 @@ mod bounds;
 mod budget;
 mod client;
 mod client_pipe;
+mod client_stdio;
 mod descriptors;
 mod destination;
 mod examples;

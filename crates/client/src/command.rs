@@ -12,9 +12,8 @@ use upcase_transport::{
 
 use crate::args::ClientArgs;
 use crate::error::ClientError;
-use crate::output::{Out, Show, Stdout, json_line, unmark, write_out};
+use crate::output::{Out, Show, json_line, write_out};
 use crate::ping::ping;
-use crate::pipe::PipeError;
 
 /// The textbook's prompt, shown before each line when standard input is a terminal.
 pub const PROMPT: &str = "Input lowercase sentence:";
@@ -46,8 +45,6 @@ pub async fn command(args: ClientArgs) -> Result<(), ClientError> {
     } else if args.quic {
         let quic = args.tls_args.quic(&args.host)?;
         talk(&args, &quic, addrs, options, show).await
-    } else if streams_stdin(&args) {
-        stream_tcp(addrs, options, show).await
     } else {
         talk(&args, &Tcp, addrs, options, show).await
     };
@@ -124,43 +121,8 @@ async fn converse<C: Client>(
     } else if std::io::stdin().is_terminal() {
         prompt_loop(client, &mut stdout, show, max_time).await
     } else {
-        // Over TCP this mode is `stream_tcp`'s; here the lines go one datagram each.
-        client
-            .pipe(tokio::io::stdin(), Stdout::new(show))
-            .await
-            .map_err(|error| match error {
-                TransportError::Io(io) => match unmark(io) {
-                    Ok(output) => ClientError::Output(output),
-                    Err(io) => TransportError::Io(io).into(),
-                },
-                error => error.into(),
-            })
+        crate::pipe::pipe(client, show).await
     }
-}
-
-/// Whether this run streams standard input through one TCP connection: no message, no probes,
-/// and stdin neither a terminal nor anything `--json` could describe.
-fn streams_stdin(args: &ClientArgs) -> bool {
-    args.count.is_none() && args.message.is_empty() && !args.json && !std::io::stdin().is_terminal()
-}
-
-/// The TCP pipe mode (see `pipe.rs`): connects as the other modes do, then streams with
-/// blocking I/O on this thread and one more, which is all the mode needs.
-async fn stream_tcp(
-    addrs: Vec<SocketAddr>,
-    options: ClientOptions,
-    show: Show,
-) -> Result<(), ClientError> {
-    let stream = Tcp.connect(addrs, options).await?.into_stream().await?;
-    let stream = stream
-        .into_std()
-        .and_then(|stream| stream.set_nonblocking(false).map(|()| stream))
-        .map_err(|error| ClientError::from(TransportError::from(error)))?;
-    crate::pipe::stream_stdio(stream, show).map_err(|error| match error {
-        PipeError::Input(error) => ClientError::Input(error),
-        PipeError::Output(error) => ClientError::Output(error),
-        PipeError::Network(error) => error.into(),
-    })
 }
 
 /// The one-shot mode's report under `--json`.

@@ -3,19 +3,10 @@
 
 use std::io::{self, Write as _};
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use tokio::io::AsyncWrite;
 use upcase_transport::{Reply, ReplyEnd};
 
 use crate::error::ClientError;
-
-/// Marks an error as standard output's, inside an [`io::Error`] that passes through code that
-/// knows nothing of it.
-#[derive(Debug, thiserror::Error)]
-#[error("{}", upcase_transport::describe(.0))]
-pub(crate) struct OutputError(pub(crate) io::Error);
 
 /// Writes `bytes` to standard output, its failure the client's [`ClientError::Output`].
 pub(crate) fn write_out(stdout: &mut Out, bytes: &[u8]) -> Result<(), ClientError> {
@@ -82,109 +73,6 @@ impl Out {
         let mut stdout = io::stdout().lock();
         stdout.write_all(bytes)?;
         stdout.flush()
-    }
-}
-
-/// Standard output for the UDP pipe mode, whose errors come out as [`OutputError`]; on a
-/// terminal, with control characters made visible.
-pub(crate) struct Stdout {
-    out: tokio::io::Stdout,
-    /// With [`Show::Visible`]: the stream of replies made visible, and what of it is not yet
-    /// written.
-    shown: Option<(crate::visible::Visible, Vec<u8>)>,
-}
-
-impl Stdout {
-    pub(crate) fn new(show: Show) -> Self {
-        Stdout {
-            out: tokio::io::stdout(),
-            shown: (show == Show::Visible)
-                .then(|| (crate::visible::Visible::default(), Vec::new())),
-        }
-    }
-
-    /// Writes what is waiting of the visible stream.
-    fn poll_pending(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some((_, pending)) = &mut self.shown else {
-            return Poll::Ready(Ok(()));
-        };
-        while !pending.is_empty() {
-            match Pin::new(&mut self.out).poll_write(cx, pending) {
-                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => {
-                    pending.drain(..n);
-                }
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-fn mark<T>(poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
-    poll.map_err(|error| io::Error::other(OutputError(error)))
-}
-
-impl AsyncWrite for Stdout {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
-        if this.shown.is_none() {
-            return mark(Pin::new(&mut this.out).poll_write(cx, buf));
-        }
-        // What is shown may be longer than what came: taken whole, written as room comes.
-        match mark(this.poll_pending(cx)) {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-            Poll::Pending => return Poll::Pending,
-        }
-        if let Some((visible, pending)) = &mut this.shown {
-            visible.feed(buf, pending);
-        }
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        match mark(this.poll_pending(cx)) {
-            Poll::Ready(Ok(())) => mark(Pin::new(&mut this.out).poll_flush(cx)),
-            other => other,
-        }
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        if let Some((visible, pending)) = &mut this.shown {
-            visible.finish(pending);
-        }
-        match mark(this.poll_pending(cx)) {
-            Poll::Ready(Ok(())) => mark(Pin::new(&mut this.out).poll_shutdown(cx)),
-            other => other,
-        }
-    }
-}
-
-/// Standard output's own error, if `error` is one of [`Stdout`]'s; otherwise `error` as it was.
-pub(crate) fn unmark(error: io::Error) -> Result<io::Error, io::Error> {
-    if !error
-        .get_ref()
-        .is_some_and(|inner| inner.is::<OutputError>())
-    {
-        return Err(error);
-    }
-    let kind = error.kind();
-    match error
-        .into_inner()
-        .map(|inner| inner.downcast::<OutputError>())
-    {
-        Some(Ok(marked)) => Ok(marked.0),
-        // Not reached after the check above; keep what there is rather than panic.
-        Some(Err(inner)) => Err(io::Error::new(kind, inner)),
-        None => Err(kind.into()),
     }
 }
 

@@ -97,15 +97,6 @@ impl<W: Wrap> StreamClient<W> {
         Ok(client)
     }
 
-    /// The connection to the server, for a caller that streams through it itself (as the
-    /// client's pipe mode does with blocking I/O): the one made by `connect`, or a new one.
-    ///
-    /// # Errors
-    /// [`TransportError::Connect`] when no address accepts a connection.
-    pub async fn into_stream(mut self) -> Result<W::Stream, TransportError> {
-        self.open().await
-    }
-
     /// Connects to the address that worked last, then to each of the others in turn, and
     /// starts the transport on the first that accepts.
     async fn open(&mut self) -> Result<W::Stream, TransportError> {
