@@ -6,9 +6,8 @@
 //! - `load.rs`: what every worker shares, and when each request is due (open or closed loop).
 //! - `pacer.rs`: wakes an open-loop worker when its next request is due, to the microsecond.
 //! - `tally.rs`: counts and latency histograms, and each thread's share of them.
-//! - `tcp.rs`: a stream connection with a window in flight, read and written by turns.
-//! - `wire.rs`: what that loop needs of its connection; TCP's socket is one.
-//! - `tls_wire.rs`: a TLS connection driven by hand, so that the same loop carries TLS.
+//! - `tcp.rs`: a stream connection with a window in flight, read and written by turns, through
+//!   the transport's `Wire` (TCP's socket, or TLS driven by hand).
 //! - `reconnect.rs`: a connection per request, TCP, TLS (full or resumed handshakes) or QUIC.
 //! - `quic.rs`: a QUIC connection with a window of streams in flight, a request each.
 //! - `udp.rs`: a socket with a window of datagrams in flight, with loss.
@@ -61,10 +60,8 @@ mod slo;
 mod start_at;
 mod tally;
 mod tcp;
-mod tls_wire;
 mod together;
 mod udp;
-mod wire;
 
 pub use args::{BenchArgs, BenchCommand};
 pub use command::command;

@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::time::timeout;
-use upcase_transport::{Plain, TlsWrap, Wrap};
+use upcase_transport::{Plain, TlsWire, TlsWrap, Wrap};
 
 use crate::load::Load;
 use crate::plan::{Plan, Scenario};
 use crate::quic::QuicDial;
 use crate::reconnect::reconnecting;
 use crate::tally::Shard;
-use crate::tls_wire::TlsWire;
 use crate::{tcp, udp};
 
 /// How long a connection may take to be set up before the run gives up: a server with a
@@ -68,7 +67,7 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
                 .wrap(stream, plan.addr, CONNECT_PATIENCE)
                 .await
                 .map_err(|error| io::Error::other(error.to_string()))?;
-            Ok(Opened::Tls(Box::new(TlsWire::new(stream))))
+            Ok(Opened::Tls(Box::new(TlsWire::from(stream))))
         }
         Scenario::Udp => {
             let local: SocketAddr = match plan.addr {

@@ -14,7 +14,7 @@ use crate::load::{FAR, Load, Pending, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
 use crate::payload::Checker;
 use crate::tally::Shard;
-use crate::wire::Wire;
+use upcase_transport::Wire;
 
 /// One persistent connection, until the run ends and its replies are in, or until it fails.
 pub(crate) async fn connection(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use tracing::debug;
 use upcase_proto::{Transform, Transformer};
-use upcase_transport::{Peer, pool};
+use upcase_transport::{Peer, ReplyBuf};
 
 use crate::door::{Door, End, Stop};
 use crate::service::{Admission, CUT_GRACE, Service};
@@ -64,8 +64,8 @@ impl<P: Peer, X: Transform> Connection<P, X> {
         loop {
             let chunk = self.door.read().await?;
             let finished = chunk.is_empty();
-            // A buffer per chunk, put down once sent, so that an idle connection holds none.
-            let mut reply = pool::take();
+            // A buffer per chunk, given back once sent, so that an idle connection holds none.
+            let mut reply = ReplyBuf::new();
             let fed = if finished {
                 self.stream.finish(&mut reply);
                 Ok(())
@@ -75,7 +75,7 @@ impl<P: Peer, X: Transform> Connection<P, X> {
             };
             self.door.write(&reply).await?;
             self.bytes_out += reply.len();
-            pool::put(reply);
+            drop(reply);
             fed.map_err(Stop::LineTooLong)?;
             if finished {
                 return self.door.close().await;

@@ -63,7 +63,7 @@
 //!   header is read for every transport over TCP.
 //! - `client.rs`: the client side, [`Client`] and [`ClientOptions`].
 //! - `handshake.rs`: [`Handshake`], what a client's TLS handshake agreed.
-//! - `pool.rs`: [`pool`], the one pool of read and reply buffers per thread.
+//! - `pool.rs`: the one pool of read and reply buffers per thread; [`ReplyBuf`], a reply's.
 //! - `gso.rs`: [`gso`], the limits of a segmented UDP send, for the server and its clients alike.
 //! - `proxy.rs`: the PROXY protocol header that load balancers send first, versions 1 and 2.
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
@@ -71,7 +71,9 @@
 //!   socket2.
 //! - `tcp.rs`: TCP's server side: binding, [`TcpListener`], [`TcpPeer`].
 //! - `tcp_read.rs`: how a connection's chunks are read, with the fast paths of short
-//!   requests ([`read_now`]).
+//!   requests (`read_now`).
+//! - `wire.rs`: [`Wire`], a stream connection driven by hand, as a load generator drives many;
+//!   `tls_wire.rs`: [`TlsWire`], TLS driven so, rustls taken apart from its socket.
 //! - `stream_client.rs`: [`StreamClient`], the client of every transport over TCP, and
 //!   [`Wrap`], what a transport does to each connection first ([`TcpClient`]: nothing).
 //! - `rewind.rs`: a connection whose first bytes, read past a PROXY header, are read again.
@@ -115,7 +117,7 @@ mod error;
 pub mod gso;
 mod handshake;
 mod operator_file;
-pub mod pool;
+mod pool;
 mod proxy;
 mod quic;
 mod quic_client;
@@ -136,8 +138,10 @@ mod tls_files;
 mod tls_keys;
 mod tls_provider;
 mod tls_server;
+mod tls_wire;
 mod udp;
 mod udp_server;
+mod wire;
 
 pub use accepted::Accepted;
 #[cfg(target_os = "linux")]
@@ -148,6 +152,7 @@ pub use describe::describe;
 pub use error::TransportError;
 pub use handshake::Handshake;
 pub use operator_file::{FileProblem, read_operator_file};
+pub use pool::ReplyBuf;
 pub use quic::{DEFAULT_MAX_STREAMS, Quic};
 pub use quic_client::QuicClient;
 pub use quic_server::{QuicConnection, QuicIncoming, QuicListener, QuicStream};
@@ -155,15 +160,16 @@ pub use resolve::{parse_host, resolve};
 pub use server::{Incoming, Listener, Peer, ServerSocket};
 pub use stream_client::{Plain, StreamClient, TcpClient, Wrap};
 pub use tcp::{TcpListener, TcpPeer};
-pub use tcp_read::read_now;
 pub use tls::{DEFAULT_HANDSHAKE_TIMEOUT, TLS_PORT, Tls, TlsClient, TlsClientOptions};
 pub use tls_client::TlsWrap;
 pub use tls_failure::HandshakeFailure;
 pub use tls_files::TlsFileError;
 pub use tls_keys::{ALPN, TlsKeys, TlsServerFiles};
 pub use tls_server::{TlsIncoming, TlsListener, TlsPeer};
+pub use tls_wire::TlsWire;
 pub use udp::UdpClient;
 pub use udp_server::{BatchError, UdpServer};
+pub use wire::Wire;
 
 /// A way to carry upcase messages: [`Udp`], [`Tcp`] or [`Tls`]. A transport is a value, made
 /// once at the top with whatever it needs (TLS's certificates, keys and server name), and

@@ -5,6 +5,7 @@
 //! being allocated and freed for every request, and an idle connection holds none.
 
 use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
 
 /// Most buffers a thread keeps: one for a connection's read and one for its reply, which is
 /// what a thread serving one request at a time needs.
@@ -19,9 +20,44 @@ thread_local! {
     static SPARE: [Cell<Vec<u8>>; KEPT] = const { [const { Cell::new(Vec::new()) }; KEPT] };
 }
 
+/// A reply's buffer from the thread's pool, which a connection reading through the transport
+/// draws on too: given back when dropped, so that a connection holds one only while it answers
+/// and an idle connection holds none.
+#[derive(Debug, Default)]
+pub struct ReplyBuf(Vec<u8>);
+
+impl ReplyBuf {
+    /// An empty buffer: one given back earlier on this thread, or a new one with no memory yet.
+    #[inline]
+    pub fn new() -> Self {
+        Self(take())
+    }
+}
+
+impl Deref for ReplyBuf {
+    type Target = Vec<u8>;
+
+    fn deref(&self) -> &Vec<u8> {
+        &self.0
+    }
+}
+
+impl DerefMut for ReplyBuf {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+}
+
+impl Drop for ReplyBuf {
+    #[inline]
+    fn drop(&mut self) {
+        put(std::mem::take(&mut self.0));
+    }
+}
+
 /// An empty buffer: one put down earlier on this thread, or a new one with no memory yet.
 #[inline]
-pub fn take() -> Vec<u8> {
+pub(crate) fn take() -> Vec<u8> {
     SPARE.with(|[newest, older]| {
         let buffer = newest.take();
         if buffer.capacity() > 0 {
@@ -35,7 +71,7 @@ pub fn take() -> Vec<u8> {
 /// Puts `buffer` down for the next [`take`] on this thread; the thread keeps the two it was
 /// given last.
 #[inline]
-pub fn put(mut buffer: Vec<u8>) {
+pub(crate) fn put(mut buffer: Vec<u8>) {
     if buffer.capacity() == 0 || buffer.capacity() > LARGEST_KEPT {
         return;
     }

@@ -32,7 +32,7 @@ const FIRST_READ: usize = 2 * 1024;
 /// # Errors
 /// The connection failed.
 #[inline]
-pub fn read_now(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+pub(crate) fn read_now(stream: &TcpStream, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
     let room = buf.capacity() - buf.len();
     let mut got = None;
     let read = stream.try_io(Interest::READABLE, || {

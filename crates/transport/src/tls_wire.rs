@@ -13,13 +13,15 @@ use tokio_rustls::client::TlsStream;
 use crate::wire::Wire;
 
 /// A TLS client connection and its socket, after the handshake.
-pub(crate) struct TlsWire {
+#[derive(Debug)]
+pub struct TlsWire {
     tcp: TcpStream,
     tls: ClientConnection,
 }
 
-impl TlsWire {
-    pub(crate) fn new(stream: TlsStream<TcpStream>) -> Self {
+impl From<TlsStream<TcpStream>> for TlsWire {
+    /// The connection [`TlsWrap`](crate::TlsWrap) made, taken apart to be driven by hand.
+    fn from(stream: TlsStream<TcpStream>) -> Self {
         let (tcp, tls) = stream.into_inner();
         Self { tcp, tls }
     }
