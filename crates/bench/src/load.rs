@@ -89,19 +89,38 @@ impl Schedule {
         self.rate.is_some()
     }
 
-    /// Open loop, with request `next` the first never sent: how many requests were due before
-    /// `end` and never sent, and how far behind its schedule the worker was at `end`.
-    pub(crate) fn shortfall(&self, next: u64, end: Instant) -> (u64, Duration) {
+    /// Open loop, with request `next` the first never sent: how far short of its schedule the
+    /// worker fell by `end`.
+    pub(crate) fn shortfall(&self, next: u64, end: Instant) -> Shortfall {
         let (Some((rated, _)), Some(due)) = (self.rate, self.due(next)) else {
-            return (0, Duration::ZERO);
+            return Shortfall::NONE;
         };
         if due >= end {
-            return (0, Duration::ZERO);
+            return Shortfall::NONE;
         }
         let behind = end - due;
         let gap = rated.workers as f64 * f64::from(rated.share.of) / rated.per_second;
-        ((behind.as_secs_f64() / gap).ceil() as u64, behind)
+        Shortfall {
+            unsent: (behind.as_secs_f64() / gap).ceil() as u64,
+            behind,
+        }
     }
+}
+
+/// How far short of its schedule an open-loop worker fell by the end of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shortfall {
+    /// Requests due before the end and never sent.
+    pub(crate) unsent: u64,
+    /// How far behind its schedule the worker was at the end.
+    pub(crate) behind: Duration,
+}
+
+impl Shortfall {
+    const NONE: Shortfall = Shortfall {
+        unsent: 0,
+        behind: Duration::ZERO,
+    };
 }
 
 /// One worker's way through its schedule: the next request's number, and whether it has
@@ -169,8 +188,8 @@ impl Sending {
     /// Open loop, at the worker's end: says how far behind its schedule it fell.
     pub(crate) fn finish(&self, load: &Load, shard: &Shard) {
         if let Some(deadline) = load.deadline {
-            let (unsent, behind) = self.schedule.shortfall(self.next, deadline);
-            shard.fell_behind(unsent, behind);
+            let short = self.schedule.shortfall(self.next, deadline);
+            shard.fell_behind(short.unsent, short.behind);
         }
     }
 }
@@ -245,11 +264,15 @@ mod tests {
         let schedule = load.schedule(0);
         let end = load.start + Duration::from_millis(100);
         // Request 90 was due at 90 ms: 90..=99 were never sent, and the worker is 10 ms behind.
-        assert_eq!(schedule.shortfall(90, end), (10, Duration::from_millis(10)));
-        assert_eq!(schedule.shortfall(100, end), (0, Duration::ZERO));
+        let short = |unsent, behind| Shortfall { unsent, behind };
+        assert_eq!(
+            schedule.shortfall(90, end),
+            short(10, Duration::from_millis(10))
+        );
+        assert_eq!(schedule.shortfall(100, end), short(0, Duration::ZERO));
         assert_eq!(
             load_closed().schedule(0).shortfall(0, end),
-            (0, Duration::ZERO)
+            short(0, Duration::ZERO)
         );
     }
 

@@ -17,7 +17,7 @@ use crate::error::ServerError;
 use crate::run::serve;
 use crate::served::Served;
 use crate::service::Service;
-use crate::sockets::Sockets;
+use crate::sockets::{Listening, Sockets};
 
 /// The sockets systemd passed (`LISTEN_FDS`, `LISTEN_PID`), if it passed any: a listening TCP
 /// socket, a UDP socket, or one of each.
@@ -47,19 +47,19 @@ pub(crate) fn from_systemd() -> Result<Option<Sockets>, ServerError> {
         if sockets
             .0
             .iter()
-            .any(|(known, _)| known.name() == served.name())
+            .any(|known| known.served.name() == served.name())
         {
             return Err(bad(
                 "is a second socket of its kind; give upcase one TCP and one UDP socket at most"
                     .into(),
             ));
         }
-        sockets.0.push((served, socket));
+        sockets.0.push(Listening { served, socket });
     }
     // In the order of bound sockets' ready lines: UDP first.
     sockets
         .0
-        .sort_by_key(|(served, _)| served.name() != Udp::NAME);
+        .sort_by_key(|each| each.served.name() != Udp::NAME);
     Ok(Some(sockets))
 }
 

@@ -15,12 +15,19 @@ const PORT_SEARCH: usize = 16;
 /// One worker's server sockets, each with the transport that serves it, in the order of the
 /// ready lines.
 #[derive(Debug, Default)]
-pub(crate) struct Sockets(pub(crate) Vec<(Served, BoundSocket)>);
+pub(crate) struct Sockets(pub(crate) Vec<Listening>);
+
+/// A bound server socket and the transport that serves it.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    pub(crate) served: Served,
+    pub(crate) socket: BoundSocket,
+}
 
 impl Sockets {
     /// The transports served, for the log: `udp, tcp and tls`.
     pub(crate) fn transports(&self) -> String {
-        let names: Vec<&str> = self.0.iter().map(|(served, _)| served.name()).collect();
+        let names: Vec<&str> = self.0.iter().map(|each| each.served.name()).collect();
         match names.split_last() {
             Some((last, [])) => (*last).to_owned(),
             Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
@@ -35,7 +42,7 @@ impl Sockets {
     pub(crate) fn ready_lines(&self) -> io::Result<Vec<String>> {
         self.0
             .iter()
-            .map(|(served, socket)| {
+            .map(|Listening { served, socket }| {
                 Ok(format!(
                     "listening on {} {}",
                     served.name(),
@@ -82,7 +89,7 @@ fn bind_on(
     }
     let ports = claimed
         .iter()
-        .map(|(served, socket)| Ok((served.clone(), socket.local_addr()?.port())))
+        .map(|Listening { served, socket }| Ok((served.clone(), socket.local_addr()?.port())))
         .collect::<Result<Vec<_>, TransportError>>()?;
     drop(claimed);
     (0..settings.workers)
@@ -91,7 +98,10 @@ fn bind_on(
                 .iter()
                 .map(|(served, port)| {
                     let at = SocketAddr::new(ip, *port);
-                    Ok((served.clone(), served.bind_socket(at, Sharing::Shared)?))
+                    Ok(Listening {
+                        served: served.clone(),
+                        socket: served.bind_socket(at, Sharing::Shared)?,
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Sockets)
@@ -105,7 +115,7 @@ fn claim(
     ip: IpAddr,
     settings: &Settings,
     transports: &[Served],
-) -> Result<Vec<(Served, BoundSocket)>, TransportError> {
+) -> Result<Vec<Listening>, TransportError> {
     let of = |kind: fn(&Served) -> bool| transports.iter().filter(|s| kind(s)).collect();
     let plain: Vec<&Served> = of(|s| matches!(s, Served::Udp(_) | Served::Tcp(_)));
     let tls: Vec<&Served> = of(|s| matches!(s, Served::Tls(_)));
@@ -125,7 +135,7 @@ fn claim_together(
     ip: IpAddr,
     port: u16,
     group: &[&Served],
-) -> Result<Vec<(Served, BoundSocket)>, TransportError> {
+) -> Result<Vec<Listening>, TransportError> {
     let mut tries = 0;
     'search: loop {
         let mut bound = Vec::with_capacity(group.len());
@@ -134,7 +144,10 @@ fn claim_together(
             match served.bind_socket(at, Sharing::Exclusive) {
                 Ok(socket) => {
                     at.set_port(socket.local_addr()?.port());
-                    bound.push(((*served).clone(), socket));
+                    bound.push(Listening {
+                        served: (*served).clone(),
+                        socket,
+                    });
                 }
                 Err(TransportError::Bind { source, .. })
                     if port == 0

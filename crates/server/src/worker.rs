@@ -11,7 +11,7 @@ use upcase_transport::BoundSocket;
 use crate::error::ServerError;
 use crate::served::Served;
 use crate::service::Service;
-use crate::sockets::Sockets;
+use crate::sockets::{Listening, Sockets};
 
 /// Waits for the worker threads to end, with the first error any of them had.
 pub(crate) async fn join_workers(
@@ -85,17 +85,19 @@ impl Worker {
         let (udp_threads, sockets) = {
             let (udp, others): (Vec<_>, Vec<_>) = sockets
                 .into_iter()
-                .partition(|(served, _)| matches!(served, Served::Udp(_)));
+                .partition(|each| matches!(each.served, Served::Udp(_)));
             let threads = udp
                 .into_iter()
-                .map(|(_, socket)| UdpThread::start(socket, transform, &service))
+                .map(|each| UdpThread::start(each.socket, transform, &service))
                 .collect::<Result<Vec<_>, _>>()?;
             (threads, others)
         };
         runtime.block_on(async {
             let tasks = sockets
                 .into_iter()
-                .map(|(served, socket)| served.spawn(socket, transform, &service, &stop))
+                .map(|Listening { served, socket }| {
+                    served.spawn(socket, transform, &service, &stop)
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             // The main thread may have stopped waiting already, after a signal.
             let _ = ready.send(());

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::describe::describe;
+use crate::tls_failure::Diagnosis;
 
 /// An error of a transport, server side or client side.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,7 @@ pub enum TransportError {
     },
     /// No address accepted a TCP connection.
     #[error("cannot connect over tcp to {}", attempts(.0))]
-    Connect(Vec<(SocketAddr, io::Error)>),
+    Connect(Vec<Attempt>),
     /// The server's host said that nothing listens on its UDP port.
     #[error("nothing listens on udp {0} (port unreachable)")]
     Refused(SocketAddr),
@@ -113,10 +114,30 @@ pub enum TransportError {
     Io(#[from] io::Error),
 }
 
-fn attempts(list: &[(SocketAddr, io::Error)]) -> String {
+impl TransportError {
+    /// The failure of the handshake with `addr`, as `diagnosis` says it.
+    pub(crate) fn handshake(addr: SocketAddr, diagnosis: Diagnosis) -> Self {
+        TransportError::Handshake {
+            addr,
+            failure: diagnosis.failure,
+            detail: diagnosis.detail,
+        }
+    }
+}
+
+/// One address tried, and why it did not take the connection.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The address.
+    pub addr: SocketAddr,
+    /// What the system said.
+    pub error: io::Error,
+}
+
+fn attempts(list: &[Attempt]) -> String {
     let each: Vec<String> = list
         .iter()
-        .map(|(addr, error)| format!("{addr} ({})", describe(error)))
+        .map(|Attempt { addr, error }| format!("{addr} ({})", describe(error)))
         .collect();
     each.join(", ")
 }

@@ -149,7 +149,7 @@ pub use batch::{Answer, Datagram, Destination, Unsent, Why};
 pub use blocking_udp::{BlockingUdp, UdpStopper};
 pub use client::{Client, ClientOptions, DEFAULT_MAX_REPLY, Reply, ReplyEnd};
 pub use describe::describe;
-pub use error::TransportError;
+pub use error::{Attempt, TransportError};
 pub use handshake::Handshake;
 pub use operator_file::{FileProblem, read_operator_file};
 pub use pool::ReplyBuf;

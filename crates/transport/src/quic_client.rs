@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::time::{Instant, timeout};
 
 use crate::client::{Client, ClientOptions, Reply, ReplyEnd};
-use crate::error::TransportError;
+use crate::error::{Attempt, TransportError};
 use crate::handshake::Handshake;
 use crate::quic_failure::classify;
 use crate::tcp_read::CHUNK;
@@ -73,7 +73,10 @@ impl QuicClient {
                     self.connection = Some((endpoint, connection.clone()));
                     return Ok(connection);
                 }
-                Err(TransportError::Io(error)) => failures.push((self.addrs[i], error)),
+                Err(TransportError::Io(error)) => failures.push(Attempt {
+                    addr: self.addrs[i],
+                    error,
+                }),
                 Err(error @ TransportError::NoReply { .. }) => silent = Some(error),
                 Err(error) => return Err(error),
             }
@@ -96,12 +99,10 @@ impl QuicClient {
         let connection = match timeout(limit, connecting).await {
             Ok(Ok(connection)) => connection,
             Ok(Err(error)) => {
-                let (failure, detail) = classify(&error);
-                return Err(with_trust_hint(TransportError::Handshake {
+                return Err(with_trust_hint(TransportError::handshake(
                     addr,
-                    failure,
-                    detail,
-                }));
+                    classify(&error),
+                )));
             }
             // QUIC is UDP: nothing there is silence, as for a datagram.
             Err(_) => {
@@ -124,12 +125,7 @@ impl QuicClient {
 fn closed(connection: &Connection, addr: SocketAddr, error: io::Error) -> TransportError {
     match connection.close_reason() {
         Some(reason @ quinn::ConnectionError::ConnectionClosed(_)) => {
-            let (failure, detail) = classify(&reason);
-            TransportError::Handshake {
-                addr,
-                failure,
-                detail,
-            }
+            TransportError::handshake(addr, classify(&reason))
         }
         _ => error.into(),
     }

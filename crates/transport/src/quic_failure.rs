@@ -3,7 +3,7 @@
 
 use quinn::ConnectionError;
 
-use crate::tls_failure::HandshakeFailure;
+use crate::tls_failure::{Diagnosis, HandshakeFailure};
 
 /// QUIC's error codes for TLS's alerts start here (RFC 9001 §4.8).
 const CRYPTO: u64 = 0x100;
@@ -12,8 +12,8 @@ const CRYPTO: u64 = 0x100;
 const CONNECTION_REFUSED: u64 = 0x2;
 
 /// The kind of a failed QUIC handshake, and the failure in words.
-pub(crate) fn classify(error: &ConnectionError) -> (HandshakeFailure, String) {
-    match error {
+pub(crate) fn classify(error: &ConnectionError) -> Diagnosis {
+    let (failure, detail) = match error {
         ConnectionError::TimedOut => (
             HandshakeFailure::Timeout,
             "no QUIC handshake before the connection timed out".into(),
@@ -44,7 +44,8 @@ pub(crate) fn classify(error: &ConnectionError) -> (HandshakeFailure, String) {
             "the connection closed during the QUIC handshake".into(),
         ),
         error => (HandshakeFailure::Other, error.to_string()),
-    }
+    };
+    Diagnosis { failure, detail }
 }
 
 /// The kind a TLS alert carried in `code` says, else `otherwise`.

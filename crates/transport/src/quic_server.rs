@@ -15,7 +15,7 @@ use crate::error::TransportError;
 use crate::quic_failure::classify;
 use crate::server::{Peer, ServerSocket};
 use crate::tcp_read::CHUNK;
-use crate::tls_failure::HandshakeFailure;
+use crate::tls_failure::{Diagnosis, HandshakeFailure};
 use crate::tls_keys::TlsKeys;
 
 /// An endpoint serving QUIC on one UDP socket.
@@ -107,23 +107,21 @@ impl QuicIncoming {
     /// [`TransportError::Handshake`], by kind.
     pub async fn start(self) -> Result<QuicConnection, TransportError> {
         let addr = self.addr();
-        let failed = |(failure, detail)| TransportError::Handshake {
-            addr,
-            failure,
-            detail,
-        };
         let connecting = self
             .incoming
             .accept_with(self.config)
-            .map_err(|error| failed(classify(&error)))?;
+            .map_err(|error| TransportError::handshake(addr, classify(&error)))?;
         let limit = self.handshake_timeout;
         match timeout(limit, connecting).await {
             Ok(Ok(connection)) => Ok(QuicConnection { connection, addr }),
-            Ok(Err(error)) => Err(failed(classify(&error))),
-            Err(_) => Err(failed((
-                HandshakeFailure::Timeout,
-                format!("no handshake within {limit:?}"),
-            ))),
+            Ok(Err(error)) => Err(TransportError::handshake(addr, classify(&error))),
+            Err(_) => Err(TransportError::handshake(
+                addr,
+                Diagnosis {
+                    failure: HandshakeFailure::Timeout,
+                    detail: format!("no handshake within {limit:?}"),
+                },
+            )),
         }
     }
 }

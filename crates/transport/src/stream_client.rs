@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
 use crate::client::{Client, ClientOptions, Reply, ReplyEnd};
-use crate::error::TransportError;
+use crate::error::{Attempt, TransportError};
 use crate::handshake::Handshake;
 use crate::tcp_read::CHUNK;
 use crate::tls_failure::{classify, tls_error};
@@ -120,7 +120,7 @@ impl<W: Wrap> StreamClient<W> {
                     self.handshake = handshake;
                     return Ok(stream);
                 }
-                Err(error) => failures.push((addr, error)),
+                Err(error) => failures.push(Attempt { addr, error }),
             }
         }
         Err(TransportError::Connect(failures))
@@ -251,12 +251,7 @@ fn in_words(error: io::Error, addr: SocketAddr) -> TransportError {
     if tls_error(&error).is_none() {
         return error.into();
     }
-    let (failure, detail) = classify(&error);
-    TransportError::Handshake {
-        addr,
-        failure,
-        detail,
-    }
+    TransportError::handshake(addr, classify(&error))
 }
 
 /// One read of a reply. A TLS peer that closes its connection without TLS's own end of stream

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::timeout;
 
 use crate::error::TransportError;
-use crate::tls_failure::{HandshakeFailure, classify};
+use crate::tls_failure::{Diagnosis, HandshakeFailure, classify};
 
 /// The handshake `shaking` with `addr`, given `limit`: its stream, or its failure by kind and
 /// in words, `late` saying what running out of time means to this side.
@@ -19,14 +19,13 @@ pub(crate) async fn within<S>(
     shaking: impl Future<Output = io::Result<S>>,
     late: impl FnOnce() -> String,
 ) -> Result<S, TransportError> {
-    let (failure, detail) = match timeout(limit, shaking).await {
+    let diagnosis = match timeout(limit, shaking).await {
         Ok(Ok(stream)) => return Ok(stream),
         Ok(Err(error)) => classify(&error),
-        Err(_elapsed) => (HandshakeFailure::Timeout, late()),
+        Err(_elapsed) => Diagnosis {
+            failure: HandshakeFailure::Timeout,
+            detail: late(),
+        },
     };
-    Err(TransportError::Handshake {
-        addr,
-        failure,
-        detail,
-    })
+    Err(TransportError::handshake(addr, diagnosis))
 }

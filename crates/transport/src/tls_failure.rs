@@ -59,18 +59,24 @@ pub(crate) fn tls_error(error: &io::Error) -> Option<&rustls::Error> {
     error.get_ref()?.downcast_ref::<rustls::Error>()
 }
 
+/// A failed handshake, diagnosed: its kind, and the failure in words.
+#[derive(Debug)]
+pub(crate) struct Diagnosis {
+    pub(crate) failure: HandshakeFailure,
+    pub(crate) detail: String,
+}
+
 /// The kind of a failed handshake's error, and the error in words.
-pub(crate) fn classify(error: &io::Error) -> (HandshakeFailure, String) {
-    let Some(tls) = tls_error(error) else {
-        return match error.kind() {
-            io::ErrorKind::UnexpectedEof => (
-                HandshakeFailure::Closed,
-                "the connection closed during the TLS handshake".into(),
-            ),
-            _ => (HandshakeFailure::Other, crate::describe::describe(error)),
-        };
+pub(crate) fn classify(error: &io::Error) -> Diagnosis {
+    let (failure, detail) = match tls_error(error) {
+        Some(tls) => (kind(tls), words(tls)),
+        None if error.kind() == io::ErrorKind::UnexpectedEof => (
+            HandshakeFailure::Closed,
+            "the connection closed during the TLS handshake".into(),
+        ),
+        None => (HandshakeFailure::Other, crate::describe::describe(error)),
     };
-    (kind(tls), words(tls))
+    Diagnosis { failure, detail }
 }
 
 fn kind(error: &rustls::Error) -> HandshakeFailure {
