@@ -15,7 +15,7 @@ use crate::error::BenchError;
 use crate::hlog::Hlog;
 use crate::hlog_meta::{EndLine, RunLine};
 use crate::merge::merge;
-use crate::payload::{Expect, SEQ_DIGITS};
+use crate::payload::{ReplyCheck, SEQ_DIGITS};
 use crate::plan::{Plan, Scenario};
 use crate::publish::{Measured, Outputs, publish};
 use crate::quic::QuicDial;
@@ -130,7 +130,7 @@ fn check_lines(args: &BenchArgs) -> Result<(), BenchError> {
     let Some(transform) = args.transform else {
         return Ok(());
     };
-    if !Expect::Told(transform).lines() {
+    if !ReplyCheck::Told(transform).lines() {
         return Ok(());
     }
     if args.size as usize <= SEQ_DIGITS {
@@ -294,7 +294,7 @@ fn plan(
         },
         threads: args.threads.map_or(cores, |threads| threads as usize),
         size: args.size as usize,
-        expect: args.transform.map_or(Expect::Learn, Expect::Told),
+        check: args.transform.map_or(ReplyCheck::Learn, ReplyCheck::Told),
         window: if scenario == Scenario::Reconnect {
             1
         } else {

@@ -1,6 +1,6 @@
 //! [`Load`]: what every worker of a run shares, and when each of its requests is due.
 
-use crate::payload::Expect;
+use crate::payload::ReplyCheck;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -17,7 +17,7 @@ pub(crate) struct Load {
     /// Bytes per request.
     pub(crate) size: usize,
     /// What the replies are held to.
-    pub(crate) expect: Expect,
+    pub(crate) check: ReplyCheck,
     /// Requests in flight per connection or socket.
     pub(crate) window: usize,
     /// How long a reply may take before it is counted lost.
@@ -206,7 +206,7 @@ mod tests {
         let start = Instant::now();
         Load {
             size: 64,
-            expect: Expect::Learn,
+            check: ReplyCheck::Learn,
             window: 1,
             timeout: Duration::from_secs(1),
             start,

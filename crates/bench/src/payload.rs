@@ -64,7 +64,7 @@ pub(crate) enum Mode {
 
 /// What the generator holds the server's replies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(crate) enum Expect {
+pub(crate) enum ReplyCheck {
     /// Echo or upper case, whichever the first reply shows.
     #[default]
     Learn,
@@ -72,21 +72,21 @@ pub(crate) enum Expect {
     Told(Builtin),
 }
 
-impl Expect {
+impl ReplyCheck {
     /// The mode a reply is checked against byte for byte, where one serves: the requests are
     /// lowercase letters and digits, so `lower` answers them as `echo` does.
     fn mode(self) -> Option<Mode> {
         match self {
-            Expect::Learn => None,
-            Expect::Told(Builtin::Upper) => Some(Mode::Upper),
-            Expect::Told(Builtin::Echo | Builtin::Lower) => Some(Mode::Echo),
-            Expect::Told(Builtin::Count(_)) => None,
+            ReplyCheck::Learn => None,
+            ReplyCheck::Told(Builtin::Upper) => Some(Mode::Upper),
+            ReplyCheck::Told(Builtin::Echo | Builtin::Lower) => Some(Mode::Echo),
+            ReplyCheck::Told(Builtin::Count(_)) => None,
         }
     }
 
     /// Whether each request is a line, answered by a reply of its own length and no number.
     pub(crate) fn lines(self) -> bool {
-        matches!(self, Expect::Told(transform) if transform.answers_lines())
+        matches!(self, ReplyCheck::Told(transform) if transform.answers_lines())
     }
 }
 
@@ -94,7 +94,7 @@ impl Expect {
 /// what its first reply showed.
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
-    expect: Expect,
+    rule: ReplyCheck,
     /// Whether each request is a line: asked for every request and reply, so kept.
     lines: bool,
     mode: Option<Mode>,
@@ -105,11 +105,11 @@ pub(crate) struct Checker {
 }
 
 impl Checker {
-    pub(crate) fn new(expect: Expect) -> Self {
+    pub(crate) fn new(rule: ReplyCheck) -> Self {
         Self {
-            expect,
-            lines: expect.lines(),
-            mode: expect.mode(),
+            rule,
+            lines: rule.lines(),
+            mode: rule.mode(),
             ..Self::default()
         }
     }
@@ -149,10 +149,10 @@ impl Checker {
 
     /// Whether `reply` answers request `seq` of `size` bytes.
     pub(crate) fn check(&mut self, seq: u64, size: usize, reply: &[u8]) -> bool {
-        match (self.mode, self.expect) {
+        match (self.mode, self.rule) {
             (Some(mode), _) => reply.len() == size && self.fits(mode, seq, reply),
-            (None, Expect::Told(transform)) => self.transformed(transform, seq, size) == reply,
-            (None, Expect::Learn) => {
+            (None, ReplyCheck::Told(transform)) => self.transformed(transform, seq, size) == reply,
+            (None, ReplyCheck::Learn) => {
                 self.mode = [Mode::Upper, Mode::Echo]
                     .into_iter()
                     .find(|&mode| reply.len() == size && self.fits(mode, seq, reply));
@@ -242,7 +242,7 @@ mod tests {
     }
 
     fn told(name: &str) -> Checker {
-        Checker::new(Expect::Told(name.parse().expect("a built-in")))
+        Checker::new(ReplyCheck::Told(name.parse().expect("a built-in")))
     }
 
     #[test]

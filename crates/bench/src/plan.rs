@@ -1,6 +1,6 @@
 //! [`Plan`]: a run to make, and [`Scenario`], what its workers are.
 
-use crate::payload::Expect;
+use crate::payload::ReplyCheck;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -34,7 +34,7 @@ pub(crate) struct Plan {
     pub(crate) threads: usize,
     pub(crate) size: usize,
     /// What the replies are held to.
-    pub(crate) expect: Expect,
+    pub(crate) check: ReplyCheck,
     pub(crate) window: usize,
     pub(crate) timeout: Duration,
     pub(crate) duration: Option<Duration>,

@@ -136,7 +136,7 @@ pub(crate) async fn connection(
     let mut sending = Sending::new(schedule);
     let mut pacer = Pacer::for_schedule(&schedule)?;
     let mut flights: JoinSet<Done> = JoinSet::new();
-    let mut checker = Checker::new(load.expect);
+    let mut checker = Checker::new(load.check);
     let mut req = Vec::with_capacity(load.size);
     loop {
         let now = Instant::now();

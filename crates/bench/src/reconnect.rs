@@ -51,7 +51,7 @@ pub(crate) async fn reconnecting(
     schedule: Schedule,
     shard: &Shard,
 ) -> io::Result<()> {
-    let mut checker = Checker::new(load.expect);
+    let mut checker = Checker::new(load.check);
     let mut req = Vec::with_capacity(load.size);
     let mut reply = Vec::with_capacity(load.size);
     let mut sending = Sending::new(schedule);

@@ -242,7 +242,7 @@ fn shard_thread(
     let from = start + plan.warmup;
     let load = Rc::new(Load {
         size: plan.size,
-        expect: plan.expect,
+        check: plan.check,
         window: plan.window,
         timeout: plan.timeout,
         start,

@@ -101,7 +101,7 @@ impl<'a> Conn<'a> {
             out: Vec::with_capacity(load.size * load.window),
             out_at: 0,
             replies: Vec::with_capacity((2 * load.size).max(64 * 1024)),
-            checker: Checker::new(load.expect),
+            checker: Checker::new(load.check),
             read_at: None,
         }
     }

@@ -112,7 +112,7 @@ pub(crate) async fn socket(
     let sender = Sender::new(&socket, load.size);
     let mut receiver = Receiver::new(load.size);
     let mut in_flight = InFlight::default();
-    let mut checker = Checker::new(load.expect);
+    let mut checker = Checker::new(load.check);
     // Requests queued and not yet sent, back to back.
     let mut out: Vec<u8> = Vec::with_capacity(load.size * load.window);
     let mut sending = Sending::new(schedule);

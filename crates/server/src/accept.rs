@@ -43,8 +43,7 @@ pub(crate) async fn serve_listener<L, X>(
         };
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
-            peer = listener.accept() => peer,
-            () = ahead.as_mut().keep() => unreachable!("the timer ahead never completes"),
+            peer = ahead.as_mut().accept(&mut listener) => peer,
         };
         let incoming = match accepted {
             Ok(incoming) => incoming,

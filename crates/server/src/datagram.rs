@@ -36,8 +36,8 @@ struct Sent {
     unsent: Option<Why>,
 }
 
-/// Why a reply was not sent.
-enum Refusal {
+/// Why a reply is withheld: the rules' reasons, where the gate's `Refusal` is a peer's.
+enum Withheld {
     /// More than [`MAX_AMPLIFICATION`] times its request.
     Amplification { len: usize, asked: usize },
     /// Larger than a datagram to its client can be.
@@ -46,28 +46,28 @@ enum Refusal {
     EchoLoop,
 }
 
-impl Refusal {
+impl Withheld {
     fn event(&self) -> Event {
         match self {
-            Refusal::Amplification { .. } => Event::Amplification,
-            Refusal::TooLarge { .. } => Event::ReplyTooLarge,
-            Refusal::EchoLoop => Event::EchoLoop,
+            Withheld::Amplification { .. } => Event::Amplification,
+            Withheld::TooLarge { .. } => Event::ReplyTooLarge,
+            Withheld::EchoLoop => Event::EchoLoop,
         }
     }
 
     fn message(&self, client: SocketAddr) -> String {
         match *self {
-            Refusal::Amplification { len, asked } => format!(
+            Withheld::Amplification { len, asked } => format!(
                 "dropped the reply to {client}: {len} bytes would be more than \
                  {MAX_AMPLIFICATION} times its {asked}-byte request"
             ),
-            Refusal::TooLarge { len, max } => TransportError::ReplyTooLarge {
+            Withheld::TooLarge { len, max } => TransportError::ReplyTooLarge {
                 peer: client,
                 len,
                 max,
             }
             .to_string(),
-            Refusal::EchoLoop => format!(
+            Withheld::EchoLoop => format!(
                 "dropped the reply to {client}: it sent back the last {LOOP_STREAK} replies as \
                  they were sent, each within {LOOP_WINDOW:?}, as an echo service caught in a loop \
                  with this one does"
@@ -134,10 +134,10 @@ impl<'a, X: Transform> Answerer<'a, X> {
                     shown(from)
                 )
             });
-        } else if let Some(refusal) = self.refusal(from, request, &reply) {
+        } else if let Some(withheld) = self.withheld(from, request, &reply) {
             // The message is made only if the throttle lets it be logged: under a flood of
             // refusals, most are only counted.
-            service.log_throttled(refusal.event(), || refusal.message(shown(from)));
+            service.log_throttled(withheld.event(), || withheld.message(shown(from)));
         } else {
             self.batch.push(Sent {
                 from,
@@ -155,12 +155,12 @@ impl<'a, X: Transform> Answerer<'a, X> {
     }
 
     /// Why `reply` may not be sent, if it may not.
-    fn refusal(&mut self, from: SocketAddr, request: &[u8], reply: &[u8]) -> Option<Refusal> {
+    fn withheld(&mut self, from: SocketAddr, request: &[u8], reply: &[u8]) -> Option<Withheld> {
         let (len, asked) = (reply.len(), request.len());
         if !within_amplification(request, reply) {
-            Some(Refusal::Amplification { len, asked })
+            Some(Withheld::Amplification { len, asked })
         } else if self.loops.is_loop(from, request, reply) {
-            Some(Refusal::EchoLoop)
+            Some(Withheld::EchoLoop)
         } else {
             None
         }
@@ -208,8 +208,8 @@ fn sent_reply(service: &Service, sent: Sent, refusal: Option<&io::Error>) {
     match sent.unsent {
         None => {}
         Some(Why::TooLarge { len, max }) => {
-            let refusal = Refusal::TooLarge { len, max };
-            service.log_throttled(refusal.event(), || refusal.message(client));
+            let withheld = Withheld::TooLarge { len, max };
+            service.log_throttled(withheld.event(), || withheld.message(client));
             return unsent(sent.invalid);
         }
         Some(Why::Refused) => {

@@ -6,11 +6,14 @@
 //! into account (a write to an eventfd, and one more `epoll_wait`), which on short connections
 //! is a wake-up per connection. With the listener's always earlier, a connection's never is.
 
+use std::convert::Infallible;
+use std::io;
 use std::pin::Pin;
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep, sleep};
+use upcase_transport::Listener;
 
 pin_project! {
     /// The accept loop's timer, kept `idle` ahead of the connections' (see the module docs).
@@ -29,8 +32,21 @@ impl AcceptTimer {
         }
     }
 
+    /// The listener's next connection, the timer kept ahead meanwhile.
+    pub(crate) async fn accept<L: Listener>(
+        self: Pin<&mut Self>,
+        listener: &mut L,
+    ) -> io::Result<L::Incoming> {
+        tokio::select! {
+            // The accept first: the timer only needs its poll when it fires.
+            biased;
+            incoming = listener.accept() => incoming,
+            never = self.keep() => match never {},
+        }
+    }
+
     /// Keeps the timer ahead; never completes.
-    pub(crate) async fn keep(mut self: Pin<&mut Self>) {
+    async fn keep(mut self: Pin<&mut Self>) -> Infallible {
         if self.idle.is_zero() {
             return std::future::pending().await;
         }
