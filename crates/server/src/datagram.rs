@@ -6,9 +6,9 @@
 //! [`Answerer::answer`]: the access lists, the reflection rules of docs/PROTOCOL.md, the rate
 //! per source, the line limit, the protocol's amplification bound
 //! ([`MAX_AMPLIFICATION`](upcase_proto::MAX_AMPLIFICATION)) and the echo loop rule. The
-//! transport names each reply that did not leave ([`Unsent`]): a datagram counts as served only once
-//! its reply has left; one too large for a datagram, or one the system refuses to send (a
-//! forged broadcast source), is not.
+//! transport names each reply that did not leave ([`Unsent`]): a datagram counts as served
+//! only once its reply has left; one too large for a datagram, or one the system refuses to
+//! send (a forged broadcast source), is not.
 
 use std::future::Future;
 use std::io;
@@ -36,7 +36,8 @@ struct Sent {
     unsent: Option<Why>,
 }
 
-/// Why a reply is withheld: the rules' reasons, where the gate's `Refusal` is a peer's.
+/// Why a reply does not go: a rule's reason here, or the transport's size limit (where the
+/// gate's `Refusal` is a peer's).
 enum Withheld {
     /// More than [`MAX_AMPLIFICATION`] times its request.
     Amplification { len: usize, asked: usize },
