@@ -190,8 +190,7 @@ mod tests {
     use super::*;
 
     fn request(seq: u64, size: usize, out: &mut Vec<u8>) {
-        out.clear();
-        append_request(seq, size, out);
+        Checker::default().request(seq, size, out);
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub(crate) struct Transmit {
     pub(crate) from: Option<IpAddr>,
     /// What it says.
     pub(crate) payload: Vec<u8>,
-    /// Its place among the batch's replies, where its fate is written.
+    /// Its place among the batch's replies, which names it if it does not leave.
     pub(crate) reply: usize,
 }
 

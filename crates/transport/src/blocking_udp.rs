@@ -73,10 +73,10 @@ impl BlockingUdp {
         }
     }
 
-    /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// [`Datagram`], and sends the replies together, each from the address
-    /// its request was sent to. `Ok(false)` once
-    /// the socket was stopped: what had been received by then is still answered.
+    /// Waits for datagrams, then answers each one received with the [`Answer`] `answer` gives
+    /// for its [`Datagram`], and sends the replies together, each from the address its request
+    /// was sent to. `Ok(false)` once the socket was stopped: what had been received by then is
+    /// still answered.
     ///
     /// # Errors
     /// [`BatchError`]: the receive failed, or one of the replies could not be sent.

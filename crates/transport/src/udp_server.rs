@@ -42,9 +42,9 @@ impl UdpServer {
         }
     }
 
-    /// Waits for datagrams, then answers each one received with what `answer` returns for its
-    /// [`Datagram`], and sends the replies together, each from the address
-    /// its request was sent to.
+    /// Waits for datagrams, then answers each one received with the [`Answer`] `answer` gives
+    /// for its [`Datagram`], and sends the replies together, each from the address its request
+    /// was sent to.
     ///
     /// Cancel safe: dropped while it waits for datagrams, it has taken none; dropped while it
     /// waits for room to send, the replies left go at the next call, or when the server is
