@@ -1,19 +1,30 @@
 //! The TCP side of [`serve`](crate::serve): the accept loop, the admission of each connection,
 //! its PROXY header, and the drain of the connections still open at shutdown.
+//!
+//! The accept loop keeps a timer of its own ([`AcceptTimer`]) ahead of its connections' (each
+//! has one timer for its whole life, in `door.rs`): each new connection sets its timer, and
+//! when that would be the runtime's earliest, tokio wakes its driver to take it into account (a
+//! write to an eventfd, and one more `epoll_wait`), which on short connections is a wake-up per
+//! connection. With the listener's always earlier, a connection's never is.
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use pin_project_lite::pin_project;
+use tokio::time::{Instant, Sleep, sleep};
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 use upcase_proto::Transform;
 use upcase_transport::{Accepted, Incoming, Listener};
 
+use crate::connection::start_and_serve;
 use crate::proxy::serve_proxied;
 use crate::service::{ACCEPT_BACKOFF, Admission, Service};
-use crate::start::start_and_serve;
 use crate::stats::Trouble;
-use crate::timers::AcceptTimer;
 use crate::totals::Via;
 
 /// Serves the connections of `listener`, a socket of the transport `via`, until `shutdown`
@@ -75,11 +86,55 @@ pub(crate) async fn serve_listener<L, X>(
         // Admitted before its handshake, so that `--max-connections` and the per-source limit
         // bound the handshakes too.
         let service = Arc::clone(service);
-        crate::start::spawn(&tasks, incoming, via, transform.clone(), service, admission);
+        crate::connection::spawn(&tasks, incoming, via, transform.clone(), service, admission);
     }
     // Close the port now: new clients are refused at once instead of queued for the drain.
     drop(listener);
     drain(tasks, service).await;
+}
+
+pin_project! {
+    /// The accept loop's timer, kept `idle` ahead of the connections' (see the module docs).
+    pub(crate) struct AcceptTimer {
+        #[pin]
+        timer: Sleep,
+        idle: Duration,
+    }
+}
+
+impl AcceptTimer {
+    pub(crate) fn new(idle: Duration) -> Self {
+        Self {
+            timer: sleep(idle),
+            idle,
+        }
+    }
+
+    /// The listener's next connection, the timer kept ahead meanwhile.
+    pub(crate) async fn accept<L: Listener>(
+        self: Pin<&mut Self>,
+        listener: &mut L,
+    ) -> io::Result<L::Incoming> {
+        tokio::select! {
+            // The accept first: the timer only needs its poll when it fires.
+            biased;
+            incoming = listener.accept() => incoming,
+            never = self.keep() => match never {},
+        }
+    }
+
+    /// Keeps the timer ahead; never completes.
+    async fn keep(mut self: Pin<&mut Self>) -> Infallible {
+        if self.idle.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            let this = self.as_mut().project();
+            this.timer.await;
+            let this = self.as_mut().project();
+            this.timer.reset(Instant::now() + *this.idle);
+        }
+    }
 }
 
 /// Waits for the connections of `tasks` to end, within the drain's rules.

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::sources::{canonical, nat64_embedded};
+
 /// `--allow` and `--deny`: which source addresses may be served, for both transports.
 ///
 /// A source matching any `deny` network is refused. Otherwise, if there is any `allow` network,
@@ -98,28 +100,6 @@ pub(crate) fn shown_networks(list: &[IpNet]) -> String {
 /// The prefix length of the ranges that embed IPv4 addresses in their last 32 bits: the
 /// IPv4-mapped `::ffff:0:0/96` and NAT64's well-known `64:ff9b::/96`.
 const EMBEDDED_PREFIX: u8 = 96;
-
-/// NAT64's well-known prefix (RFC 6052), its first 96 bits: behind it, every IPv4 client
-/// arrives inside one IPv6 /64, and must still be told apart by its IPv4 address.
-const NAT64_PREFIX: u128 = 0x0064_ff9b_0000_0000_0000_0000_0000_0000;
-
-/// `ip` as rules and per-source limits see it: an IPv4 address mapped into IPv6, or carried
-/// through NAT64's well-known prefix, is that IPv4 address.
-pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match nat64_embedded(v6) {
-            Some(v4) => IpAddr::V4(v4),
-            None => ip.to_canonical(),
-        },
-        IpAddr::V4(_) => ip,
-    }
-}
-
-/// The IPv4 address `v6` carries under NAT64's well-known prefix, if it is under it.
-fn nat64_embedded(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
-    let bits = u128::from(v6);
-    (bits >> 32 << 32 == NAT64_PREFIX).then(|| std::net::Ipv4Addr::from(bits as u32))
-}
 
 /// The name of the range that embeds IPv4 addresses in which `v6` lies, if any.
 fn embedding_range(v6: std::net::Ipv6Addr) -> Option<&'static str> {

@@ -1,20 +1,83 @@
-//! [`Connection`]: one stream connection (TCP, TLS, a QUIC stream) served to its end, in the
-//! shape of mini-redis's `Handler`: made where it was accepted and moved into a task of its
-//! own, it owns its [`Door`] (the peer behind its deadline, the reply budget and the drain's
-//! end), its transform's state and its admission among the open connections, and
-//! `Connection::run` reads a chunk, answers it and writes the answer back, until the
-//! client finishes, a limit ends it, or the drain does; then it counts how it ended.
+//! [`Connection`]: one stream connection (TCP, TLS, a QUIC stream) from its start to its end,
+//! in the shape of mini-redis's `Handler`. [`spawn`] starts it on a task of its own: at once
+//! when its transport has nothing to start (TCP), else after its start (TLS's handshake) within
+//! the drain, a failure counted and logged by kind. It owns its [`Door`] (the peer behind its
+//! deadline, the reply budget and the drain's end), its transform's state and its admission
+//! among the open connections, and `Connection::run` reads a chunk, answers it and writes the
+//! answer back, until the client finishes, a limit ends it, or the drain does; then it counts
+//! how it ended.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use tokio_util::task::TaskTracker;
 use tracing::debug;
 use upcase_proto::{Transform, Transformer};
-use upcase_transport::{Peer, ReplyBuf};
+use upcase_transport::{Incoming, Peer, ReplyBuf, TransportError};
 
 use crate::door::{Door, End, Stop};
-use crate::service::{Admission, CUT_GRACE, Service};
+use crate::service::{Admission, CUT_GRACE, Service, shown};
 use crate::totals::{Event, Via};
+
+/// Serves `incoming` over `via` on a task of `tasks`: at once when its transport has nothing to
+/// start (TCP), so that the task holds only the connection; else after its start.
+pub(crate) fn spawn<I: Incoming, X: Transform>(
+    tasks: &TaskTracker,
+    incoming: I,
+    via: Via,
+    transform: X,
+    service: Arc<Service>,
+    admission: Admission,
+) {
+    match incoming.start_now() {
+        Ok(peer) => {
+            let connection = Connection::new(peer, via, transform, service, admission);
+            drop(tasks.spawn(connection.serve()));
+        }
+        Err(incoming) => {
+            let started = start_and_serve(incoming, via, transform, service, admission);
+            drop(tasks.spawn(started));
+        }
+    }
+}
+
+/// Starts `incoming`'s transport, then serves it over `via` to its end.
+pub(crate) async fn start_and_serve<I: Incoming, X: Transform>(
+    incoming: I,
+    via: Via,
+    transform: X,
+    service: Arc<Service>,
+    admission: Admission,
+) {
+    let Some(peer) = start(incoming, &service).await else {
+        return;
+    };
+    Connection::new(peer, via, transform, service, admission)
+        .serve()
+        .await;
+}
+
+/// `incoming`, started: `None` when its handshake failed or the drain ended first.
+async fn start<I: Incoming>(incoming: I, service: &Service) -> Option<I::Peer> {
+    let addr = shown(incoming.addr());
+    tokio::select! {
+        started = incoming.start() => match started {
+            Ok(peer) => Some(peer),
+            Err(TransportError::Handshake { failure, detail, .. }) => {
+                service.log_handshake_failure(failure, || {
+                    format!("TLS handshake with {addr} failed ({}): {detail}", failure.name())
+                });
+                None
+            }
+            Err(error) => {
+                service.stats().count(Event::Failed);
+                debug!("connection from {addr}: {error}");
+                None
+            }
+        },
+        () = service.cut().raised() => None,
+    }
+}
 
 /// One admitted connection being served. Made in the accept loop and moved into a task of its
 /// own, which [`serve`](Self::serve) is.

@@ -12,24 +12,22 @@
 //! - `run.rs`: [`run`] and [`serve`], and [`Serve`], where each transport's socket is sent
 //!   to its own loop.
 //! - `service.rs`: [`Service`], what the sockets of one server share: the limits, the
-//!   counters, and the drain.
+//!   counters, and the drain, with the signal that ends it for every open connection.
 //! - `datagram.rs`: where a datagram gets its reply: every UDP rule (access, reflection, rate,
 //!   line limit, amplification, size, echo loops), and the loops that apply them to a socket's
 //!   batches, on the event loop or, with [`serve_blocking_udp`], on a thread of its own
 //!   (Linux).
-//! - `accept.rs`: the accept loop of a stream transport (TCP, TLS), each connection's
-//!   admission, the drain of those still open, and [`serve_connection`] for one accepted
+//! - `accept.rs`: the accept loop of a stream transport (TCP, TLS), its timer kept ahead of
+//!   the connections', each connection's admission, the drain of those still open, and [`serve_connection`] for one accepted
 //!   elsewhere.
-//! - `start.rs`: an admitted connection started (TLS's handshake, failures counted by kind),
-//!   then served.
 //! - `quic_serve.rs`: QUIC's loop: each connection admitted as TCP's are (Retry while many
 //!   handshakes are under way), its handshake, then each stream served as a connection.
 //! - `proxy.rs`: `--proxy-protocol`: whom a PROXY header is believed from (`--proxy-from`),
 //!   and a proxied connection's admission before and after its header.
-//! - `connection.rs`: one connection's loop, read, answer, write, to its end, and how it ended.
+//! - `connection.rs`: one connection from its start (TLS's handshake, failures counted by
+//!   kind), its loop, read, answer, write, to its end, and how it ended.
 //! - `door.rs`: the connection's peer behind its idle deadline, the reply budget and the
 //!   drain's end, on one timer: a read that yields a chunk or the reason to stop, a write.
-//! - `timers.rs`: the accept loop's timer, kept ahead of the connections'.
 //! - `gate.rs`: who may be served, and the one place a connection, a balancer or a datagram
 //!   is let in or refused.
 //! - `reflection.rs`: the sources a datagram must never be answered at (small services' ports,
@@ -37,9 +35,10 @@
 //! - `echo.rs`: the rule that ends a loop with another echo-like service, started by one
 //!   forged datagram.
 //! - `budget.rs`: the one budget of reply bytes that all connections share.
-//! - `cut.rs`: the signal that ends the drain for every open connection.
 //! - `access.rs`: [`Access`] lists, `--allow` and `--deny`.
-//! - `sources.rs`: the per-source limits: connections open, datagrams a second.
+//! - `sources.rs`: where a peer comes from (its address as rules and limits see it: IPv4 mapped
+//!   into IPv6 or carried by NAT64 is IPv4), and the per-source limits: connections open,
+//!   datagrams a second.
 //! - `reload.rs`: what SIGHUP does: TLS's (and QUIC's) files and the config file read again, what can be
 //!   applied applied.
 //! - `totals.rs`: [`Totals`] of [`Event`]s, and the [`Traffic`] of each transport.
@@ -71,7 +70,6 @@ mod cert;
 mod command;
 mod config;
 mod connection;
-mod cut;
 mod datagram;
 mod door;
 mod echo;
@@ -93,9 +91,7 @@ mod served;
 mod service;
 mod sockets;
 mod sources;
-mod start;
 mod stats;
-mod timers;
 mod tls_settings;
 mod totals;
 mod worker;

@@ -49,7 +49,7 @@ impl Options {
     /// `--proxy-from`, or on loopback when none is named.
     pub fn is_balancer(&self, ip: std::net::IpAddr) -> bool {
         if self.proxy_from.is_empty() {
-            return crate::access::canonical(ip).is_loopback();
+            return crate::sources::canonical(ip).is_loopback();
         }
         crate::access::any_contains(&self.proxy_from, ip)
     }

@@ -25,8 +25,8 @@ use tokio::time::timeout;
 use upcase_proto::Transform;
 use upcase_transport::Incoming;
 
+use crate::connection::start_and_serve;
 use crate::service::{Admission, Service, shown};
-use crate::start::start_and_serve;
 use crate::totals::{Event, Via};
 
 /// How long a connection may take to send its PROXY header (capped by the idle timeout). A

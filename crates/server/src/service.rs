@@ -1,6 +1,7 @@
 //! [`Service`]: what the listeners of one server share (its limits, its counters, the drain),
-//! and the drain. Who is let in is the [`Gate`]'s to say; the service counts and logs each
-//! refusal.
+//! and the drain: a wait for the open connections, then [`DrainEnd`], the signal for each to
+//! answer what it was sent and close. Who is let in is the [`Gate`]'s to say; the service
+//! counts and logs each refusal.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,13 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::futures::OwnedNotified;
+use tokio::sync::{Notify, OwnedSemaphorePermit};
 use tokio::time::{Instant, timeout};
 use tracing::warn;
 
 use crate::access::Access;
 use crate::budget::Budget;
-use crate::cut::DrainEnd;
 use crate::gate::{Gate, Refusal};
 use crate::options::Options;
 use crate::sources::SourceSlot;
@@ -235,6 +236,46 @@ impl Service {
     }
 }
 
+/// Raised once, when the drain timeout runs out.
+///
+/// A connection waiting for its client is woken through the notification. A connection whose
+/// client sends without pause may never wait on its read, so it looks at the flag before each
+/// read: a load, where polling the notification would take a lock.
+#[derive(Debug, Default)]
+pub(crate) struct DrainEnd {
+    raised: AtomicBool,
+    notify: Arc<Notify>,
+}
+
+impl DrainEnd {
+    pub(crate) fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn is_raised(&self) -> bool {
+        self.raised.load(Ordering::Acquire)
+    }
+
+    /// Completes once the cut is raised.
+    pub(crate) fn raised(&self) -> impl Future<Output = ()> + '_ {
+        // Made before the flag is read: a raise between the two still wakes it.
+        let notified = self.notify.notified();
+        async move {
+            if !self.is_raised() {
+                notified.await;
+            }
+        }
+    }
+
+    /// A notification of the raise that a connection can keep for its whole life: it completes
+    /// on a raise from the moment it is made, polled or not. Check
+    /// [`is_raised`](Self::is_raised) too, for a raise before it was made.
+    pub(crate) fn notified(&self) -> OwnedNotified {
+        Arc::clone(&self.notify).notified_owned()
+    }
+}
+
 impl Service {
     /// After shutdown: waits up to the drain timeout for `finished` (the open connections
     /// ending on their own); then, after `cutting`, has every connection answer what it was
@@ -256,7 +297,7 @@ impl Service {
         self.cut.raise();
         if timeout(CUT_GRACE, &mut finished).await.is_err() {
             dropping();
-            // Each connection drops itself once its grace is over (see `timers.rs`), a
+            // Each connection drops itself once its grace is over (see `door.rs`), a
             // moment after this one's; one that did send its last replies may still be
             // lingering in its close.
             let _ = timeout(CUT_GRACE, finished).await;

@@ -1,4 +1,5 @@
-//! Per-source limits: connections open per source, datagrams per source per second.
+//! Where a peer comes from ([`Source`], from its address as rules and limits see it), and the
+//! per-source limits: connections open per source, datagrams per source per second.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -13,11 +14,33 @@ pub(crate) struct Source(u128);
 impl Source {
     pub(crate) fn of(ip: IpAddr) -> Self {
         // Behind NAT64 every IPv4 client arrives inside one /64: each is its IPv4 address.
-        match crate::access::canonical(ip) {
+        match canonical(ip) {
             IpAddr::V4(v4) => Source(u128::from(u32::from(v4))),
             IpAddr::V6(v6) => Source((u128::from(v6) >> 64) | (1 << 127)),
         }
     }
+}
+
+/// NAT64's well-known prefix (RFC 6052), its first 96 bits: behind it, every IPv4 client
+/// arrives inside one IPv6 /64, and must still be told apart by its IPv4 address.
+const NAT64_PREFIX: u128 = 0x0064_ff9b_0000_0000_0000_0000_0000_0000;
+
+/// `ip` as rules and per-source limits see it: an IPv4 address mapped into IPv6, or carried
+/// through NAT64's well-known prefix, is that IPv4 address.
+pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match nat64_embedded(v6) {
+            Some(v4) => IpAddr::V4(v4),
+            None => ip.to_canonical(),
+        },
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// The IPv4 address `v6` carries under NAT64's well-known prefix, if it is under it.
+pub(crate) fn nat64_embedded(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(v6);
+    (bits >> 32 << 32 == NAT64_PREFIX).then(|| std::net::Ipv4Addr::from(bits as u32))
 }
 
 /// How many connections each source has open, for `--max-connections-per-source`.
