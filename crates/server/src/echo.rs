@@ -39,8 +39,11 @@ pub(crate) const LOOP_WINDOW: Duration = Duration::from_secs(2);
 pub(crate) const LOOP_STREAK: u32 = 32;
 
 /// The most sources one socket tracks. Sources whose last reply is older than the window are
-/// forgotten first; past that, one of the sources with the shortest streak among a few, so
-/// that a flood of new sources cannot keep a loop in progress from being tracked.
+/// forgotten first; past that, the one with the shortest streak among a few, and of those the
+/// one answered longest ago, so that a flood of new sources cannot keep a loop in progress from
+/// being tracked. A loop's source waiting for its first echo has the streak of any source of the
+/// flood; only its age tells it apart: by streak alone, it would be forgotten whenever the map
+/// places it among the few looked at, and such a loop would never be caught.
 const MAX_TRACKED: usize = 4096;
 
 /// How many tracked sources are looked at to choose one to forget when the table is full.
@@ -114,7 +117,7 @@ impl EchoLoops {
     }
 
     /// Forgets the sources older than the window (at most every [`SWEEP_EVERY`]), or, if all
-    /// are fresh, one with the shortest streak among a few.
+    /// are fresh, the one with the shortest streak among a few, answered longest ago.
     fn make_room(&mut self, now: Instant) {
         let due = self
             .swept
@@ -131,7 +134,7 @@ impl EchoLoops {
             .last
             .iter()
             .take(EVICTION_SAMPLE)
-            .min_by_key(|(_, old)| old.streak)
+            .min_by_key(|(_, old)| (old.streak, old.at))
             .map(|(addr, _)| *addr);
         if let Some(victim) = victim {
             self.last.remove(&victim);
