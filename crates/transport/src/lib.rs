@@ -69,9 +69,8 @@
 //! - `resolve.rs`: [`resolve`], host names to the addresses to try.
 //! - `socket.rs`: building listening sockets (dual-stack, address reuse, [`Sharing`]) with
 //!   socket2.
-//! - `tcp.rs`: TCP's server side: binding, [`TcpListener`], [`TcpPeer`].
-//! - `tcp_read.rs`: how a connection's chunks are read, with the fast paths of short
-//!   requests (`read_now`).
+//! - `tcp.rs`: TCP's server side: binding, [`TcpListener`], [`TcpPeer`], and how a
+//!   connection's chunks are read, with the fast paths of short requests (`read_now`).
 //! - `wire.rs`: [`Wire`], a stream connection driven by hand, as a load generator drives many;
 //!   `tls_wire.rs`: [`TlsWire`], TLS driven so, rustls taken apart from its socket.
 //! - `stream_client.rs`: [`StreamClient`], the client of every transport over TCP, and
@@ -129,7 +128,6 @@ mod server;
 mod socket;
 mod stream_client;
 mod tcp;
-mod tcp_read;
 mod tls;
 mod tls_client;
 mod tls_deadline;
@@ -170,6 +168,10 @@ pub use tls_wire::TlsWire;
 pub use udp::UdpClient;
 pub use udp_server::{BatchError, UdpServer};
 pub use wire::Wire;
+
+/// How much one read may take from a connection, for every transport's reads, server's and
+/// client's alike.
+pub(crate) const CHUNK: usize = 16 * 1024;
 
 /// A way to carry upcase messages: [`Udp`], [`Tcp`] or [`Tls`]. A transport is a value, made
 /// once at the top with whatever it needs (TLS's certificates, keys and server name), and

@@ -8,11 +8,11 @@ use quinn::{Connection, Endpoint};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::time::{Instant, timeout};
 
+use crate::CHUNK;
 use crate::client::{Client, ClientOptions, Reply, ReplyEnd};
 use crate::error::{Attempt, TransportError};
 use crate::handshake::Handshake;
 use crate::quic_failure::classify;
-use crate::tcp_read::CHUNK;
 use crate::tls_client::with_trust_hint;
 
 /// How long a client waits, at its end, for its close to reach the server.

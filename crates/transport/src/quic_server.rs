@@ -11,10 +11,10 @@ use std::time::Duration;
 use quinn::{Endpoint, RecvStream, SendStream, ServerConfig};
 use tokio::time::timeout;
 
+use crate::CHUNK;
 use crate::error::TransportError;
 use crate::quic_failure::classify;
 use crate::server::{Peer, ServerSocket};
-use crate::tcp_read::CHUNK;
 use crate::tls_failure::{Diagnosis, HandshakeFailure};
 use crate::tls_keys::TlsKeys;
 

@@ -11,10 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, B
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
 
+use crate::CHUNK;
 use crate::client::{Client, ClientOptions, Reply, ReplyEnd};
 use crate::error::{Attempt, TransportError};
 use crate::handshake::Handshake;
-use crate::tcp_read::CHUNK;
 use crate::tls_failure::{classify, tls_error};
 
 /// The pipe mode's buffers, each way: large enough that system calls and TLS records are few.

@@ -13,12 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
+use crate::CHUNK;
 use crate::accepted::Accepted;
 use crate::error::TransportError;
 use crate::rewind::Rewind;
 use crate::server::{Incoming, Listener, Peer, ServerSocket};
 use crate::tcp::linger;
-use crate::tcp_read::CHUNK;
 use crate::tls_deadline::within;
 use crate::tls_keys::TlsKeys;
 

@@ -5,7 +5,7 @@ use std::io;
 
 use tokio::net::TcpStream;
 
-use crate::tcp_read::read_now;
+use crate::tcp::read_now;
 
 /// A connection read and written only when its socket is ready, never waiting inside a call.
 pub trait Wire {
