@@ -2,7 +2,8 @@
 """The server's own instructions per reply, counted by callgrind: a figure that does not drift.
 
     python3 scripts/instructions.py [--udp | --reconnect] [--conns 100] [--window 1]
-                                    [--duration 5] [--bind ADDR] [--keep DIR] [BINARY ...]
+                                    [--duration 5] [--bind ADDR] [--transform NAME]
+                                    [--keep DIR] [BINARY ...]
 
 Starts each upcase binary (the release build by default; name older builds to compare) under
 `valgrind --tool=callgrind` with one worker, loads it with `upcase bench` for --duration seconds,
@@ -10,7 +11,9 @@ stops it with SIGINT, and prints the instructions the server ran in user space (
 the libraries it calls, not the kernel) divided by the replies. Under callgrind the server runs
 some fifty times slower, so the count includes a start-up share that is larger the fewer the
 replies; compare builds at the same settings. The server binds 127.0.0.1, or --bind (`0.0.0.0`
-or `::`, every address, where a UDP socket learns each datagram's destination). With --keep, each run's callgrind output is kept
+or `::`, every address, where a UDP socket learns each datagram's destination). With
+--transform, the server runs that transform and the load checks its replies by it (`echo`
+sends every datagram through the echo-loop rule). With --keep, each run's callgrind output is kept
 in DIR, for `callgrind_annotate` to show where the instructions go. Installs valgrind if it is
 missing (apt-get, as root).
 """
@@ -35,13 +38,16 @@ def install_valgrind():
 
 
 def count(binary, transport, load, duration, bind, keep=None):
-    """(replies, instructions) for one run of `binary`."""
+    """(replies, instructions) for one run of `binary`; `load` holds the load's flags and the
+    transform's, which the server is given too."""
+    transform = load[load.index("--transform"):][:2] if "--transform" in load else []
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         server = subprocess.Popen(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "server",
              f"--{transport}", "--bind", bind, "--port", "0", "--workers", "1",
-             "--max-connections-per-source", "0", "--max-datagrams-per-source", "0"],
+             "--max-connections-per-source", "0", "--max-datagrams-per-source", "0",
+             *transform],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         try:
             line = server.stdout.readline()
@@ -74,6 +80,8 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds of load")
     parser.add_argument("--bind", default="127.0.0.1",
                         help="the server's address (the load goes to 127.0.0.1 either way)")
+    parser.add_argument("--transform", metavar="NAME",
+                        help="the server's transform, which the load checks replies by")
     parser.add_argument("--keep", metavar="DIR", help="keep each run's callgrind output here")
     parser.add_argument("binaries", nargs="*", default=[UPCASE], help="upcase builds to count")
     args = parser.parse_args()
@@ -82,6 +90,8 @@ def main():
     load = ["--conns", str(args.conns), "--window", str(args.window)]
     if args.reconnect:
         load.append("--reconnect")
+    if args.transform:
+        load += ["--transform", args.transform]
     print(f"| build | replies | instructions per reply ({transport}, {' '.join(load)}, "
           f"bound to {args.bind}) |")
     print("|---|---|---|")

@@ -25,10 +25,11 @@
 //! loop is the transform of the one before), so the table is looked at only for those: a
 //! lower-case request to the upper-case service costs one comparison.
 
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use indexmap::IndexMap;
 
 /// How soon a reply must come back to count as echoed: longer than the round trip to any echo
 /// service a forged datagram could pair this one with (a second, across the world and back,
@@ -39,11 +40,15 @@ pub(crate) const LOOP_WINDOW: Duration = Duration::from_secs(2);
 pub(crate) const LOOP_STREAK: u32 = 32;
 
 /// The most sources one socket tracks. Sources whose last reply is older than the window are
-/// forgotten first; past that, the one with the shortest streak among a few, and of those the
-/// one answered longest ago, so that a flood of new sources cannot keep a loop in progress from
-/// being tracked. A loop's source waiting for its first echo has the streak of any source of the
-/// flood; only its age tells it apart: by streak alone, it would be forgotten whenever the map
-/// places it among the few looked at, and such a loop would never be caught.
+/// forgotten first; past that, of a few drawn at random, the one with the shortest streak and,
+/// among those, answered longest ago, so that a flood of new sources cannot keep a loop in
+/// progress from being tracked.
+///
+/// At random, because a sample taken where the table begins looks at the same places each
+/// time: taking the oldest there leaves the newest of a flood there, and a loop's source placed
+/// among them, waiting for its first echo with the streak of any of them, would be forgotten at
+/// every turn and never caught. The draws come from a keyed hash, so that no sender can tell
+/// which sources will be looked at.
 const MAX_TRACKED: usize = 4096;
 
 /// How many tracked sources are looked at to choose one to forget when the table is full.
@@ -56,10 +61,14 @@ const SWEEP_EVERY: Duration = Duration::from_millis(100);
 /// For one UDP socket: the last reply that left the transform unchanged, per source.
 #[derive(Debug, Default)]
 pub(crate) struct EchoLoops {
-    /// The last such reply to each source.
-    last: HashMap<SocketAddr, Remembered>,
-    /// Keys the digests, so that no one can make two different replies look the same.
+    /// The last such reply to each source; indexed too, so that sources can be drawn at random
+    /// places.
+    last: IndexMap<SocketAddr, Remembered>,
+    /// Keys the digests, so that no one can make two different replies look the same, and the
+    /// draws, so that no one can foresee them.
     digests: RandomState,
+    /// Draws made so far: each is the keyed hash of the next count.
+    draws: u64,
     /// When a full table was last swept for stale sources.
     swept: Option<Instant>,
 }
@@ -83,41 +92,43 @@ impl EchoLoops {
         request == reply && self.is_loop_at(to, reply, Instant::now())
     }
 
-    /// [`is_loop`](Self::is_loop) at `now`, for a `reply` equal to its request.
+    /// [`is_loop`](Self::is_loop) at `now`, for a `reply` equal to its request. A source
+    /// already tracked is looked up once, and its entry updated in place.
     fn is_loop_at(&mut self, to: SocketAddr, reply: &[u8], now: Instant) -> bool {
-        let request = reply;
-        let digest = self.digests.hash_one(reply);
-        let echoed = self.last.get(&to).filter(|sent| {
-            sent.len == request.len()
-                && sent.digest == digest
-                && now.saturating_duration_since(sent.at) < LOOP_WINDOW
-        });
-        let streak = echoed.map_or(0, |sent| sent.streak + 1);
+        let sent = Remembered {
+            digest: self.digests.hash_one(reply),
+            len: reply.len(),
+            at: now,
+            streak: 0,
+        };
+        let Some((place, _, last)) = self.last.get_full_mut(&to) else {
+            self.remember_new(to, sent);
+            return false;
+        };
+        // The request is this source's last reply, sent back within the window.
+        let echoed = last.len == sent.len
+            && last.digest == sent.digest
+            && now.saturating_duration_since(last.at) < LOOP_WINDOW;
+        let streak = if echoed { last.streak + 1 } else { 0 };
         if streak >= LOOP_STREAK {
-            self.last.remove(&to);
+            self.last.swap_remove_index(place);
             return true;
         }
-        self.remember(
-            to,
-            Remembered {
-                digest,
-                len: reply.len(),
-                at: now,
-                streak,
-            },
-        );
+        *last = Remembered { streak, ..sent };
         false
     }
 
-    fn remember(&mut self, to: SocketAddr, sent: Remembered) {
-        if self.last.len() >= MAX_TRACKED && !self.last.contains_key(&to) {
+    /// Starts tracking `to`, making room for it if the table is full.
+    fn remember_new(&mut self, to: SocketAddr, sent: Remembered) {
+        if self.last.len() >= MAX_TRACKED {
             self.make_room(sent.at);
         }
         self.last.insert(to, sent);
     }
 
     /// Forgets the sources older than the window (at most every [`SWEEP_EVERY`]), or, if all
-    /// are fresh, the one with the shortest streak among a few, answered longest ago.
+    /// are fresh, of a few drawn at random, the one with the shortest streak, answered longest
+    /// ago.
     fn make_room(&mut self, now: Instant) {
         let due = self
             .swept
@@ -131,14 +142,29 @@ impl EchoLoops {
             return;
         }
         let victim = self
-            .last
-            .iter()
-            .take(EVICTION_SAMPLE)
-            .min_by_key(|(_, old)| (old.streak, old.at))
-            .map(|(addr, _)| *addr);
-        if let Some(victim) = victim {
-            self.last.remove(&victim);
+            .draw()
+            .into_iter()
+            .filter_map(|place| Some((place, self.last.get_index(place)?.1)))
+            .min_by_key(|(_, old)| (old.streak, old.at));
+        if let Some((victim, _)) = victim {
+            self.last.swap_remove_index(victim);
         }
+    }
+
+    /// [`EVICTION_SAMPLE`] places in the table (which is not empty), drawn from the keyed hash
+    /// of the next count, spread by xorshift.
+    fn draw(&mut self) -> [usize; EVICTION_SAMPLE] {
+        self.draws += 1;
+        // Never zero, which xorshift would keep.
+        let mut bits = self.digests.hash_one(self.draws) | 1;
+        let len = self.last.len() as u128;
+        std::array::from_fn(|_| {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            // The high half of a 64 by 64 bit product: a place below `len`, near enough evenly.
+            ((u128::from(bits) * len) >> 64) as usize
+        })
     }
 }
 
@@ -281,6 +307,36 @@ mod tests {
             caught
         });
         assert!(caught.is_some(), "the loop was tracked, and caught");
+    }
+
+    #[test]
+    fn a_loop_amid_a_flood_is_caught_wherever_the_table_places_its_source() {
+        // Each table keys its hashes afresh, so each places the loop's source elsewhere: a rule
+        // that forgets a source for where it sits fails some of these.
+        for table in 0..60 {
+            let mut loops = EchoLoops::default();
+            let mut clock = Instant::now();
+            let mut fresh = 0u32;
+            // Each datagram a microsecond after the one before, as a real clock reads.
+            let mut flood = |loops: &mut EchoLoops, count: usize, clock: &mut Instant| {
+                for _ in 0..count {
+                    fresh += 1;
+                    *clock += Duration::from_micros(1);
+                    let from = SocketAddr::from((fresh.to_be_bytes(), 9999));
+                    check(loops, from, b"A", b"A", *clock);
+                }
+            };
+            flood(&mut loops, MAX_TRACKED, &mut clock);
+            let peer = addr("192.0.2.7:7");
+            // 300 new sources between the loop's turns: the table turns over every 14 turns.
+            let caught = (0..2 * LOOP_STREAK).position(|_| {
+                clock += Duration::from_micros(1);
+                let caught = check(&mut loops, peer, b"LOOP", b"LOOP", clock);
+                flood(&mut loops, 300, &mut clock);
+                caught
+            });
+            assert!(caught.is_some(), "table {table}: the loop went uncaught");
+        }
     }
 
     #[test]
