@@ -45,14 +45,14 @@ pub fn command(args: BenchArgs) -> Result<(), BenchError> {
         return merge(merge_args);
     }
     check_room(&args)?;
-    let (tls, quic) = secure(&args)?;
-    let (transport, addr) = find_server(&args, tls.as_ref(), quic.as_ref())?;
+    let Secure { tls, quic } = secure(&args)?;
+    let Reached { transport, addr } = find_server(&args, tls.as_ref(), quic.as_ref())?;
     let dial = quic
         .as_ref()
         .and_then(Quic::client_parts)
-        .map(|(config, name)| QuicDial {
-            config: config.clone(),
-            name: name.to_owned(),
+        .map(|parts| QuicDial {
+            config: parts.config.clone(),
+            name: parts.name.to_owned(),
             endpoint: std::cell::OnceCell::new(),
         });
     let tls = tls.as_ref().and_then(Tls::client_wrap).cloned();
@@ -189,10 +189,20 @@ fn check_room(args: &BenchArgs) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// Which address answers, found the way the client finds it (over TLS, with a handshake that
-/// checks the server's certificate), and whether requests fit.
+/// The TLS and QUIC transports the flags ask for, if either.
+struct Secure {
+    tls: Option<Tls>,
+    quic: Option<Quic>,
+}
+
+/// The server found: the transport it was reached over, by name, and the address that answered.
+struct Reached {
+    transport: &'static str,
+    addr: SocketAddr,
+}
+
 /// The TLS or QUIC transport the flags ask for, if either.
-fn secure(args: &BenchArgs) -> Result<(Option<Tls>, Option<Quic>), BenchError> {
+fn secure(args: &BenchArgs) -> Result<Secure, BenchError> {
     let tls = args
         .tls
         .then(|| args.tls_args.transport(&args.host, args.resume))
@@ -203,14 +213,16 @@ fn secure(args: &BenchArgs) -> Result<(Option<Tls>, Option<Quic>), BenchError> {
         .then(|| args.tls_args.quic(&args.host))
         .transpose()
         .map_err(BenchError::Tls)?;
-    Ok((tls, quic))
+    Ok(Secure { tls, quic })
 }
 
+/// Which address answers, found the way the client finds it (over TLS, with a handshake that
+/// checks the server's certificate), and whether requests fit.
 fn find_server(
     args: &BenchArgs,
     tls: Option<&Tls>,
     quic: Option<&Quic>,
-) -> Result<(&'static str, SocketAddr), BenchError> {
+) -> Result<Reached, BenchError> {
     let options = ClientOptions {
         timeout: args.timeout.into(),
         retries: 0,
@@ -245,7 +257,7 @@ fn find_server(
             max_datagram(addr)
         )));
     }
-    Ok((transport, addr))
+    Ok(Reached { transport, addr })
 }
 
 /// A TLS server that cannot be reached is a network failure; one that is reached but cannot

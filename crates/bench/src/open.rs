@@ -63,11 +63,11 @@ async fn open(plan: &Plan) -> io::Result<Opened> {
             let Some(tls) = &plan.tls else {
                 return Ok(Opened::Tcp(stream));
             };
-            let (stream, _) = tls
+            let wrapped = tls
                 .wrap(stream, plan.addr, CONNECT_PATIENCE)
                 .await
                 .map_err(|error| io::Error::other(error.to_string()))?;
-            Ok(Opened::Tls(Box::new(TlsWire::from(stream))))
+            Ok(Opened::Tls(Box::new(TlsWire::from(wrapped.stream))))
         }
         Scenario::Udp => {
             let local: SocketAddr = match plan.addr {

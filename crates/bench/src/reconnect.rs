@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
-use upcase_transport::Wrap;
+use upcase_transport::{Wrap, Wrapped};
 
 use crate::load::{Load, Schedule, Sending};
 use crate::pacer::{Pacer, pace};
@@ -99,7 +99,10 @@ async fn exchange(
 ) -> io::Result<()> {
     let tcp = TcpStream::connect(addr).await?;
     tcp.set_nodelay(true)?;
-    let (mut stream, handshake) = wrap
+    let Wrapped {
+        mut stream,
+        handshake,
+    } = wrap
         .wrap(tcp, addr, load.timeout)
         .await
         .map_err(|error| io::Error::other(error.to_string()))?;

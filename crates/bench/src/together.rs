@@ -55,13 +55,13 @@ impl Together {
                 log.path.display()
             ));
         }
-        let (asked, shares_whole) = asked(logs, &mut differ);
+        let Asked { rate, whole } = asked(logs, &mut differ);
         Together {
             origin_s,
             length_s,
             seconds: last_end - origin_s,
-            asked,
-            shares_whole,
+            asked: rate,
+            shares_whole: whole,
             differ,
         }
     }
@@ -103,16 +103,27 @@ fn end_of(log: &Log) -> f64 {
     }
 }
 
-/// The whole rate asked: the rate the shares were of, when they are shares of one; else the
-/// sum of each run's part. And whether every share is there.
-fn asked(logs: &[Log], differ: &mut Vec<String>) -> (Option<f64>, bool) {
+/// The rate the runs were asked for, together.
+struct Asked {
+    /// The rate the shares were of, when they are shares of one; else the sum of each run's
+    /// part; `None` when no run was asked for a rate (closed loop).
+    rate: Option<f64>,
+    /// Whether every share of it is there.
+    whole: bool,
+}
+
+/// The whole rate asked of `logs`, saying in `differ` why it is not one rate's shares.
+fn asked(logs: &[Log], differ: &mut Vec<String>) -> Asked {
     let parts: Vec<(f64, Share)> = logs
         .iter()
         .filter_map(|log| log.run.as_ref())
         .filter_map(|run| Some((run.rate?, run.share.unwrap_or(Share::WHOLE))))
         .collect();
     let Some(&(rate, Share { of, .. })) = parts.first() else {
-        return (None, true);
+        return Asked {
+            rate: None,
+            whole: true,
+        };
     };
     let one_rate = parts
         .iter()
@@ -123,7 +134,10 @@ fn asked(logs: &[Log], differ: &mut Vec<String>) -> (Option<f64>, bool) {
             .iter()
             .map(|&(r, share)| r / f64::from(share.of))
             .sum();
-        return (Some(sum), true);
+        return Asked {
+            rate: Some(sum),
+            whole: true,
+        };
     }
     let present: BTreeSet<u32> = parts.iter().map(|(_, share)| share.index).collect();
     let missing: Vec<String> = (1..=of)
@@ -139,7 +153,10 @@ fn asked(logs: &[Log], differ: &mut Vec<String>) -> (Option<f64>, bool) {
     if present.len() < parts.len() {
         differ.push("some share of the rate is in more than one log".into());
     }
-    (Some(rate), missing.is_empty())
+    Asked {
+        rate: Some(rate),
+        whole: missing.is_empty(),
+    }
 }
 
 /// The distinct values of a run's field among the logs that say it.

@@ -89,7 +89,7 @@ pub fn cert(args: &CertArgs) -> Result<String, CertError> {
             return Err(CertError::Exists(path.clone()));
         }
     }
-    let (cert, key) = make(args)?;
+    let Pem { cert, key } = make(args)?;
     write(&args.key, key.as_bytes(), 0o600)?;
     write(&args.cert, cert.as_bytes(), 0o644)?;
     Ok(format!(
@@ -106,8 +106,14 @@ pub fn cert(args: &CertArgs) -> Result<String, CertError> {
     ))
 }
 
-/// The certificate and key, PEM.
-fn make(args: &CertArgs) -> Result<(String, String), CertError> {
+/// A certificate and its key, each PEM text.
+struct Pem {
+    cert: String,
+    key: String,
+}
+
+/// The certificate and key.
+fn make(args: &CertArgs) -> Result<Pem, CertError> {
     let make = |error: rcgen::Error| CertError::Make(error.to_string());
     let algorithm = match args.algorithm {
         Algorithm::Ecdsa => &rcgen::PKCS_ECDSA_P256_SHA256,
@@ -130,7 +136,10 @@ fn make(args: &CertArgs) -> Result<(String, String), CertError> {
     params.not_before = now - time::Duration::hours(1);
     params.not_after = now + time::Duration::days(VALID_DAYS);
     let cert = params.self_signed(&key).map_err(make)?;
-    Ok((cert.pem(), key.serialize_pem()))
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
 }
 
 fn san(name: &str) -> Result<SanType, CertError> {

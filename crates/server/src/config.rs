@@ -40,7 +40,7 @@ use crate::error::ConfigError;
 use crate::options::Options;
 
 mod transports;
-use transports::secure_files;
+use transports::served;
 
 /// The most worker threads: each takes two sockets, a UDP thread and a runtime, and past the
 /// cores more only cost memory (about 700 KiB each) and descriptors.
@@ -127,7 +127,7 @@ impl Settings {
             None => (File::default(), Path::new("")),
         };
         let bad = Bad(path);
-        let (udp, tcp, tls, quic) = secure_files(args, &file, &bad)?;
+        let transports = served(args, &file, &bad)?;
         let bind = parsed(
             args.bind,
             file.bind.clone(),
@@ -159,14 +159,14 @@ impl Settings {
             bad.key("metrics"),
         )?;
         Ok(Settings {
-            udp,
-            tcp,
-            tls,
+            udp: transports.udp,
+            tcp: transports.tcp,
+            tls: transports.tls,
             tls_port: args
                 .tls_port
                 .or(file.tls_port)
                 .unwrap_or(crate::tls_settings::DEFAULT_TLS_PORT),
-            quic,
+            quic: transports.quic,
             quic_port: args
                 .quic_port
                 .or(file.quic_port)

@@ -93,11 +93,20 @@ impl Quic {
 impl Quic {
     /// A client's configuration and the name it expects the server's certificate for, for
     /// callers that make their own connections (a load generator's); `None` for a server's.
-    pub fn client_parts(&self) -> Option<(&quinn::ClientConfig, &str)> {
+    pub fn client_parts(&self) -> Option<QuicClientParts<'_>> {
         self.client
             .as_ref()
-            .map(|(config, name)| (config, name.as_str()))
+            .map(|(config, name)| QuicClientParts { config, name })
     }
+}
+
+/// What a QUIC client connects with, lent by [`Quic::client_parts`].
+#[derive(Debug, Clone, Copy)]
+pub struct QuicClientParts<'a> {
+    /// quinn's client configuration: what the client trusts, its ALPN, its transport parameters.
+    pub config: &'a quinn::ClientConfig,
+    /// The name the server's certificate must be for.
+    pub name: &'a str,
 }
 
 /// QUIC's transport parameters: `streams` bidirectional streams the peer may open, none

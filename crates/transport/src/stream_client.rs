@@ -34,7 +34,16 @@ pub trait Wrap: Send + Sync + 'static {
         stream: TcpStream,
         addr: SocketAddr,
         limit: std::time::Duration,
-    ) -> impl Future<Output = Result<(Self::Stream, Option<Handshake>), TransportError>> + Send;
+    ) -> impl Future<Output = Result<Wrapped<Self::Stream>, TransportError>> + Send;
+}
+
+/// A connection its transport has started on: what [`Wrap::wrap`] returns.
+#[derive(Debug)]
+pub struct Wrapped<S> {
+    /// The connection, as the transport carries bytes over it.
+    pub stream: S,
+    /// What the handshake agreed, for a transport that has one (TLS).
+    pub handshake: Option<Handshake>,
 }
 
 /// Plain TCP: the connection as it is.
@@ -50,8 +59,11 @@ impl Wrap for Plain {
         stream: TcpStream,
         _addr: SocketAddr,
         _limit: std::time::Duration,
-    ) -> Result<(TcpStream, Option<Handshake>), TransportError> {
-        Ok((stream, None))
+    ) -> Result<Wrapped<TcpStream>, TransportError> {
+        Ok(Wrapped {
+            stream,
+            handshake: None,
+        })
     }
 }
 
@@ -115,10 +127,9 @@ impl<W: Wrap> StreamClient<W> {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     self.current = i;
-                    let (stream, handshake) =
-                        self.wrap.wrap(stream, addr, self.options.timeout).await?;
-                    self.handshake = handshake;
-                    return Ok(stream);
+                    let wrapped = self.wrap.wrap(stream, addr, self.options.timeout).await?;
+                    self.handshake = wrapped.handshake;
+                    return Ok(wrapped.stream);
                 }
                 Err(error) => failures.push(Attempt { addr, error }),
             }

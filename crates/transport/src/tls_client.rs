@@ -16,7 +16,7 @@ use tokio_rustls::client::TlsStream;
 
 use crate::error::TransportError;
 use crate::handshake::Handshake;
-use crate::stream_client::Wrap;
+use crate::stream_client::{Wrap, Wrapped};
 use crate::tls_deadline::within;
 use crate::tls_failure::HandshakeFailure;
 
@@ -51,7 +51,7 @@ impl Wrap for TlsWrap {
         stream: TcpStream,
         addr: SocketAddr,
         limit: Duration,
-    ) -> Result<(Self::Stream, Option<Handshake>), TransportError> {
+    ) -> Result<Wrapped<Self::Stream>, TransportError> {
         let started = Instant::now();
         let shaking = self.connector.connect(self.name.clone(), stream);
         let late = || {
@@ -64,7 +64,10 @@ impl Wrap for TlsWrap {
             .await
             .map_err(with_trust_hint)?;
         let handshake = agreed(&stream, started.elapsed());
-        Ok((stream, Some(handshake)))
+        Ok(Wrapped {
+            handshake: Some(handshake),
+            stream,
+        })
     }
 }
 

@@ -7,13 +7,25 @@ use crate::args::ServerArgs;
 use crate::error::ConfigError;
 use crate::tls_settings::FileTls;
 
+/// Which transports are on, before TLS's files are read.
+struct On {
+    udp: bool,
+    tcp: bool,
+    tls: bool,
+    quic: bool,
+}
+
+/// The transports served: UDP and TCP, and TLS and QUIC with their files when each is served.
+pub(super) struct Served {
+    pub(super) udp: bool,
+    pub(super) tcp: bool,
+    pub(super) tls: Option<TlsServerFiles>,
+    pub(super) quic: Option<TlsServerFiles>,
+}
+
 /// Whether to serve UDP, TCP, TLS and QUIC: the flags', else the file's, else UDP and TCP.
 /// Naming any transport serves exactly those named.
-fn transports(
-    args: &ServerArgs,
-    file: &File,
-    bad: &Bad<'_>,
-) -> Result<(bool, bool, bool, bool), ConfigError> {
+fn transports(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<On, ConfigError> {
     let named = args.udp || args.tcp || args.tls || args.quic;
     let secure = file.tls.unwrap_or(false) || file.quic.unwrap_or(false);
     let (udp, tcp) = match (named, file.udp, file.tcp, secure) {
@@ -31,29 +43,27 @@ fn transports(
             "udp, tcp, tls and quic are all off; turn one on".into(),
         ));
     }
-    Ok((udp, tcp, tls, quic))
-}
-
-/// Which transports are served: UDP and TCP as bools, TLS and QUIC with their files.
-pub(super) fn secure_files(
-    args: &ServerArgs,
-    file: &File,
-    bad: &Bad<'_>,
-) -> Result<SecureFiles, ConfigError> {
-    let (udp, tcp, tls, quic) = transports(args, file, bad)?;
-    let files = (tls || quic)
-        .then(|| tls_files(args, file, bad))
-        .transpose()?;
-    Ok((
+    Ok(On {
         udp,
         tcp,
-        files.clone().filter(|_| tls),
-        files.filter(|_| quic),
-    ))
+        tls,
+        quic,
+    })
 }
 
-/// UDP, TCP, and TLS's and QUIC's files when each is served.
-pub(super) type SecureFiles = (bool, bool, Option<TlsServerFiles>, Option<TlsServerFiles>);
+/// Which transports are served, TLS and QUIC with their files (read once for both).
+pub(super) fn served(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<Served, ConfigError> {
+    let on = transports(args, file, bad)?;
+    let files = (on.tls || on.quic)
+        .then(|| tls_files(args, file, bad))
+        .transpose()?;
+    Ok(Served {
+        udp: on.udp,
+        tcp: on.tcp,
+        tls: files.clone().filter(|_| on.tls),
+        quic: files.filter(|_| on.quic),
+    })
+}
 
 /// TLS's files, when TLS is served: the flags', else the file's.
 fn tls_files(args: &ServerArgs, file: &File, bad: &Bad<'_>) -> Result<TlsServerFiles, ConfigError> {
