@@ -95,7 +95,7 @@ pub(crate) async fn serve_listener<L, X>(
 
 pin_project! {
     /// The accept loop's timer, kept `idle` ahead of the connections' (see the module docs).
-    pub(crate) struct AcceptTimer {
+    struct AcceptTimer {
         #[pin]
         timer: Sleep,
         idle: Duration,
@@ -103,7 +103,7 @@ pin_project! {
 }
 
 impl AcceptTimer {
-    pub(crate) fn new(idle: Duration) -> Self {
+    fn new(idle: Duration) -> Self {
         Self {
             timer: sleep(idle),
             idle,
@@ -111,7 +111,7 @@ impl AcceptTimer {
     }
 
     /// The listener's next connection, the timer kept ahead meanwhile.
-    pub(crate) async fn accept<L: Listener>(
+    async fn accept<L: Listener>(
         self: Pin<&mut Self>,
         listener: &mut L,
     ) -> io::Result<L::Incoming> {
