@@ -1,10 +1,10 @@
 //! [`Load`]: what every worker of a run shares, and when each of its requests is due.
 
-use crate::payload::ReplyCheck;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::payload::ReplyCheck;
 use crate::share::Share;
 use crate::tally::Shard;
 

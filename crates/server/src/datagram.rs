@@ -201,23 +201,24 @@ impl<'a, X: Transform> Answerer<'a, X> {
 /// refusal of the batch).
 fn sent_reply(service: &Service, sent: Sent, refusal: Option<&io::Error>) {
     let client = shown(sent.from);
-    let unsent = |invalid| {
+    // A reply that did not leave counts its request's bytes, and none out.
+    let count_request = || {
         service
             .stats()
-            .bytes(Via::Udp, sent.bytes_in as u64, 0, invalid)
+            .bytes(Via::Udp, sent.bytes_in as u64, 0, sent.invalid)
     };
     match sent.unsent {
         None => {}
         Some(Why::TooLarge { len, max }) => {
             let withheld = Withheld::TooLarge { len, max };
             service.log_throttled(withheld.event(), || withheld.message(client));
-            return unsent(sent.invalid);
+            return count_request();
         }
         Some(Why::Refused) => {
             service.stats().count(Event::Failed);
             let error = refusal.map_or_else(String::new, |error| format!(": {error}"));
             debug!("datagram from {client}: the reply could not be sent{error}");
-            return unsent(sent.invalid);
+            return count_request();
         }
     }
     service.stats().served(Via::Udp);
